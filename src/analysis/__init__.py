@@ -1,0 +1,1 @@
+"""Case-inspection analysis suite."""

@@ -1,0 +1,63 @@
+"""Command-line entry point: ``python -m analysis COMMAND ...``.
+
+Each command lives in its own module, which exposes ``add_cli(parser)`` to
+declare its arguments and ``cli(args) -> int`` to run. Modules are imported
+only when their command runs, so ``--help`` and small commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from analysis.errors import UserError
+from analysis.instrument import InstrumentError
+
+#: command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "dictionary": ("analysis.dictionary", "render the instrument as a markdown data dictionary"),
+    "template": ("analysis.template", "write a blank case workbook to fill in"),
+    "ingest": ("analysis.ingest", "validate a case workbook and write data/processed/<trust>.parquet"),
+    "analyse": ("analysis.engine", "compute the findings table for one organisation"),
+    "synthesise": ("analysis.synth", "write a synthetic case workbook from a profile"),
+    "demo-data": ("analysis.synth_demo", "write the twelve demo workbooks into data/raw/"),
+    "reproduce": ("analysis.reproduce", "check the demo data reproduces the reference report"),
+    "report": ("analysis.report", "run the whole pipeline for one workbook and export the report"),
+    "batch": ("analysis.batch", "run the report pipeline for many workbooks in parallel"),
+    "aggregate": ("analysis.aggregate", "build the cross-organisation aggregate report"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one sub-parser per available command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="Probation case-inspection analysis suite.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_) in COMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue  # command not built yet
+        p = sub.add_parser(name, help=help_, description=help_)
+        mod.add_cli(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; user errors become a message and exit status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._module.cli(args) or 0)
+    except (UserError, InstrumentError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,428 @@
+"""The inspection instrument: questions, criteria, outcomes, factors and scoring rules, read from data.
+
+An instrument is one versioned YAML file (see ``docs/instrument-format.md``).
+Another inspection programme is a new file, not new code. This module loads
+the file, expands the factor item templates into ordinary questions, checks
+the file is coherent (every reference resolves, no duplicate ids) and offers
+look-ups the rest of the suite uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from analysis import config
+
+#: How an answer code counts in a score.
+ABOVE, BELOW, NA = "above", "below", "na"
+_SCORES = {ABOVE, BELOW, NA, None}
+
+
+class InstrumentError(ValueError):
+    """The instrument file itself is malformed or incoherent."""
+
+
+@dataclass(frozen=True)
+class AnswerCode:
+    """One allowed answer and how it scores."""
+
+    code: str
+    scores: str | None = None  # above / below / na, or None for a descriptive category
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerSet:
+    """A named set of allowed answers (``yn``, ``review``, ...)."""
+
+    id: str
+    label: str
+    codes: tuple[AnswerCode, ...]
+
+    @property
+    def code_values(self) -> tuple[str, ...]:
+        """Canonical answer codes in declared order."""
+        return tuple(c.code for c in self.codes)
+
+    def codes_scoring(self, scores: str) -> tuple[str, ...]:
+        """Codes that count as ``scores`` (above / below / na)."""
+        return tuple(c.code for c in self.codes if c.scores == scores)
+
+    @property
+    def na_code(self) -> str | None:
+        """The code that means 'not applicable', if the set has one."""
+        na = self.codes_scoring(NA)
+        return na[0] if na else None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A headline outcome (the report's chapters)."""
+
+    id: str
+    number: int
+    name: str
+    short: str
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A process stage (columns of the criteria grid)."""
+
+    id: str
+    number: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A cell of the criteria grid, e.g. 4.1 Assessment and planning to minimise risk of harm."""
+
+    id: str
+    outcome: str
+    stage: str
+    title: str
+    case_assessed: bool = True  # leadership criteria (x.4) come from interviews, not case data
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    """A case-detail column (trust, LDU, grade, gender, ...)."""
+
+    id: str
+    label: str
+    type: str  # identifier | category | text | count | free_text
+    required: bool = True
+    codes: tuple[str, ...] = ()
+    min: int | None = None
+    max: int | None = None
+    sensitive: bool = False  # never leaves the machine in an output
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Question:
+    """A case-level question."""
+
+    id: str
+    text: str
+    criterion: str
+    answers: str  # id of an AnswerSet, or "count"
+    outcomes: tuple[str, ...]  # outcome scores it counts towards (empty if not scored)
+    scored: bool = True
+    applies_when: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    short: str = ""
+    factor: str | None = None
+    factor_item: str | None = None
+    chart: str | None = None  # which outcome "data summary" chart shows it, if any
+    min: int | None = None
+    max: int | None = None
+    description: str = ""
+
+    @property
+    def label(self) -> str:
+        """Short label for charts and tables."""
+        return self.short or self.text
+
+
+@dataclass(frozen=True)
+class Factor:
+    """An offending-related factor (the report's table 3.5)."""
+
+    id: str
+    label: str
+    items: dict[str, str]  # item name -> question id
+
+
+@dataclass
+class Instrument:
+    """A loaded, expanded and checked instrument."""
+
+    id: str
+    version: str
+    title: str
+    source: str
+    path: Path
+    sha256: str
+    outcome_method: str
+    answer_sets: dict[str, AnswerSet]
+    outcomes: dict[str, Outcome]
+    stages: dict[str, Stage]
+    criteria: dict[str, Criterion]
+    case_details: dict[str, CaseDetail]
+    questions: dict[str, Question]
+    factors: dict[str, Factor]
+    factor_table: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    # -- look-ups -----------------------------------------------------------------
+    @cached_property
+    def columns(self) -> list[str]:
+        """Every column of a case workbook, case details first, in declared order."""
+        return list(self.case_details) + list(self.questions)
+
+    @cached_property
+    def required_columns(self) -> list[str]:
+        """Columns a workbook must have."""
+        return [c.id for c in self.case_details.values() if c.required] + list(self.questions)
+
+    @cached_property
+    def identifier_column(self) -> str:
+        """The case-identifier column."""
+        ids = [c.id for c in self.case_details.values() if c.type == "identifier"]
+        if len(ids) != 1:
+            raise InstrumentError("an instrument needs exactly one case detail of type identifier")
+        return ids[0]
+
+    @cached_property
+    def sensitive_columns(self) -> list[str]:
+        """Columns that must never reach an exported output (identifiers, free text)."""
+        return [
+            c.id
+            for c in self.case_details.values()
+            if c.sensitive or c.type in ("identifier", "free_text")
+        ]
+
+    def answer_set(self, question: Question | str) -> AnswerSet | None:
+        """The answer set of a question (None for count questions)."""
+        q = self.questions[question] if isinstance(question, str) else question
+        return self.answer_sets.get(q.answers)
+
+    def questions_for_outcome(self, outcome: str) -> list[Question]:
+        """Scored questions that count towards an outcome score."""
+        return [q for q in self.questions.values() if q.scored and outcome in q.outcomes]
+
+    def questions_for_criterion(self, criterion: str) -> list[Question]:
+        """Scored questions that belong to a criterion."""
+        return [q for q in self.questions.values() if q.scored and q.criterion == criterion]
+
+    def allowed_values(self, column: str) -> tuple[str, ...]:
+        """Allowed canonical values of a coded column (empty for free columns)."""
+        if column in self.questions:
+            aset = self.answer_set(column)
+            return aset.code_values if aset else ()
+        return self.case_details[column].codes
+
+    def coded_columns(self) -> list[str]:
+        """Columns whose values come from a fixed code list."""
+        return [c for c in self.columns if self.allowed_values(c)]
+
+    def summary(self) -> dict[str, int]:
+        """Number of scored questions per outcome (for notes and the dictionary)."""
+        return {o: len(self.questions_for_outcome(o)) for o in self.outcomes}
+
+
+# -- loading -----------------------------------------------------------------------
+
+
+def _tuple(v: Any) -> tuple:
+    if v is None:
+        return ()
+    if isinstance(v, (list, tuple)):
+        return tuple(str(x) for x in v)
+    return (str(v),)
+
+
+def _applies(spec: Any, where: str) -> dict[str, tuple[str, ...]]:
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        raise InstrumentError(f"{where}: applies_when must be a mapping of column -> values")
+    return {str(k): _tuple(v) for k, v in spec.items()}
+
+
+def load_instrument(path: str | Path | None = None) -> Instrument:
+    """Load, expand and check an instrument file.
+
+    Parameters
+    ----------
+    path
+        A YAML instrument file; the package's default instrument when omitted.
+
+    Returns
+    -------
+    Instrument
+        With factor items expanded into questions.
+
+    Raises
+    ------
+    InstrumentError
+        If the file is missing, is not YAML, or is incoherent.
+    """
+    path = Path(path) if path else config.DEFAULT_INSTRUMENT
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise InstrumentError(f"cannot read instrument {path}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(blob)
+    except yaml.YAMLError as exc:
+        raise InstrumentError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InstrumentError(f"{path}: expected a mapping at the top level")
+    try:
+        return _build(raw, path, hashlib.sha256(blob).hexdigest())
+    except (KeyError, TypeError) as exc:
+        raise InstrumentError(f"{path}: missing or malformed entry {exc}") from None
+
+
+def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
+    answer_sets = {}
+    for sid, spec in raw["answer_sets"].items():
+        codes = tuple(
+            AnswerCode(code=str(c["code"]), scores=c.get("scores"), label=c.get("label"))
+            for c in spec["codes"]
+        )
+        for c in codes:
+            if c.scores not in _SCORES:
+                raise InstrumentError(f"answer set {sid}: code {c.code!r} scores {c.scores!r}")
+        answer_sets[sid] = AnswerSet(id=sid, label=spec.get("label", sid), codes=codes)
+
+    outcomes = {
+        o["id"]: Outcome(
+            id=o["id"], number=int(o["number"]), name=o["name"], short=o.get("short", o["name"])
+        )
+        for o in raw["outcomes"]
+    }
+    stages = {
+        s["id"]: Stage(id=s["id"], number=int(s["number"]), name=s["name"])
+        for s in raw.get("stages", [])
+    }
+    criteria = {}
+    for c in raw["criteria"]:
+        cid = str(c["id"])
+        criteria[cid] = Criterion(
+            id=cid,
+            outcome=c["outcome"],
+            stage=c["stage"],
+            title=c["title"],
+            case_assessed=bool(c.get("case_assessed", True)),
+        )
+
+    case_details = {}
+    for d in raw["case_details"]:
+        case_details[d["id"]] = CaseDetail(
+            id=d["id"],
+            label=d.get("label", d["id"]),
+            type=d.get("type", "category"),
+            required=bool(d.get("required", True)),
+            codes=_tuple(d.get("codes")),
+            min=d.get("min"),
+            max=d.get("max"),
+            sensitive=bool(d.get("sensitive", False)),
+            description=d.get("description", ""),
+        )
+
+    questions: dict[str, Question] = {}
+
+    def add(q: Question) -> None:
+        if q.id in questions or q.id in case_details:
+            raise InstrumentError(f"duplicate column id {q.id!r}")
+        questions[q.id] = q
+
+    def make_question(spec: dict[str, Any], **extra: Any) -> Question:
+        qid = str(spec["id"])
+        crit = str(spec["criterion"])
+        if crit not in criteria:
+            raise InstrumentError(f"question {qid}: unknown criterion {crit!r}")
+        scored = bool(spec.get("scored", True))
+        outs = _tuple(spec.get("outcomes")) or ((criteria[crit].outcome,) if scored else ())
+        return Question(
+            id=qid,
+            text=spec["text"],
+            criterion=crit,
+            answers=spec.get("answers", "yn"),
+            outcomes=outs,
+            scored=scored,
+            applies_when=_applies(spec.get("applies_when"), qid),
+            short=spec.get("short", ""),
+            chart=spec.get("chart"),
+            min=spec.get("min"),
+            max=spec.get("max"),
+            description=spec.get("description", ""),
+            **extra,
+        )
+
+    for spec in raw.get("questions", []):
+        add(make_question(spec))
+
+    factors = {}
+    templates = raw.get("factor_items", {})
+    for f in raw.get("factors", []):
+        items = {}
+        for item, tmpl in templates.items():
+            spec = {
+                k: (v.format(label=f["label"], id=f["id"]) if isinstance(v, str) else v)
+                for k, v in tmpl.items()
+            }
+            if isinstance(tmpl.get("applies_when"), dict):
+                spec["applies_when"] = {
+                    k.format(id=f["id"]): v for k, v in tmpl["applies_when"].items()
+                }
+            spec["id"] = tmpl["id"].format(id=f["id"])
+            add(make_question(spec, factor=f["id"], factor_item=item))
+            items[item] = spec["id"]
+        factors[f["id"]] = Factor(id=f["id"], label=f["label"], items=items)
+
+    inst = Instrument(
+        id=str(raw["id"]),
+        version=str(raw["version"]),
+        title=raw.get("title", raw["id"]),
+        source=raw.get("source", ""),
+        path=path,
+        sha256=sha,
+        outcome_method=raw.get("scoring", {}).get("outcome_method", "question_mean"),
+        answer_sets=answer_sets,
+        outcomes=outcomes,
+        stages=stages,
+        criteria=criteria,
+        case_details=case_details,
+        questions=questions,
+        factors=factors,
+        factor_table=raw.get("factor_table", {}),
+        raw=raw,
+    )
+    _check(inst)
+    return inst
+
+
+def _check(inst: Instrument) -> None:
+    """Every reference in the file must resolve; raise on the first incoherence."""
+    if inst.outcome_method not in ("question_mean", "criterion_mean"):
+        raise InstrumentError(f"unknown scoring.outcome_method {inst.outcome_method!r}")
+    for c in inst.criteria.values():
+        if c.outcome not in inst.outcomes:
+            raise InstrumentError(f"criterion {c.id}: unknown outcome {c.outcome!r}")
+        if inst.stages and c.stage not in inst.stages:
+            raise InstrumentError(f"criterion {c.id}: unknown stage {c.stage!r}")
+    for q in inst.questions.values():
+        if q.answers != "count" and q.answers not in inst.answer_sets:
+            raise InstrumentError(f"question {q.id}: unknown answer set {q.answers!r}")
+        for o in q.outcomes:
+            if o not in inst.outcomes:
+                raise InstrumentError(f"question {q.id}: unknown outcome {o!r}")
+        if q.scored:
+            aset = inst.answer_sets.get(q.answers)
+            if aset is None or not aset.codes_scoring(ABOVE):
+                raise InstrumentError(f"question {q.id}: scored but its answers have no 'above'")
+        for col, values in q.applies_when.items():
+            if col not in inst.questions and col not in inst.case_details:
+                raise InstrumentError(f"question {q.id}: applies_when names unknown {col!r}")
+            allowed = inst.allowed_values(col)
+            bad = [v for v in values if allowed and v not in allowed]
+            if bad:
+                raise InstrumentError(f"question {q.id}: applies_when {col} has unknown {bad}")
+            if col in inst.questions and list(inst.questions).index(col) > list(
+                inst.questions
+            ).index(q.id):
+                raise InstrumentError(f"question {q.id}: applies_when must name an earlier column")
+        aset = inst.answer_sets.get(q.answers)
+        if q.applies_when and aset is not None and aset.na_code is None:
+            raise InstrumentError(f"question {q.id}: has a skip rule but no 'na' answer")
+    _ = inst.identifier_column
