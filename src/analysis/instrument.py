@@ -1,4 +1,4 @@
-"""The inspection instrument: questions, criteria, outcomes, factors and scoring rules, read from data.
+"""The inspection instrument (questions, criteria, outcomes, factors, scoring rules) as data.
 
 An instrument is one versioned YAML file (see ``docs/instrument-format.md``).
 Another inspection programme is a new file, not new code. This module loads
@@ -221,12 +221,49 @@ class Instrument:
 # -- loading -----------------------------------------------------------------------
 
 
-def _tuple(v: Any) -> tuple:
+def _tuple(v: Any, where: str = "") -> tuple:
     if v is None:
         return ()
-    if isinstance(v, (list, tuple)):
-        return tuple(str(x) for x in v)
-    return (str(v),)
+    items = v if isinstance(v, (list, tuple)) else [v]
+    for x in items:
+        # YAML 1.1 reads unquoted Yes/No/On/Off as booleans: a silent skip-rule mismatch.
+        if isinstance(x, bool):
+            raise InstrumentError(f'{where}: value {x!r} is a YAML boolean; quote it, e.g. "Yes"')
+    return tuple(str(x) for x in items)
+
+
+#: Keys each kind of entry may carry; anything else is a typo the loader refuses.
+_QUESTION_KEYS = {
+    "id",
+    "text",
+    "short",
+    "criterion",
+    "answers",
+    "outcomes",
+    "scored",
+    "applies_when",
+    "chart",
+    "min",
+    "max",
+    "description",
+}
+_DETAIL_KEYS = {
+    "id",
+    "label",
+    "type",
+    "required",
+    "codes",
+    "min",
+    "max",
+    "sensitive",
+    "description",
+}
+
+
+def _known_keys(spec: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise InstrumentError(f"{where}: unknown key(s) {unknown} (allowed: {sorted(allowed)})")
 
 
 def _applies(spec: Any, where: str) -> dict[str, tuple[str, ...]]:
@@ -234,7 +271,7 @@ def _applies(spec: Any, where: str) -> dict[str, tuple[str, ...]]:
         return {}
     if not isinstance(spec, dict):
         raise InstrumentError(f"{where}: applies_when must be a mapping of column -> values")
-    return {str(k): _tuple(v) for k, v in spec.items()}
+    return {str(k): _tuple(v, f"{where}: applies_when {k}") for k, v in spec.items()}
 
 
 def load_instrument(path: str | Path | None = None) -> Instrument:
@@ -307,12 +344,13 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
 
     case_details = {}
     for d in raw["case_details"]:
+        _known_keys(d, _DETAIL_KEYS, f"case detail {d.get('id')}")
         case_details[d["id"]] = CaseDetail(
             id=d["id"],
             label=d.get("label", d["id"]),
             type=d.get("type", "category"),
             required=bool(d.get("required", True)),
-            codes=_tuple(d.get("codes")),
+            codes=_tuple(d.get("codes"), f"case detail {d['id']}: codes"),
             min=d.get("min"),
             max=d.get("max"),
             sensitive=bool(d.get("sensitive", False)),
@@ -328,11 +366,14 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
 
     def make_question(spec: dict[str, Any], **extra: Any) -> Question:
         qid = str(spec["id"])
+        _known_keys(spec, _QUESTION_KEYS, f"question {qid}")
         crit = str(spec["criterion"])
         if crit not in criteria:
             raise InstrumentError(f"question {qid}: unknown criterion {crit!r}")
         scored = bool(spec.get("scored", True))
-        outs = _tuple(spec.get("outcomes")) or ((criteria[crit].outcome,) if scored else ())
+        outs = _tuple(spec.get("outcomes"), f"question {qid}: outcomes") or (
+            (criteria[crit].outcome,) if scored else ()
+        )
         return Question(
             id=qid,
             text=spec["text"],
@@ -370,6 +411,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
             items[item] = spec["id"]
         factors[f["id"]] = Factor(id=f["id"], label=f["label"], items=items)
 
+    questions = _dependency_order(questions)
     inst = Instrument(
         id=str(raw["id"]),
         version=str(raw["version"]),
@@ -418,11 +460,41 @@ def _check(inst: Instrument) -> None:
             bad = [v for v in values if allowed and v not in allowed]
             if bad:
                 raise InstrumentError(f"question {q.id}: applies_when {col} has unknown {bad}")
-            if col in inst.questions and list(inst.questions).index(col) > list(
-                inst.questions
-            ).index(q.id):
-                raise InstrumentError(f"question {q.id}: applies_when must name an earlier column")
         aset = inst.answer_sets.get(q.answers)
         if q.applies_when and aset is not None and aset.na_code is None:
             raise InstrumentError(f"question {q.id}: has a skip rule but no 'na' answer")
+        if q.chart is not None and q.chart not in inst.outcomes:
+            raise InstrumentError(f"question {q.id}: chart {q.chart!r} is not an outcome id")
     _ = inst.identifier_column
+
+
+def _dependency_order(questions: dict[str, Question]) -> dict[str, Question]:
+    """Order questions so every skip rule names a column that comes before it.
+
+    Declared order is kept wherever the skip rules allow (a stable topological
+    sort), so a question may depend on a factor item declared further down the
+    file. The workbook's columns, validation and the generator all follow this
+    order, which guarantees a gate is known before the questions it governs.
+
+    Raises
+    ------
+    InstrumentError
+        If skip rules form a cycle.
+    """
+    deps = {
+        qid: [c for c in q.applies_when if c in questions and c != qid]
+        for qid, q in questions.items()
+    }
+    for qid, q in questions.items():
+        if qid in q.applies_when:
+            raise InstrumentError(f"question {qid}: applies_when names the question itself")
+    ordered: dict[str, Question] = {}
+    pending = list(questions)
+    while pending:
+        ready = [qid for qid in pending if all(d in ordered for d in deps[qid])]
+        if not ready:
+            raise InstrumentError(f"skip rules form a cycle among: {', '.join(pending)}")
+        nxt = ready[0]  # earliest declared question whose gates are all placed
+        ordered[nxt] = questions[nxt]
+        pending.remove(nxt)
+    return ordered
