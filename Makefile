@@ -1,0 +1,73 @@
+# Two commands do everything on a fresh machine (Python 3.11 + pip):
+#   make report   set up .venv, write the demo data if data/raw is empty, run the demo trust's report
+#   make test     set up .venv, run the whole test suite
+# `make help` lists every target.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TRUST ?= norfolk-and-suffolk
+AUDIENCE ?= internal
+PYTEST_ARGS ?=
+# Stamp file: the venv is rebuilt only when the dependency declarations change.
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+.PHONY: help setup report demo-data batch aggregate test test-fast lint format dictionary reproduce bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the package with its dependencies
+
+data/raw/$(TRUST).xlsx: | $(STAMP)
+	$(PY) -m analysis demo-data
+
+demo-data: $(STAMP) ## write the twelve synthetic demo workbooks into data/raw/
+	$(PY) -m analysis demo-data
+
+report: $(STAMP) data/raw/$(TRUST).xlsx ## run the report for the demo trust (TRUST=slug to change)
+	$(PY) -m analysis report data/raw/$(TRUST).xlsx --trust $(TRUST) --audience $(AUDIENCE)
+
+batch: $(STAMP) ## run every workbook in data/raw/ in parallel, then the aggregate report
+	@ls data/raw/*.xlsx >/dev/null 2>&1 || $(PY) -m analysis demo-data
+	$(PY) -m analysis batch
+
+aggregate: $(STAMP) ## rebuild the cross-trust aggregate report from existing trust outputs
+	$(PY) -m analysis aggregate
+
+reproduce: $(STAMP) ## check the demo data reproduces the reference report's published figures
+	$(PY) -m analysis reproduce
+
+dictionary: $(STAMP) ## write the instrument's data dictionary to docs/data-dictionary.md
+	$(PY) -m analysis dictionary --out docs/data-dictionary.md
+
+test: $(STAMP) ## run the whole test suite (unit, notebooks, end to end)
+	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --nbval-lax -p no:randomly notebooks/ $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## unit tests only
+	$(PY) -m pytest -m "not notebooks and not e2e and not browser" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check and format check (modules and notebooks)
+	$(VENV)/bin/ruff check src tests bench notebooks
+	$(VENV)/bin/ruff format --check src tests bench notebooks
+
+format: $(STAMP) ## format the code
+	$(VENV)/bin/ruff format src tests bench notebooks
+	$(VENV)/bin/ruff check --fix src tests bench notebooks
+
+bench: $(STAMP) ## run the benchmarks (ratios measured side by side)
+	$(PY) bench/ingest.py
+	$(PY) bench/score_million.py
+	$(PY) bench/batch.py
+
+clean: ## remove outputs and processed data (never raw data)
+	rm -rf outputs/*/ data/processed/*.parquet
