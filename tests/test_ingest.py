@@ -1,0 +1,484 @@
+"""Ingest: round trip, answer-variant normalisation, malformed workbooks, CLI exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers.workbooks import expected, fill_template, grid, valid_rows, write_csv, write_xlsx
+
+from analysis import cli
+from analysis.errors import UserError
+from analysis.ingest import IngestError, Problem, check_trust, ingest_file, read_cases
+from analysis.normalise import CodeMatcher, clean_text, normalise_counts
+from analysis.template import write_template
+
+# -- round trip ---------------------------------------------------------------------------
+
+
+def _compare(df: pd.DataFrame, inst, rows) -> None:
+    exp = expected(inst, rows)
+    assert len(df) == len(exp)
+    for i, e in enumerate(exp):
+        for cid, v in e.items():
+            got = df.at[i, cid]
+            if v is None:
+                assert pd.isna(got), (i, cid, got)
+            else:
+                assert got == v, (i, cid, got, v)
+
+
+def test_round_trip_template_default_instrument(tmp_path, default_instrument):
+    inst = default_instrument
+    template = write_template(tmp_path / "template.xlsx", inst)
+    rows = valid_rows(inst, 25, blank_na=True)
+    filled = fill_template(template, rows, tmp_path / "filled.xlsx")
+    warnings: list[Problem] = []
+    df = read_cases(filled, inst, trust="test-trust", warnings=warnings)
+    assert warnings == []
+    free = [c for c, d in inst.case_details.items() if d.type == "free_text"]
+    assert list(df.columns) == [c for c in inst.columns if c not in free] + ["source_row"]
+    assert df["source_row"].tolist() == list(range(2, 27))
+    assert (df["trust"] == "test-trust").all()
+    rows = [{**r, "trust": "test-trust"} for r in rows]
+    _compare(df, inst, rows)
+    for cid in inst.columns:
+        if cid in free:
+            continue
+        kind = inst.questions[cid].answers if cid in inst.questions else inst.case_details[cid].type
+        assert str(df[cid].dtype) == ("Int64" if kind == "count" else "str"), cid
+
+
+def test_exact_frame_tiny_instrument(tmp_path, tiny_instrument):
+    cells = [
+        ["case_id", "trust", "case_type", "n_oms", "report_type", "notes", "q_typed",
+         "q_review", "q_contacts", "f_alcohol_identified", "f_alcohol_progress"],
+        ["A1", None, "licence", "2 ", "Typed", "long note", "y", "sufficient review", 3.0,
+         "Yes", "no"],
+        ["A2", "other", "Community order", 1, "none", None, None, "N/A", "0", "n", None],
+    ]  # fmt: skip
+    path = write_xlsx(tmp_path / "cases.xlsx", cells)
+    df = read_cases(path, tiny_instrument, trust="tiny-trust")
+    assert df.to_dict("records") == [
+        {
+            "case_id": "A1", "trust": "tiny-trust", "case_type": "Licence", "n_oms": 2,
+            "report_type": "Typed", "q_typed": "Yes", "q_review": "Sufficient review",
+            "q_contacts": 3, "f_alcohol_identified": "Yes", "f_alcohol_progress": "No",
+            "source_row": 2,
+        },
+        {
+            "case_id": "A2", "trust": "other", "case_type": "Community order", "n_oms": 1,
+            "report_type": "None", "q_typed": "Not applicable", "q_review": "Not applicable",
+            "q_contacts": 0, "f_alcohol_identified": "No",
+            "f_alcohol_progress": "Not applicable", "source_row": 3,
+        },
+    ]  # fmt: skip
+
+
+def test_csv_round_trip_and_parquet(tmp_path, default_instrument):
+    rows = valid_rows(default_instrument, 12)
+    path = write_csv(tmp_path / "cases.csv", grid(rows))
+    result = ingest_file(path, "csv-trust", default_instrument, out_dir=tmp_path / "out")
+    assert result.n_cases == 12
+    assert result.path == tmp_path / "out" / "csv-trust.parquet"
+    df = pd.read_parquet(result.path)
+    assert "notes" not in df.columns and "source_row" in df.columns
+    _compare(df, default_instrument, [{**r, "trust": "csv-trust"} for r in rows])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["csv-trust.parquet"]
+
+
+# -- normalisation ---------------------------------------------------------------------
+
+YN = CodeMatcher(("Yes", "No", "Not applicable"), "Not applicable")
+REVIEW = CodeMatcher(
+    ("Sufficient review", "Insufficient review", "No review", "Not applicable"), "Not applicable"
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("Yes", "Yes"), ("Y", "Yes"), ("yes", "Yes"), ("YES ", "Yes"), ("TRUE", "Yes"),
+        ("True", "Yes"), ("1", "Yes"), (1, "Yes"), (1.0, "Yes"), (True, "Yes"),
+        ("\u00a0yes\u00a0", "Yes"), ("No", "No"), ("N", "No"), ("n", "No"), ("0", "No"),
+        (0.0, "No"), ("FALSE", "No"), (False, "No"), ("no  ", "No"),
+        ("N/A", "Not applicable"), ("NA", "Not applicable"), ("n/a", "Not applicable"),
+        ("Not applicable", "Not applicable"), ("not-applicable", "Not applicable"),
+        ("n.a.", "Not applicable"), ("NOT  APPLICABLE", "Not applicable"),
+        ("not_applicable", "Not applicable"), (" N / A ", "Not applicable"),
+        ("", None), ("   ", None), ("\u00a0", None), (None, None), (float("nan"), None),
+        ("Yess", "Yess"), ("maybe", "maybe"),
+    ],
+)  # fmt: skip
+def test_yes_no_variants(typed, canonical):
+    assert YN.normalise(typed) == canonical
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("sufficient review", "Sufficient review"), ("SUFFICIENT  REVIEW", "Sufficient review"),
+        ("Sufficient-review", "Sufficient review"), ("no review", "No review"),
+        ("n/a", "Not applicable"), ("Yes", "Yes"), ("Sufficent", "Sufficent"),
+    ],
+)  # fmt: skip
+def test_review_variants(typed, canonical):
+    # "Yes" is no review answer, so it must not be mapped to one.
+    assert REVIEW.normalise(typed) == canonical
+
+
+def test_category_codes_case_insensitive():
+    m = CodeMatcher(("Typed", "Oral", "None"))
+    assert [m.normalise(v) for v in ["typed", "ORAL ", "none", "n/a"]] == [
+        "Typed", "Oral", "None", "n/a",
+    ]  # fmt: skip
+
+
+def test_counts():
+    values, bad = normalise_counts(pd.Series(["3", 3.0, "3 ", 3, "", None, "2.5", "two", True]))
+    assert values.tolist()[:4] == [3.0, 3.0, 3.0, 3.0]
+    assert values.isna().tolist()[4:6] == [True, True]
+    assert values.tolist()[6] == 2.5
+    assert bad.tolist() == [False] * 7 + [True, True]
+
+
+def test_clean_text():
+    assert clean_text(1001.0) == "1001"
+    assert clean_text("  a \u00a0 b ") == "a b"
+    assert clean_text(1.5) == "1.5"
+
+
+# -- malformed workbooks -------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_rows(tiny_instrument):
+    return valid_rows(tiny_instrument, 6)
+
+
+def _problems(path, inst, **kw) -> list[Problem]:
+    with pytest.raises(IngestError) as info:
+        read_cases(path, inst, **kw)
+    return info.value.problems
+
+
+def _one(problems, row, column) -> Problem:
+    hits = [p for p in problems if p.row == row and p.column == column]
+    assert len(hits) == 1, [str(p) for p in problems]
+    return hits[0]
+
+
+def _set(rows, i, **values):
+    rows[i].update(values)
+    return rows
+
+
+def _first_with(inst, rows, column, values):
+    return next(i for i, r in enumerate(rows) if r[column] in values)
+
+
+def test_invalid_answer_message_and_suggestion(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 2, q_review="Sufficent")
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), 4, "q_review")
+    assert str(p) == (
+        "cases.xlsx, sheet 'cases', row 4, column q_review: 'Sufficent' is not an allowed "
+        "answer (allowed: Sufficient review, Insufficient review, No review, Not applicable); "
+        "did you mean 'Sufficient review'?"
+    )
+    assert p.value == "Sufficent" and p.sheet == "cases"
+
+
+def test_invalid_category_code(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 0, case_type="Licnce")
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), 2, "case_type")
+    assert "'Licnce' is not an allowed value (allowed: Community order, Licence)" in p.message
+    assert "did you mean 'Licence'?" in p.message
+
+
+def test_count_out_of_range(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 1, n_oms=9)
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), 3, "n_oms")
+    assert p.message == "9 is out of range (expected a whole number from 1 to 5)"
+
+
+def test_count_not_whole(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 1, n_oms="2.5")
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), 3, "n_oms")
+    assert p.message.startswith("'2.5' is not a whole number")
+
+
+def test_count_not_a_number(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 4, q_contacts="several")
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), 6, "q_contacts")
+    assert p.message == "'several' is not a number (expected a whole number from 0 to 50)"
+
+
+def test_negative_count(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 0, q_contacts=-1)
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    assert "-1 is out of range" in _one(_problems(path, tiny_instrument), 2, "q_contacts").message
+
+
+def test_duplicate_case_ids(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 4, case_id=tiny_rows[1]["case_id"])
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    problems = _problems(path, tiny_instrument)
+    assert _one(problems, 3, "case_id").message == "duplicate case id 'C00001' (also on row 6)"
+    assert _one(problems, 6, "case_id").message == "duplicate case id 'C00001' (also on row 3)"
+
+
+def test_blank_case_id(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 3, case_id="  ")
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), 5, "case_id")
+    assert p.message == "blank case id: every case needs an identifier"
+
+
+def test_answer_contradicts_skip_rule(tmp_path, tiny_instrument, tiny_rows):
+    i = _first_with(tiny_instrument, tiny_rows, "report_type", ("Oral", "None"))
+    _set(tiny_rows, i, q_typed="Yes")
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), i + 2, "q_typed")
+    rt = tiny_rows[i]["report_type"]
+    assert p.message == (
+        f"answered 'Yes' but the question does not apply to this case (report_type is {rt}; "
+        "it applies only when report_type is Typed); leave it blank or answer Not applicable"
+    )
+
+
+def test_factor_progress_without_factor(tmp_path, tiny_instrument, tiny_rows):
+    i = _first_with(tiny_instrument, tiny_rows, "f_alcohol_identified", ("No",))
+    _set(tiny_rows, i, f_alcohol_progress="no")
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), i + 2, "f_alcohol_progress")
+    assert "answered 'no' but the question does not apply" in p.message
+    assert "f_alcohol_identified is No" in p.message
+
+
+def test_blank_where_question_applies(tmp_path, tiny_instrument, tiny_rows):
+    i = _first_with(tiny_instrument, tiny_rows, "report_type", ("Typed",))
+    _set(tiny_rows, i, q_typed=None)
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), i + 2, "q_typed")
+    assert p.message.startswith("is blank but the question applies to this case")
+    assert "report_type is Typed" in p.message
+
+
+def test_blank_answer_without_skip_rule(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 5, q_review=None)
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), 7, "q_review")
+    assert p.message.startswith("is blank; every case needs an answer")
+
+
+def test_blank_required_case_detail(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 0, case_type="")
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), 2, "case_type")
+    assert p.message == "is blank; every case needs a value (allowed: Community order, Licence)"
+
+
+def test_missing_required_columns_all_listed(tmp_path, tiny_instrument, tiny_rows):
+    cols = [c for c in tiny_rows[0] if c not in ("q_review", "n_oms", "trust", "notes")]
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows, cols))
+    problems = _problems(path, tiny_instrument)
+    missing = {p.column for p in problems if "is missing" in p.message}
+    assert missing == {"q_review", "n_oms"}  # optional trust and notes are not required
+
+
+def test_unknown_column_is_a_warning(tmp_path, tiny_instrument, tiny_rows):
+    rows = [{**r, "inspector": "JS"} for r in tiny_rows]
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(rows))
+    warnings: list[Problem] = []
+    df = read_cases(path, tiny_instrument, warnings=warnings)
+    assert len(df) == 6 and "inspector" not in df.columns
+    assert [w.level for w in warnings] == ["warning"]
+    assert "unknown column 'inspector' (column L)" in warnings[0].message
+
+
+def test_header_not_on_row_1(tmp_path, tiny_instrument, tiny_rows):
+    cells = [["Case inspection 2014"], []] + grid(tiny_rows)
+    path = write_xlsx(tmp_path / "cases.xlsx", cells)
+    (p,) = _problems(path, tiny_instrument)
+    assert p.row == 3
+    assert "is on row 3, not row 1: delete rows 1 to 2" in p.message
+
+
+def test_no_data_rows(tmp_path, tiny_instrument, tiny_rows):
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows)[:1])
+    (p,) = _problems(path, tiny_instrument)
+    assert p.message == "has a header row but no case rows"
+
+
+def test_empty_sheet(tmp_path, tiny_instrument):
+    path = write_xlsx(tmp_path / "cases.xlsx", [])
+    (p,) = _problems(path, tiny_instrument)
+    assert "has no data" in p.message
+
+
+def test_wrong_sheet_names_sheets_found(tmp_path, tiny_instrument, tiny_rows):
+    path = write_xlsx(
+        tmp_path / "cases.xlsx",
+        grid(tiny_rows),
+        sheet="Sheet1",
+        other_sheets={"Sheet2": [["x"]], "old": [["y"]]},
+        hidden=["old"],
+    )
+    (p,) = _problems(path, tiny_instrument)
+    assert p.sheet is None
+    assert "no sheet named 'cases' and 2 visible sheets" in p.message
+    assert "'Sheet1', 'Sheet2', 'old' (hidden)" in p.message
+
+
+def test_single_sheet_with_other_name_is_read(tmp_path, tiny_instrument, tiny_rows):
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows), sheet="Data")
+    warnings: list[Problem] = []
+    assert len(read_cases(path, tiny_instrument, warnings=warnings)) == 6
+    assert "read the only sheet, 'Data'" in warnings[0].message
+
+
+def test_sheet_option(tmp_path, tiny_instrument, tiny_rows):
+    path = write_xlsx(tmp_path / "cases.xlsx", [["x"]], other_sheets={"Data": grid(tiny_rows)})
+    assert len(read_cases(path, tiny_instrument, sheet="data")) == 6
+    (p,) = _problems(path, tiny_instrument, sheet="Nope")
+    assert p.message == "has no sheet named 'Nope' (sheets found: 'cases', 'Data')"
+
+
+def test_duplicate_header(tmp_path, tiny_instrument, tiny_rows):
+    cells = grid(tiny_rows)
+    cells = [row + [row[2]] for row in cells]  # case_type again in column L
+    path = write_xlsx(tmp_path / "cases.xlsx", cells)
+    p = _one(_problems(path, tiny_instrument), 1, "case_type")
+    assert p.message == "column id case_type appears twice (columns C and L)"
+
+
+def test_every_problem_at_once_sorted(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 0, q_review="bad", n_oms=0)
+    _set(tiny_rows, 3, case_type="nope")
+    cols = [c for c in tiny_rows[0] if c != "q_contacts"]
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows, cols))
+    with pytest.raises(IngestError) as info:
+        read_cases(path, tiny_instrument)
+    where = [(p.row, p.column) for p in info.value.problems]
+    assert where == [(None, "q_contacts"), (2, "n_oms"), (2, "q_review"), (5, "case_type")]
+    text = str(info.value)
+    assert text.splitlines()[0] == "4 problems in cases.xlsx:"
+
+
+def test_csv_row_numbers(tmp_path, tiny_instrument, tiny_rows):
+    _set(tiny_rows, 2, q_review="maybe")
+    path = write_csv(tmp_path / "cases.csv", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), 4, "q_review")
+    assert str(p).startswith("cases.csv, row 4, column q_review: 'maybe' is not an allowed")
+
+
+def test_rows_with_only_optional_columns_are_skipped(tmp_path, tiny_instrument, tiny_rows):
+    cells = grid(tiny_rows)
+    header = cells[0]
+    cells += [[("t" if c == "trust" else None) for c in header] for _ in range(3)]
+    path = write_xlsx(tmp_path / "cases.xlsx", cells)
+    warnings: list[Problem] = []
+    assert len(read_cases(path, tiny_instrument, warnings=warnings)) == 6
+    assert "3 rows (first: row 8) hold only optional columns (trust, notes)" in str(warnings[0])
+
+
+def test_blank_rows_are_skipped_but_numbered(tmp_path, tiny_instrument, tiny_rows):
+    cells = grid(tiny_rows)
+    cells.insert(3, [None] * len(cells[0]))
+    cells[5][7] = "bad"  # q_review of the case now on row 6
+    path = write_xlsx(tmp_path / "cases.xlsx", cells)
+    (p,) = _problems(path, tiny_instrument)
+    assert (p.row, p.column) == (6, "q_review")
+
+
+# -- trust, files, CLI ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["Norfolk", "a b", "-x", "x--y", "x_y", "", "x/y"])
+def test_bad_trust_slug(slug):
+    with pytest.raises(UserError):
+        check_trust(slug)
+
+
+def test_good_trust_slug():
+    assert check_trust("norfolk-and-suffolk-2") == "norfolk-and-suffolk-2"
+
+
+def test_failed_ingest_keeps_previous_output(tmp_path, tiny_instrument, tiny_rows):
+    good = write_xlsx(tmp_path / "good.xlsx", grid(tiny_rows))
+    out = tmp_path / "processed"
+    ingest_file(good, "t", tiny_instrument, out_dir=out)
+    before = (out / "t.parquet").read_bytes()
+    _set(tiny_rows, 0, q_review="??")
+    bad = write_xlsx(tmp_path / "bad.xlsx", grid(tiny_rows))
+    with pytest.raises(IngestError):
+        ingest_file(bad, "t", tiny_instrument, out_dir=out)
+    assert (out / "t.parquet").read_bytes() == before
+    assert [p.name for p in out.iterdir()] == ["t.parquet"]
+
+
+def test_cli_success(tmp_path, tiny_instrument_path, tiny_instrument, tiny_rows, capsys):
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    out = tmp_path / "out"
+    argv = ["ingest", str(path), "--trust", "abc", "--instrument", str(tiny_instrument_path)]
+    assert cli.main([*argv, "--out-dir", str(out)]) == 0
+    assert "6 cases" in capsys.readouterr().out
+    assert pd.read_parquet(out / "abc.parquet").shape[0] == 6
+
+
+def test_cli_problems_exit_2(tmp_path, tiny_instrument_path, tiny_rows, capsys):
+    _set(tiny_rows, 0, q_review="Sufficent")
+    _set(tiny_rows, 1, n_oms=99)
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    out = tmp_path / "out"
+    code = cli.main(
+        ["ingest", str(path), "--trust", "abc", "--instrument", str(tiny_instrument_path),
+         "--out-dir", str(out)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "row 2, column q_review: 'Sufficent' is not an allowed answer" in err
+    assert "row 3, column n_oms: 99 is out of range" in err
+    assert "2 problems found in" in err and "nothing was written" in err
+    assert "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_cli_bad_trust_and_missing_file(tmp_path, capsys):
+    assert cli.main(["ingest", str(tmp_path / "x.xlsx"), "--trust", "Bad Slug"]) == 2
+    assert "not a valid organisation slug" in capsys.readouterr().err
+    out = tmp_path / "o"
+    code = cli.main(["ingest", str(tmp_path / "nope.xlsx"), "--trust", "t", "--out-dir", str(out)])
+    assert code == 2
+    assert "nope.xlsx: file not found" in capsys.readouterr().err
+
+
+def test_cli_subprocess_exit_code(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "analysis", "ingest", str(tmp_path / "nope.csv"), "--trust", "t",
+         "--out-dir", str(tmp_path / "o")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "file not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_read_cases_accepts_path_to_instrument(tmp_path, tiny_instrument_path, tiny_instrument):
+    rows = valid_rows(tiny_instrument, 3)
+    path = write_csv(tmp_path / "c.csv", grid(rows))
+    assert len(read_cases(path, tiny_instrument_path)) == 3
+
+
+def test_source_row_is_excel_row(tmp_path, tiny_instrument):
+    rows = valid_rows(tiny_instrument, 3)
+    path = write_xlsx(Path(tmp_path / "c.xlsx"), grid(rows))
+    assert read_cases(path, tiny_instrument)["source_row"].tolist() == [2, 3, 4]

@@ -1,0 +1,119 @@
+"""Blank case workbook: sheets, header, drop-downs, input messages, dictionary sheet."""
+
+from __future__ import annotations
+
+import openpyxl
+import pytest
+
+from analysis import cli
+from analysis.errors import UserError
+from analysis.template import column_info, write_template
+
+
+@pytest.fixture
+def tiny_book(tmp_path, tiny_instrument):
+    path = write_template(tmp_path / "template.xlsx", tiny_instrument)
+    return openpyxl.load_workbook(path)
+
+
+def test_sheets_and_header(tiny_book, tiny_instrument):
+    assert tiny_book.sheetnames == ["cases", "dictionary", "codes"]
+    ws = tiny_book["cases"]
+    assert [c.value for c in ws[1]] == tiny_instrument.columns
+    assert ws.max_row == 1  # blank: header only
+    assert ws.freeze_panes == "B2"
+    assert tiny_book["codes"].sheet_state == "hidden"
+    assert tiny_book["cases"].sheet_state == "visible"
+    widths = [ws.column_dimensions[chr(65 + i)].width for i in range(len(tiny_instrument.columns))]
+    assert all(10 <= w <= 42 for w in widths)
+
+
+def _validations(ws):
+    out = {}
+    for dv in ws.data_validations.dataValidation:
+        for rng in dv.sqref.ranges:
+            out[rng.coord.split(":")[0]] = dv
+    return out
+
+
+def test_dropdowns_on_every_coded_column(tiny_book, tiny_instrument):
+    ws = tiny_book["cases"]
+    codes = tiny_book["codes"]
+    dvs = _validations(ws)
+    header = [c.value for c in ws[1]]
+    coded = tiny_instrument.coded_columns()
+    assert coded
+    for i, cid in enumerate(header):
+        dv = dvs[f"{chr(65 + i)}2"]
+        if cid not in coded:
+            assert dv.type != "list"
+            continue
+        assert dv.type == "list"
+        # The list comes from the hidden codes sheet, never an inline list.
+        sheet, rng = dv.formula1.split("!")
+        assert sheet == "'codes'"
+        col = rng.split(":")[0].replace("$", "")[:-1]
+        values = [c.value for c in codes[col][1:] if c.value is not None]
+        assert codes[col][0].value == cid
+        assert values == list(tiny_instrument.allowed_values(cid))
+
+
+def test_input_messages_and_counts(tiny_book, tiny_instrument):
+    ws = tiny_book["cases"]
+    dvs = _validations(ws)
+    header = [c.value for c in ws[1]]
+    q_typed = dvs[f"{chr(65 + header.index('q_typed'))}2"]
+    assert q_typed.promptTitle == "q_typed"
+    assert q_typed.prompt.startswith("Was the typed report sufficient?")
+    assert "only when report_type is Typed" in q_typed.prompt
+    n = dvs[f"{chr(65 + header.index('n_oms'))}2"]
+    assert (n.type, n.formula1, n.formula2) == ("whole", "1", "5")
+
+
+def test_dictionary_sheet(tiny_book, tiny_instrument):
+    ws = tiny_book["dictionary"]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][:3] == ("id", "kind", "label")
+    assert [r[0] for r in rows[1:]] == tiny_instrument.columns
+    by_id = {r[0]: r for r in rows[1:]}
+    assert (
+        by_id["q_review"][5] == "Sufficient review, Insufficient review, No review, Not applicable"
+    )
+    assert by_id["f_alcohol_progress"][6] == (
+        "only when f_alcohol_identified is Yes; otherwise Not applicable"
+    )
+
+
+def test_default_instrument_long_lists_and_limits(tmp_path, default_instrument):
+    path = write_template(tmp_path / "t.xlsx", default_instrument)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["cases"]
+    assert [c.value for c in ws[1]] == default_instrument.columns
+    for dv in ws.data_validations.dataValidation:
+        assert len(dv.prompt or "") <= 255 and len(dv.promptTitle or "") <= 32
+        if dv.type == "list":
+            assert dv.formula1.startswith("'codes'!")
+    n_lists = sum(1 for dv in ws.data_validations.dataValidation if dv.type == "list")
+    assert n_lists == len(default_instrument.coded_columns())
+
+
+def test_column_info_covers_every_column(default_instrument):
+    info = column_info(default_instrument)
+    assert [r["id"] for r in info] == default_instrument.columns
+    assert all(r["allowed"] for r in info)
+
+
+def test_bad_out_paths(tmp_path, tiny_instrument):
+    with pytest.raises(UserError, match="must end in .xlsx"):
+        write_template(tmp_path / "t.csv", tiny_instrument)
+    with pytest.raises(UserError, match="does not exist"):
+        write_template(tmp_path / "nope" / "t.xlsx", tiny_instrument)
+
+
+def test_cli(tmp_path, tiny_instrument_path, capsys):
+    out = tmp_path / "t.xlsx"
+    assert cli.main(["template", "--out", str(out), "--instrument", str(tiny_instrument_path)]) == 0
+    assert out.exists() and "wrote" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert cli.main(["template", "--out", str(tmp_path / "x.txt")]) == 2
+    assert "must end in .xlsx" in capsys.readouterr().err
