@@ -47,7 +47,13 @@ def test_round_trip_template_default_instrument(tmp_path, default_instrument):
         if cid in free:
             continue
         kind = inst.questions[cid].answers if cid in inst.questions else inst.case_details[cid].type
-        assert str(df[cid].dtype) == ("Int64" if kind == "count" else "str"), cid
+        if kind == "count":
+            assert str(df[cid].dtype) == "Int64", cid
+        elif inst.allowed_values(cid):
+            # coded columns: categoricals over the instrument's codes, in declared order
+            assert list(df[cid].cat.categories) == list(inst.allowed_values(cid)), cid
+        else:
+            assert str(df[cid].dtype) == "str", cid
 
 
 def test_exact_frame_tiny_instrument(tmp_path, tiny_instrument):

@@ -898,8 +898,14 @@ def _output(norm: pd.DataFrame, inst: Instrument, trust: str | None) -> pd.DataF
             s = norm[cid]
         else:
             s = pd.Series([None] * n, index=norm.index, dtype=object)
+        codes = inst.allowed_values(cid)
         if kind == "count":
             s = s.astype("float64").astype("Int64")
+        elif codes:
+            # Categorical with the instrument's codes in declared order: small in memory and
+            # parquet, fast to group by, and every code keeps its place even when unused.
+            s = pd.Categorical(s, categories=list(codes))
+            s = pd.Series(s, index=norm.index)
         else:
             s = s.astype("str")
         cols[cid] = s
@@ -940,8 +946,9 @@ def read_cases(
     Returns
     -------
     pandas.DataFrame
-        One row per case: every instrument column except free text, canonical codes,
-        nullable-integer counts, plus ``trust`` and ``source_row``.
+        One row per case: every instrument column except free text, coded columns as
+        categoricals of their canonical codes, nullable-integer counts, plus ``trust``
+        and ``source_row``.
 
     Raises
     ------
