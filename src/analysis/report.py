@@ -1,0 +1,404 @@
+"""The whole per-organisation pipeline: workbook in, offline HTML report out.
+
+``python -m analysis report [WORKBOOK] --trust SLUG [--audience ...] [--instrument PATH]``
+
+1. ingest the workbook (``data/raw/<trust>.xlsx`` by default) into processed cases;
+2. analyse them into the findings table (``findings.csv`` and ``.parquet``);
+3. write ``tables.xlsx`` and static charts (``charts/*.png|svg``);
+4. execute ``notebooks/10_report.ipynb`` with papermill into ``report.ipynb``;
+5. export it to a self-contained ``report.html`` (:mod:`analysis.export`);
+6. write ``provenance.json`` (the only file holding run times and hashes).
+
+Everything is built in a temporary folder inside ``outputs/`` and swapped into
+``outputs/<trust>/`` only when every step succeeded, so a failure never leaves
+a half-written report next to an older findings table. When the notebook
+fails, its executed copy (with the error) is kept as
+``outputs/<trust>/report.failed.ipynb`` for diagnosis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis import config
+from analysis.errors import UserError
+from analysis.findings import FINDINGS_COLUMNS, conform
+
+AUDIENCES = ("internal", "publication")
+#: The report notebook papermill executes.
+REPORT_NOTEBOOK = "10_report.ipynb"
+#: Files of a finished run (checked before the build folder replaces the old outputs).
+REQUIRED_OUTPUTS = ("findings.csv", "tables.xlsx", "report.ipynb", "report.html", "provenance.json")
+#: Case-detail columns the exploration notebook (90_explore) filters by.
+EXPLORE_FILTERS = ("ldu", "om_grade", "gender", "case_type")
+_NUMERIC = ["numerator", "denominator", "percent", "ci_low", "ci_high", "p_value", "p_adjusted"]
+
+
+@dataclass
+class ReportResult:
+    """What one report run produced."""
+
+    html: Path
+    out_dir: Path
+    n_charts: int
+    size: int
+    seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+# -- findings ------------------------------------------------------------------------------
+
+
+def read_findings(out_dir: str | Path) -> pd.DataFrame:
+    """Read the findings table from ``out_dir`` (parquet when present, else CSV).
+
+    The CSV is read with every text column as text and no NA guessing: an answer
+    code "None" or an LDU called "NA" must stay text, not become missing.
+    """
+    out_dir = Path(out_dir)
+    pq = out_dir / "findings.parquet"
+    if pq.exists():
+        return conform(pd.read_parquet(pq))
+    csv = out_dir / "findings.csv"
+    if not csv.exists():
+        raise UserError(f"no findings table at {csv}")
+    df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    for c in _NUMERIC:
+        if c in df.columns:
+            df[c] = pd.to_numeric(df[c].replace("", None))
+    return conform(df[[c for c in FINDINGS_COLUMNS if c in df.columns]])
+
+
+def default_workbook(trust: str) -> Path:
+    """``data/raw/<trust>.xlsx``: where ``report`` looks when no workbook is named."""
+    return config.RAW_DIR / f"{trust}.xlsx"
+
+
+def build_findings(
+    trust: str,
+    workbook: str | Path | None = None,
+    instrument: Any = None,
+    audience: str = "internal",
+    out_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """Ingest a workbook and write its findings table (steps 1-2 of the pipeline).
+
+    Used by the notebooks when a trust's findings do not exist yet, so that they run
+    top to bottom on a fresh checkout holding only the demo workbook.
+    """
+    from analysis import engine, ingest
+    from analysis.instrument import load_instrument
+
+    inst = instrument if hasattr(instrument, "questions") else load_instrument(instrument or None)
+    workbook = Path(workbook) if workbook else default_workbook(trust)
+    if not workbook.exists():
+        raise UserError(
+            f"no workbook at {workbook}: name one, or run `python -m analysis demo-data`"
+        )
+    result = ingest.ingest_file(workbook, trust, instrument=inst)
+    cases = pd.read_parquet(result.path)
+    df = engine.analyse(cases, inst, trust, audience=audience)
+    engine.write_findings(df, Path(out_dir) if out_dir else config.trust_output_dir(trust))
+    return df
+
+
+def load_findings(
+    trust: str,
+    out_dir: str | Path | None = None,
+    instrument_path: str | Path | None = None,
+    audience: str = "internal",
+) -> tuple[pd.DataFrame, Any]:
+    """The findings table and instrument a notebook works from, building them if missing.
+
+    Parameters
+    ----------
+    trust
+        Organisation slug.
+    out_dir
+        Folder holding ``findings.csv``; ``analysis.config.trust_output_dir(trust)`` when empty.
+    instrument_path
+        Instrument YAML; the default instrument when empty.
+    audience
+        Used only when the findings have to be built.
+    """
+    from analysis.instrument import load_instrument
+
+    inst = load_instrument(instrument_path or None)
+    out = Path(out_dir) if out_dir else config.trust_output_dir(trust)
+    if not (out / "findings.csv").exists() and not (out / "findings.parquet").exists():
+        build_findings(trust, instrument=inst, audience=audience, out_dir=out)
+    return read_findings(out), inst
+
+
+def filter_cases(cases: pd.DataFrame, selected: dict[str, Any]) -> pd.DataFrame:
+    """Cases whose value in each column is among the selected values.
+
+    Parameters
+    ----------
+    cases
+        Processed cases.
+    selected
+        Column -> allowed values; a column with no values selected keeps nothing, and a
+        column not named keeps everything.
+    """
+    mask = pd.Series(True, index=cases.index)
+    for column, values in selected.items():
+        if column in cases.columns:
+            mask &= cases[column].isin(list(values))
+    return cases[mask]
+
+
+def place_charts(findings: pd.DataFrame, instrument: Any) -> dict[str, list[Any]]:
+    """Every chart of :func:`analysis.charts.all_charts`, keyed by where the report shows it.
+
+    Keys: ``summary``; each outcome id (its data summary); ``breakdown:<question id>``;
+    ``factors``; ``comparison:<group_var>``; ``profile``; ``other`` (anything else, shown
+    last so that no chart the suite draws is left out of the report).
+    """
+    from analysis import charts
+    from analysis.textsafe import safe_filename
+
+    outcome_of = {safe_filename(f"data-summary-{o}"): o for o in instrument.outcomes}
+    question_of = {safe_filename(f"breakdown-{q}"): q for q in instrument.questions}
+    placed: dict[str, list[Any]] = {}
+    for chart in charts.all_charts(findings, instrument):
+        cid = chart.id
+        if cid == "outcome-summary":
+            key = "summary"
+        elif cid in outcome_of:
+            key = outcome_of[cid]
+        elif cid in question_of:
+            key = f"breakdown:{question_of[cid]}"
+        elif cid == "factors":
+            key = "factors"
+        elif cid.startswith("comparison-"):
+            key = "comparison:" + cid.removeprefix("comparison-")
+        elif cid.startswith("profile-"):
+            key = "profile"
+        else:
+            key = "other"
+        placed.setdefault(key, []).append(chart)
+    return placed
+
+
+# -- the pipeline ----------------------------------------------------------------------------
+
+
+def _swap_into_place(build: Path, final: Path) -> None:
+    """Replace ``final`` by ``build`` with two renames (same filesystem, so each is atomic)."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+        os.replace(final, old)
+    os.replace(build, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_report(
+    trust: str,
+    workbook: str | Path | None = None,
+    *,
+    audience: str = "internal",
+    instrument_path: str | Path | None = None,
+    parameters: dict[str, Any] | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = False,
+) -> ReportResult:
+    """Run the whole pipeline for one organisation.
+
+    Parameters
+    ----------
+    trust
+        Organisation slug (also the output folder's name).
+    workbook
+        The case workbook; ``data/raw/<trust>.xlsx`` when omitted.
+    audience
+        ``internal`` or ``publication``.
+    instrument_path
+        Instrument YAML; the package default when omitted.
+    parameters
+        Further notebook parameters (as ``papermill -p``), e.g. ``trust_name``.
+    out_dir
+        Final output folder; ``outputs/<trust>`` when omitted.
+    progress
+        Show papermill's cell progress bar.
+
+    Returns
+    -------
+    ReportResult
+
+    Raises
+    ------
+    UserError
+        For problems the user can fix (missing workbook, invalid cases, bad audience).
+    """
+    import papermill as pm
+
+    from analysis import charts, engine, ingest, provenance, tables
+    from analysis.export import export_html
+    from analysis.instrument import load_instrument
+    from analysis.narrative import trust_display_name
+
+    if audience not in AUDIENCES:
+        raise UserError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    ingest.check_trust(trust)
+    t0 = time.monotonic()
+    phases: dict[str, float] = {}
+    started = provenance.now_utc()
+    workbook = Path(workbook) if workbook else default_workbook(trust)
+    if not workbook.is_file():
+        raise UserError(
+            f"no workbook at {workbook}: name one, or run `python -m analysis demo-data`"
+        )
+    inst = load_instrument(instrument_path or None)
+    final = Path(out_dir) if out_dir else config.trust_output_dir(trust)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".build-{trust}-", dir=final.parent))
+    # mkdtemp makes the folder private (0700); the outputs folder is shared with the team.
+    umask = os.umask(0)
+    os.umask(umask)
+    build.chmod(0o777 & ~umask)
+    try:
+        t = time.monotonic()
+        # data/processed/<trust>.parquet, as the design's data flow says (the exploration
+        # notebook reads it); ingest writes it atomically.
+        result = ingest.ingest_file(workbook, trust, instrument=inst)
+        cases = pd.read_parquet(result.path)
+        phases["ingest"] = time.monotonic() - t
+
+        t = time.monotonic()
+        findings = engine.analyse(cases, inst, trust, audience=audience)
+        del cases  # nothing below may see case rows
+        engine.write_findings(findings, build)
+        tables.write_tables(findings, inst, build / "tables.xlsx", audience)
+        (build / "charts").mkdir()
+        for chart in charts.all_charts(findings, inst):
+            charts.save_static(chart, build / "charts")
+        phases["analyse"] = time.monotonic() - t
+
+        params = {
+            "trust": trust,
+            "trust_name": trust_display_name(trust),
+            "audience": audience,
+            "instrument_path": str(Path(instrument_path).resolve()) if instrument_path else "",
+            **(parameters or {}),
+        }
+        record = provenance.build_provenance(
+            input_path=workbook, instrument=inst, parameters=params, started=started
+        )
+        provenance.write_provenance(record, build)
+
+        t = time.monotonic()
+        nb_out = build / "report.ipynb"
+        try:
+            pm.execute_notebook(
+                str(config.NOTEBOOKS_DIR / REPORT_NOTEBOOK),
+                str(nb_out),
+                parameters={**params, "out_dir": str(build)},
+                kernel_name="python3",
+                progress_bar=progress,
+                cwd=str(config.NOTEBOOKS_DIR),
+            )
+        except Exception:
+            if nb_out.exists():
+                final.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(nb_out, final / "report.failed.ipynb")
+            raise
+        phases["notebook"] = time.monotonic() - t
+
+        t = time.monotonic()
+        title = f"Inspection of adult offending work in {params['trust_name']}"
+        exported = export_html(nb_out, build / "report.html", title=title)
+        phases["export"] = time.monotonic() - t
+
+        provenance.finish_provenance(record, build, t0)
+        record["phases_seconds"] = {k: round(v, 2) for k, v in phases.items()}
+        provenance.write_provenance(record, build)
+        missing = [f for f in REQUIRED_OUTPUTS if not (build / f).exists()]
+        if missing:
+            raise RuntimeError(f"report run did not produce {', '.join(missing)}")
+        _swap_into_place(build, final)
+        (final / "report.failed.ipynb").unlink(missing_ok=True)
+    finally:
+        if build.exists():
+            shutil.rmtree(build, ignore_errors=True)
+    return ReportResult(
+        html=final / "report.html",
+        out_dir=final,
+        n_charts=exported.n_charts,
+        size=exported.size,
+        seconds=time.monotonic() - t0,
+        phases=phases,
+    )
+
+
+def run_for_batch(job: Any) -> dict[str, Any]:
+    """Entry point for :mod:`analysis.batch` (one :class:`analysis.batch.Job`)."""
+    res = run_report(
+        job.trust,
+        job.workbook,
+        audience=job.audience,
+        instrument_path=job.instrument,
+        parameters=dict(job.parameters or {}),
+        out_dir=job.out_dir,
+    )
+    return {"report": res.html, "phases": res.phases}
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def add_cli(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``report`` command's arguments."""
+    parser.add_argument(
+        "workbook",
+        nargs="?",
+        type=Path,
+        help="case workbook (default: data/raw/<trust>.xlsx)",
+    )
+    parser.add_argument(
+        "--trust", default=config.DEFAULT_TRUST, help="organisation slug (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--audience",
+        choices=AUDIENCES,
+        default="internal",
+        help="internal: small bases marked [low]; publication: small cells suppressed [c]",
+    )
+    parser.add_argument(
+        "--instrument",
+        type=Path,
+        default=None,
+        help="instrument YAML (default: the package's default instrument)",
+    )
+    parser.add_argument("--progress", action="store_true", help="show notebook cell progress")
+
+
+def cli(args: argparse.Namespace) -> int:
+    """Run the pipeline and print the path of the HTML report."""
+    if args.instrument is not None and not args.instrument.is_file():
+        raise UserError(f"no such instrument file: {args.instrument}")
+    res = run_report(
+        args.trust,
+        args.workbook,
+        audience=args.audience,
+        instrument_path=args.instrument,
+        progress=args.progress,
+    )
+    print(
+        f"{args.trust}: {res.n_charts} charts, {res.size / 1e6:.1f} MB, {res.seconds:.0f}s",
+        file=sys.stderr,
+    )
+    print(res.html)
+    return 0

@@ -1,0 +1,226 @@
+"""Report prose and tables drafted from the findings table (analysis.narrative)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from fixtures_findings import HOSTILE_LDUS, fixture_findings, fixture_instrument
+
+from analysis import narrative
+from analysis.findings import conform
+
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def inst():
+    return fixture_instrument()
+
+
+@pytest.fixture
+def findings():
+    return fixture_findings()
+
+
+def _set(df: pd.DataFrame, mask, **values) -> pd.DataFrame:
+    df = df.copy()
+    for col, v in values.items():
+        df.loc[mask, col] = v
+    return conform(df)
+
+
+# -- formatting ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("x", "text"), [(66.5, "67%"), (2.5, "3%"), (0.49, "0%"), (100.0, "100%"), (pd.NA, "–")]
+)
+def test_fmt_pct_rounds_half_up(x, text):
+    assert narrative.fmt_pct(x) == text
+
+
+def test_fmt_int_and_ci():
+    assert narrative.fmt_int(2453.0) == "2,453"
+    assert narrative.fmt_ci(54.4, 86.6) == "54 to 87"
+    assert narrative.fmt_ci(None, 3) == "–"
+    assert narrative.fmt_p(0.0004) == "<0.001"
+    assert narrative.fmt_p(0.0312) == "0.03"
+
+
+def test_trust_display_name():
+    assert narrative.trust_display_name("norfolk-and-suffolk") == "Norfolk and Suffolk"
+    assert narrative.trust_display_name("city-of-london") == "City of London"
+
+
+@pytest.mark.parametrize(
+    ("oid", "phrase"),
+    [
+        ("O1", "assist sentencing"),
+        ("O2", "deliver the sentence of the court"),
+        ("O3", "reduce the likelihood of reoffending"),
+        ("O4", "protect the public by minimising the risk of harm to others"),
+        ("O5", "deliver effective work for victims"),
+    ],
+)
+def test_outcome_phrase_matches_reference_wording(inst, oid, phrase):
+    assert narrative.outcome_phrase(inst.outcomes[oid]) == phrase
+
+
+# -- chapters -----------------------------------------------------------------------------
+
+
+def test_score_sentence_like_the_reference(inst, findings):
+    assert narrative.score_sentence(findings, inst, "O4") == (
+        "Overall, 66% of work to protect the public by minimising the risk of harm to others "
+        "was done well enough."
+    )
+    assert narrative.score_sentence(findings, inst, "O1").startswith("Overall, 85% of work")
+
+
+def test_summary_table_has_all_outcomes_with_anchors(inst, findings):
+    html = narrative.summary_table(findings, inst)
+    for o in inst.outcomes.values():
+        assert f'href="#outcome-{o.number}"' in html
+    assert "85%" in html and "60%" in html
+
+
+def test_key_findings_skip_suppressed_and_low_bases(inst, findings):
+    html = narrative.key_findings(findings, inst, "O4")
+    # r_oversight is suppressed (3 of 4, flag c): never a key finding, never its counts.
+    assert "Effective management oversight" not in html
+    assert "3 of 4" not in html
+    assert "Police checks on domestic abuse" in html  # 65%, below the 66% score
+    assert "Sufficient review of risk of harm assessment" in html  # weakest
+    assert "22 of 54" in html
+
+
+def test_key_findings_use_wording_quantifiers(inst, findings):
+    from analysis.wording import quantifier
+
+    html = narrative.key_findings(findings, inst, "O1")
+    assert f"done well enough in {quantifier(20, 23)} of the relevant cases (20 of 23" in html
+
+
+def test_question_table_marks_suppressed_and_low(inst, findings):
+    html = narrative.question_table(findings, inst, "O4")
+    assert "[c]" in html
+    assert "3 of 4" not in html
+    assert "26 of 40" in html and "65%" in html
+
+
+def test_breakdown_questions_and_table(inst, findings):
+    assert narrative.breakdown_questions(findings, inst, "O4") == ["r_rosh_review", "r_oversight"]
+    html = narrative.breakdown_table(findings, inst, "r_rosh_review")
+    assert "No review" in html and "18 of 54" in html
+    suppressed = narrative.breakdown_table(findings, inst, "r_oversight")
+    assert "[c]" in suppressed and "3 of 4" not in suppressed
+
+
+def test_factor_table_orders_by_prevalence_and_suppresses(inst, findings):
+    html = narrative.factor_table(findings, inst)
+    order = [
+        html.index(label)
+        for label in (
+            "thinking and behaviour",
+            "alcohol misuse",
+            "accommodation",
+            "financial management",
+        )
+    ]
+    assert order == sorted(order)
+    assert "Most prevalent factors" in html and "Other common factors" in html
+    assert "[c]" in html  # finance progress is suppressed
+    assert "3 of 15" not in html
+
+
+# -- comparisons ---------------------------------------------------------------------------
+
+
+def test_no_difference_survives_bh_is_said_carefully(inst, findings):
+    html = narrative.comparison_section(findings, inst, "om_grade")
+    assert "None of the differences" in html
+    assert "does not show that the groups performed alike" in html
+
+
+def test_surviving_difference_is_stated_with_caveat(inst, findings):
+    mask = (
+        (findings["kind"] == "difference")
+        & (findings["group_var"] == "om_grade")
+        & (findings["measure_id"] == "s_children_checks")
+    )
+    df = _set(findings, mask, p_adjusted=0.01)
+    html = narrative.comparison_section(df, inst, "om_grade")
+    assert "more often in the PO group than in the PSO group" in html
+    assert "81%, 13 of 16" in html
+    assert "adjusted p = 0.01)" in html
+    assert "prompts for further inquiry" in html
+    # Suppressed differences (gender) never surface, even with a small p.
+    g = (findings["kind"] == "difference") & (findings["group_var"] == "gender")
+    assert "None of the differences" in narrative.comparison_section(
+        _set(findings, g, p_adjusted=0.001), inst, "gender"
+    )
+
+
+def test_multi_group_difference(inst, findings):
+    extra = pd.DataFrame(
+        [
+            dict(
+                kind="difference",
+                measure_id="r_rosh_review",
+                group_var="ldu",
+                group=" | ".join(["Norwich", *HOSTILE_LDUS]),
+                p_value=0.001,
+                p_adjusted=0.004,
+                trust="x",
+                method="chi-square; bh",
+            ),
+        ]
+    )
+    df = conform(pd.concat([findings, extra], ignore_index=True))
+    html = narrative.comparison_section(df, inst, "ldu")
+    assert "differed between the groups" in html
+    assert "Norwich 50%, 10 of 20" in html
+
+
+def test_user_strings_are_escaped(inst, findings):
+    ldu = findings["group_var"] == "ldu"
+    df = _set(findings, ldu & (findings["group"] == "Norwich"), group=XSS)
+    html = narrative.comparison_section(df, inst, "ldu")
+    assert XSS not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "=HYPERLINK(&quot;http://x&quot;)" in html
+    title = narrative.title_block(XSS, inst, "internal", findings)
+    assert XSS not in title and "&lt;script&gt;" in title
+    prov = narrative.provenance_section({"parameters": {"trust_name": XSS}, "input_file": XSS})
+    assert XSS not in prov
+
+
+# -- appendices -----------------------------------------------------------------------------
+
+
+def test_disclosure_notes_follow_the_audience(findings):
+    internal = narrative.disclosure_notes(findings, "internal")
+    public = narrative.disclosure_notes(findings, "publication")
+    assert "must not be published" in internal
+    assert "publication version" in public and "secondary" in public
+    assert "No case identifiers" in internal
+
+
+def test_scoring_approach_names_the_method(inst, findings):
+    html = narrative.scoring_approach(findings, inst)
+    assert "question mean" in html and "criterion mean" in html
+    assert "score_" not in html
+
+
+def test_contents_lists_outcomes_and_sections(inst):
+    html = narrative.contents(inst, [("appendix-methods", "Appendix 4: Methods")])
+    assert html.count("<li>") == 1 + len(inst.outcomes) + 1
+    assert 'href="#appendix-methods"' in html
+
+
+def test_long_lists_of_differences_are_capped(inst, findings, monkeypatch):
+    monkeypatch.setattr(narrative, "MAX_LISTED_DIFFERENCES", 1)
+    d = (findings["kind"] == "difference") & (findings["group_var"] == "om_grade")
+    html = narrative.comparison_section(_set(findings, d, p_adjusted=0.01), inst, "om_grade")
+    assert "2 differences remained" in html
+    assert "and 1 more, listed with every difference tested in tables.xlsx" in html

@@ -1,0 +1,247 @@
+"""The report pipeline (analysis.report): workbook in, offline HTML and tables out."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fixtures_findings import fixture_findings, fixture_instrument
+from helpers.workbooks import grid, valid_rows, write_xlsx
+
+from analysis import config, engine, report
+from analysis.errors import UserError
+from analysis.findings import FINDINGS_COLUMNS
+
+XSS = "<script>alert(1)</script>"
+TRUST = "test-trust"
+
+
+# -- units ----------------------------------------------------------------------------------
+
+
+def test_read_findings_keeps_text_codes_and_numbers(tmp_path):
+    df = fixture_findings()
+    df.loc[0, "category"] = "None"  # an answer code pandas would read as missing
+    df.loc[1, "group"] = "NA"  # an LDU pandas would read as missing
+    engine.write_findings(df, tmp_path)
+    (tmp_path / "findings.parquet").unlink()  # force the CSV path
+    back = report.read_findings(tmp_path)
+    assert list(back.columns) == FINDINGS_COLUMNS
+    assert back.loc[0, "category"] == "None" and back.loc[1, "group"] == "NA"
+    assert back["percent"].dtype == "Float64"
+    pd.testing.assert_frame_equal(back, df, check_exact=False)
+
+
+def test_read_findings_missing_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no findings table"):
+        report.read_findings(tmp_path)
+
+
+def test_load_findings_reads_an_existing_table(tmp_path):
+    engine.write_findings(fixture_findings(), tmp_path)
+    inst_path = tmp_path / "i.yaml"
+    from fixtures_findings import FIXTURE_INSTRUMENT_YAML
+
+    inst_path.write_text(FIXTURE_INSTRUMENT_YAML, encoding="utf-8")
+    findings, inst = report.load_findings("x", tmp_path, inst_path)
+    assert inst.id == "fixture" and len(findings) == len(fixture_findings())
+
+
+def test_filter_cases():
+    cases = pd.DataFrame({"ldu": ["A", "B", "C"], "gender": ["Male", "Female", "Male"]})
+    assert len(report.filter_cases(cases, {"ldu": ("A", "B"), "gender": ("Male",)})) == 1
+    assert len(report.filter_cases(cases, {"missing_column": ()})) == 3
+    assert report.filter_cases(cases, {"ldu": ()}).empty
+
+
+def test_place_charts_places_every_chart_once():
+    from analysis import charts
+
+    findings, inst = fixture_findings(), fixture_instrument()
+    placed = report.place_charts(findings, inst)
+    ids = [c.id for cs in placed.values() for c in cs]
+    assert sorted(ids) == sorted(c.id for c in charts.all_charts(findings, inst))
+    assert "summary" in placed and "O4" in placed and "factors" in placed
+    assert "breakdown:r_rosh_review" in placed and "comparison:ldu" in placed
+    assert placed.get("other", []) == []
+
+
+def test_swap_into_place_replaces_the_whole_folder(tmp_path):
+    final, build = tmp_path / "final", tmp_path / "build"
+    final.mkdir()
+    (final / "stale.txt").write_text("old")
+    build.mkdir()
+    (build / "report.html").write_text("new")
+    report._swap_into_place(build, final)
+    assert sorted(p.name for p in final.iterdir()) == ["report.html"]
+    assert not build.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["final"]
+
+
+def test_missing_workbook_is_a_user_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "RAW_DIR", tmp_path)
+    with pytest.raises(UserError, match="no workbook"):
+        report.run_report(TRUST, out_dir=tmp_path / "out")
+    with pytest.raises(UserError, match="audience"):
+        report.run_report(TRUST, tmp_path / "x.xlsx", audience="everyone")
+
+
+# -- the whole pipeline, twice ------------------------------------------------------------------
+
+
+def _workbook(path: Path) -> Path:
+    from analysis.instrument import load_instrument
+
+    inst = load_instrument()
+    rows = valid_rows(inst, 30)
+    ldus = ["North", XSS, "South & East"]
+    for i, r in enumerate(rows):
+        r["case_id"] = f"ZZCASE-{i:04d}"
+        r["notes"] = f"SECRETNOTE {i}"
+        r["ldu"] = ldus[i % 3]
+    return write_xlsx(path, grid(rows))
+
+
+def _run(tmp: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", "report", *args],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Run ``python -m analysis report`` twice on one small synthetic workbook."""
+    tmp = tmp_path_factory.mktemp("pipeline")
+    env = dict(os.environ)
+    for name in ("raw", "processed", "outputs"):
+        (tmp / name).mkdir()
+    env.update(
+        ANALYSIS_RAW_DIR=str(tmp / "raw"),
+        ANALYSIS_PROCESSED_DIR=str(tmp / "processed"),
+        ANALYSIS_OUTPUTS_DIR=str(tmp / "outputs"),
+    )
+    _workbook(tmp / "raw" / f"{TRUST}.xlsx")
+    out = tmp / "outputs" / TRUST
+    first = _run(tmp, env, "--trust", TRUST)  # default workbook: data/raw/<trust>.xlsx
+    assert first.returncode == 0, first.stderr[-3000:]
+    snapshot = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    second = _run(tmp, env, str(tmp / "raw" / f"{TRUST}.xlsx"), "--trust", TRUST)
+    assert second.returncode == 0, second.stderr[-3000:]
+    return {"tmp": tmp, "out": out, "first": first, "snapshot": snapshot, "env": env}
+
+
+@pytest.mark.notebooks
+def test_report_prints_the_html_path_and_writes_every_output(pipeline):
+    out = pipeline["out"]
+    assert pipeline["first"].stdout.strip() == str(out / "report.html")
+    for name in (
+        "findings.csv",
+        "findings.parquet",
+        "tables.xlsx",
+        "report.ipynb",
+        "report.html",
+        "provenance.json",
+    ):
+        assert (out / name).is_file(), name
+    assert list((out / "charts").glob("*.png")) and list((out / "charts").glob("*.svg"))
+    # No build folder or half-written file left behind.
+    assert [p.name for p in (pipeline["tmp"] / "outputs").iterdir()] == [TRUST]
+    assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.notebooks
+def test_html_is_offline_and_counts_its_charts(pipeline):
+    html = (pipeline["out"] / "report.html").read_text(encoding="utf-8")
+    assert '<script src="http' not in html
+    assert "cdn" not in html.lower()
+    m = re.search(r'<meta name="analysis-chart-count" content="(\d+)">', html)
+    assert m and int(m.group(1)) > 5
+    assert int(m.group(1)) == len(re.findall(r"<figure [^>]*data-analysis-chart=", html))
+    assert int(m.group(1)) == len(list((pipeline["out"] / "charts").glob("*.svg")))
+    assert html.count("Plotly.newPlot") == int(m.group(1))
+    assert len(html.encode()) < 6 * 1024 * 1024
+    assert "jp-InputArea" not in html  # no code cells
+
+
+@pytest.mark.notebooks
+def test_report_structure_follows_the_reference(pipeline):
+    html = (pipeline["out"] / "report.html").read_text(encoding="utf-8")
+    for anchor in [
+        "summary",
+        *(f"outcome-{i}" for i in range(1, 6)),
+        "appendix-profile",
+        "appendix-scoring",
+        "appendix-methods",
+        "appendix-disclosure",
+        "appendix-provenance",
+    ]:
+        assert f'id="{anchor}"' in html and f'href="#{anchor}"' in html, anchor
+    assert "Overall, " in html and "was done well enough." in html
+    assert "Key strengths" in html and "Key areas for improvement" in html
+    prov = json.loads((pipeline["out"] / "provenance.json").read_text())
+    assert prov["input_sha256"] in html and prov["instrument_sha256"] in html
+
+
+@pytest.mark.notebooks
+def test_hostile_ldu_is_escaped(pipeline):
+    html = (pipeline["out"] / "report.html").read_text(encoding="utf-8")
+    assert XSS not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def _all_text(out: Path) -> dict[str, str]:
+    texts = {}
+    for path in out.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix in (".xlsx",):
+            with zipfile.ZipFile(path) as z:
+                texts[str(path)] = "".join(
+                    z.read(n).decode("utf-8", "replace") for n in z.namelist()
+                )
+        elif path.suffix == ".parquet":
+            texts[str(path)] = pd.read_parquet(path).to_csv()
+        else:
+            texts[str(path)] = path.read_bytes().decode("utf-8", "replace")
+    return texts
+
+
+@pytest.mark.notebooks
+def test_no_case_ids_or_notes_in_any_output(pipeline):
+    for path, text in _all_text(pipeline["out"]).items():
+        assert "ZZCASE" not in text, path
+        assert "SECRETNOTE" not in text, path
+
+
+@pytest.mark.notebooks
+def test_findings_and_tables_are_byte_identical_across_runs(pipeline):
+    before, out = pipeline["snapshot"], pipeline["out"]
+    assert (out / "findings.csv").read_bytes() == before["findings.csv"]
+    assert (out / "tables.xlsx").read_bytes() == before["tables.xlsx"]
+    # Run times and hashes live only in provenance.json, which does change.
+    assert (out / "provenance.json").read_bytes() != before["provenance.json"]
+
+
+@pytest.mark.notebooks
+def test_invalid_workbook_leaves_previous_report_untouched(pipeline, tmp_path):
+    out = pipeline["out"]
+    before = (out / "report.html").read_bytes()
+    bad = tmp_path / "bad.xlsx"
+    write_xlsx(bad, [["case_id", "ldu"], ["ZZCASE-9", "North"]])
+    res = _run(pipeline["tmp"], pipeline["env"], str(bad), "--trust", TRUST)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    assert (out / "report.html").read_bytes() == before
+    assert [p.name for p in (pipeline["tmp"] / "outputs").iterdir()] == [TRUST]
