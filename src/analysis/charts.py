@@ -970,10 +970,14 @@ def _wrap(text: str, width: int = _LABEL_WIDTH) -> list[str]:
 
 
 def _ph(text: str, width: int | None = None) -> str:
-    """Text for plotly: escaped, because plotly.js reads its strings as (a subset of) HTML."""
+    """Text for plotly: escaped, because plotly.js reads its strings as (a subset of) HTML.
+
+    Only ``& < >`` are escaped: plotly.js decodes those entities but shows ``&quot;``
+    literally, and quotes cannot open markup in text content anyway.
+    """
     if width is None:
-        return escape_html(text)
-    return "<br>".join(escape_html(line) for line in _wrap(text, width))
+        return escape_html(text, quote=False)
+    return "<br>".join(escape_html(line, quote=False) for line in _wrap(text, width))
 
 
 def _m(text: str) -> str:

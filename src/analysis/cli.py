@@ -18,7 +18,7 @@ from analysis.instrument import InstrumentError
 COMMANDS: dict[str, tuple[str, str]] = {
     "dictionary": ("analysis.dictionary", "render the instrument as a markdown data dictionary"),
     "template": ("analysis.template", "write a blank case workbook to fill in"),
-    "ingest": ("analysis.ingest", "validate a case workbook and write data/processed/<trust>.parquet"),
+    "ingest": ("analysis.ingest", "validate a case workbook; write data/processed/<trust>.parquet"),
     "analyse": ("analysis.engine", "compute the findings table for one organisation"),
     "synthesise": ("analysis.synth", "write a synthetic case workbook from a profile"),
     "demo-data": ("analysis.synth_demo", "write the twelve demo workbooks into data/raw/"),

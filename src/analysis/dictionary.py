@@ -8,12 +8,11 @@ it counts towards), the factors, and the number of scored questions per outcome.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from analysis.errors import UserError
+from analysis.fileio import atomic_path
 from analysis.instrument import ABOVE, BELOW, NA, Instrument, load_instrument
 
 _SCORE_WORDS = {
@@ -175,14 +174,8 @@ def write_dictionary(
         out = Path(out)
         if not out.parent.exists():
             raise UserError(f"folder {out.parent} does not exist")
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     return text
 
 

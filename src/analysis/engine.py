@@ -12,8 +12,6 @@ two runs on the same data give byte-identical files.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from analysis.compare import compare, group_values, joint_group_counts
 from analysis.disclosure import AUDIENCES, apply_disclosure
 from analysis.errors import UserError
 from analysis.factors import factor_rows, factor_table
+from analysis.fileio import atomic_path
 from analysis.findings import conform
 from analysis.instrument import Instrument, load_instrument
 from analysis.profile import profile, sample_rows
@@ -98,14 +97,8 @@ def analyse(
 
 def _atomic_write(path: Path, write) -> None:
     """Write via a temporary file in the same folder, then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_findings(df: pd.DataFrame, out_dir: str | Path) -> dict[str, Path]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 
 from analysis import config
 from analysis.errors import UserError
+from analysis.fileio import atomic_path
 from analysis.textsafe import escape_html
 
 #: The vendored plotly.js bundle (must match the plotly.js plotly.py bundles: 4.1.1 for plotly 7.1).
@@ -386,7 +386,6 @@ def export_html(
             f"the report is {len(data) / 1e6:.1f} MB, over the {MAX_SIZE / 1e6:.0f} MB limit"
         )
     html_path = Path(html_path)
-    tmp = html_path.with_name(html_path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, html_path)
+    with atomic_path(html_path) as tmp:
+        tmp.write_bytes(data)
     return ExportResult(path=html_path, n_charts=n_charts, size=len(data))

@@ -13,7 +13,7 @@ import pandas as pd
 #: Column order of the findings table; meanings are documented in the README.
 FINDINGS_COLUMNS: list[str] = [
     "trust",  # organisation slug ("aggregate" for pooled rows)
-    "kind",  # outcome_score | criterion_score | question | factor | breakdown | comparison | difference | profile | sample
+    "kind",  # one of KINDS below
     "outcome",  # O1..O5, or empty
     "criterion",  # 1.1..5.5, or empty
     "measure_id",  # question id, factor item id, score id (score_O1) or profile column
@@ -28,7 +28,9 @@ FINDINGS_COLUMNS: list[str] = [
     "ci_high",  # upper bound of the 95% interval, percent
     "p_value",  # exact test (differences only)
     "p_adjusted",  # Benjamini-Hochberg adjusted p across the screened questions
-    "flags",  # ";"-joined: low (base under threshold), c (suppressed), secondary (suppressed to protect another cell)
+    # ";"-joined: low (base under threshold), c (suppressed),
+    # secondary (suppressed to protect another cell)
+    "flags",
     "method",  # how the interval / test was computed
 ]
 

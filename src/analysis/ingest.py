@@ -36,10 +36,8 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import os
 import re
 import sys
-import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Sequence
@@ -51,6 +49,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.errors import UserError
+from analysis.fileio import atomic_path
 from analysis.instrument import Instrument, load_instrument
 from analysis.normalise import clean_text, normalise_codes, normalise_counts, normalise_text
 
@@ -1027,14 +1026,8 @@ def ingest_file(
     out_dir = Path(out_dir) if out_dir is not None else config.PROCESSED_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{trust}.parquet"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{trust}.", suffix=".parquet.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(target) as tmp:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return IngestResult(path=target, n_cases=len(df), warnings=warns)
 
 

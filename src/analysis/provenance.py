@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from analysis.fileio import atomic_path
 
 #: Bump when the keys of provenance.json change meaning.
 PROVENANCE_SCHEMA = 1
@@ -123,9 +124,8 @@ def finish_provenance(
 def write_provenance(record: dict[str, Any], out_dir: str | Path) -> Path:
     """Write ``provenance.json`` into ``out_dir`` (atomically: temp file then rename)."""
     path = Path(out_dir) / "provenance.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pandas as pd
 
 from analysis import config
@@ -57,6 +58,19 @@ class ReportResult:
 
 
 # -- findings ------------------------------------------------------------------------------
+
+
+def _point_parameters_at(nb_path: Path, build: Path, final: Path) -> None:
+    """Make the executed notebook's injected ``out_dir`` name the final folder.
+
+    The notebook runs against the temporary build folder, which is gone once the
+    outputs are swapped into place; rerunning ``report.ipynb`` later must find them.
+    """
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = cell.source.replace(str(build), str(final))
+    nbformat.write(nb, nb_path)
 
 
 def read_findings(out_dir: str | Path) -> pd.DataFrame:
@@ -322,6 +336,7 @@ def run_report(
         exported = export_html(nb_out, build / "report.html", title=title)
         phases["export"] = time.monotonic() - t
 
+        _point_parameters_at(nb_out, build, final)
         provenance.finish_provenance(record, build, t0)
         record["phases_seconds"] = {k: round(v, 2) for k, v in phases.items()}
         provenance.write_provenance(record, build)

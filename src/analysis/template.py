@@ -14,11 +14,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from analysis.errors import UserError
+from analysis.fileio import atomic_path
 from analysis.instrument import Instrument, load_instrument
 
 #: Data validation covers this many case rows (Excel's whole column would bloat the file).
@@ -124,10 +123,8 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
         raise UserError(f"folder {out.parent} does not exist")
     inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
     info = column_info(inst)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".xlsx.tmp")
-    os.close(fd)
-    try:
-        wb = xlsxwriter.Workbook(tmp)
+    with atomic_path(out) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp))
         wb.set_properties({"title": f"Case workbook: {inst.title}", "comments": inst.version})
         head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
         wrap = wb.add_format({"text_wrap": True, "valign": "top"})
@@ -211,10 +208,6 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
         dictionary.freeze_panes(1, 1)
         dictionary.autofilter(0, 0, len(info), len(fields) - 1)
         wb.close()
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 

@@ -35,22 +35,24 @@ def _is_missing(s: Any) -> bool:
         return True  # pd.NA: its truth value is ambiguous, and it means "missing"
 
 
-def escape_html(s: Any) -> str:
+def escape_html(s: Any, quote: bool = True) -> str:
     """Escape a value for HTML text or a quoted attribute.
 
     Parameters
     ----------
     s
         Any value; missing values (None, NaN, ``pd.NA``) become the empty string.
+    quote
+        Also escape ``" '`` (needed inside attributes; plotly.js text shows them literally).
 
     Returns
     -------
     str
-        ``s`` as text with ``& < > " '`` replaced by character references.
+        ``s`` as text with ``& < >`` (and quotes, when asked) replaced by character references.
     """
     if _is_missing(s):
         return ""
-    return html.escape(str(s), quote=True)
+    return html.escape(str(s), quote=quote)
 
 
 def neutralise_formula(s: Any) -> Any:
