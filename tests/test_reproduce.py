@@ -1,0 +1,136 @@
+"""The reproduction check: unit tests of the figure checker and the command end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from analysis import reproduce as R
+from analysis.calibrate import Statement
+from analysis.cli import main
+from analysis.findings import conform
+from analysis.instrument import load_instrument
+
+S = Statement
+
+
+@pytest.fixture(scope="module")
+def inst():
+    return load_instrument()
+
+
+def _findings() -> pd.DataFrame:
+    rows = [
+        dict(kind="outcome_score", measure_id="score_O1", percent=84.7),
+        dict(kind="question", measure_id="p_rosh_review", numerator=22, denominator=54),
+        dict(kind="question", measure_id="p_cs_checks", numerator=30, denominator=45),
+        dict(
+            kind="comparison",
+            measure_id="p_cs_checks",
+            group_var="om_grade",
+            group="PO",
+            numerator=21,
+            denominator=26,
+        ),
+        dict(
+            kind="comparison",
+            measure_id="p_cs_checks",
+            group_var="om_grade",
+            group="PSO",
+            numerator=9,
+            denominator=19,
+        ),
+        dict(
+            kind="breakdown",
+            measure_id="p_oversight",
+            category="Effective oversight",
+            numerator=7,
+            denominator=28,
+        ),
+        dict(
+            kind="breakdown",
+            measure_id="p_oversight",
+            category="Oversight made no difference",
+            numerator=4,
+            denominator=28,
+        ),
+        dict(
+            kind="breakdown",
+            measure_id="p_oversight",
+            category="No oversight",
+            numerator=17,
+            denominator=28,
+        ),
+        dict(
+            kind="profile", measure_id="report_type", category="Typed", numerator=23, denominator=73
+        ),
+        dict(
+            kind="profile", measure_id="report_type", category="Oral", numerator=14, denominator=73
+        ),
+    ]
+    return conform(pd.DataFrame(rows))
+
+
+def test_statuses(inst):
+    cases = pd.DataFrame({"om_grade": ["PO", "PSO"], "n_offender_managers": [1, 3]})
+    figs = [
+        S("score", "outcome_score", "score_O1", percent=85),
+        S("exact", "question", "p_rosh_review", numerator=22, denominator=54, percent=41),
+        S("band", "question", "p_cs_checks", verbal="two-thirds"),
+        S("po", "comparison", "p_cs_checks", percent=81, group_var="om_grade", group="PO"),
+        S("dir", "direction", "p_cs_checks", group_var="om_grade", higher="PO", lower="PSO"),
+        S("wrongdir", "direction", "p_cs_checks", group_var="om_grade", higher="PSO", lower="PO"),
+        S(
+            "none",
+            "breakdown",
+            "p_oversight",
+            numerator=17,
+            denominator=28,
+            category="No oversight",
+        ),
+        S(
+            "reviewed",
+            "breakdown",
+            "p_oversight",
+            numerator=4,
+            category="Oversight made no difference",
+            among=["Effective oversight", "Oversight made no difference"],
+        ),
+        S("reports", "profile", "report_type", numerator=37, category=["Typed", "Oral"]),
+        S("bad", "question", "p_rosh_review", percent=40),
+        S("known", "question", "p_cs_checks", verbal="almost all"),
+    ]
+    table = R.check_figures(figs, _findings(), cases, inst, {"known": "27/42 is not 'almost all'"})
+    status = dict(zip(table.figure_id, table.status, strict=True))
+    assert status["score"] == R.EXACT
+    assert status["exact"] == R.EXACT
+    assert status["band"] == R.BAND
+    assert status["po"] == R.EXACT
+    assert status["dir"] == R.BAND
+    assert status["wrongdir"] == R.FAIL
+    assert status["none"] == R.EXACT
+    assert status["reviewed"] == R.EXACT  # 4 of 11 oversight cases with any oversight
+    assert status["reports"] == R.EXACT
+    assert status["bad"] == R.FAIL  # 40.7% rounds to 41, not 40
+    assert status["known"].startswith(R.INCONSISTENT) and "27/42" in status["known"]
+    counts = R.summary(table)
+    assert counts == {R.EXACT: 6, R.BAND: 2, R.INCONSISTENT: 1, R.FAIL: 2}
+
+
+@pytest.mark.e2e
+def test_reproduce_end_to_end(tmp_path, capsys):
+    """Generate, ingest, analyse and check every published Norfolk & Suffolk figure."""
+    assert main(["reproduce", "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "0 FAIL" in out
+    table = pd.read_csv(tmp_path / "reproduction.csv")
+    assert list(table.columns) == R.COLUMNS
+    assert len(table) >= 250
+    assert not (table.status == R.FAIL).any()
+    scores = table[table.figure_id.str.endswith("-score")]
+    assert len(scores) == 5 and (scores.status == R.EXACT).all()
+    incs = json.loads((tmp_path / "inconsistencies.json").read_text())
+    inconsistent = table[table.status.str.startswith(R.INCONSISTENT)]
+    assert {d for rec in incs for d in rec["dropped"]} == set(inconsistent.figure_id)
