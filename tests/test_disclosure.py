@@ -2,9 +2,11 @@
 
 import pandas as pd
 import pytest
+import yaml
 
 from analysis.disclosure import apply_disclosure
 from analysis.findings import conform
+from analysis.instrument import load_instrument
 
 
 def rows():
@@ -149,3 +151,82 @@ questions: [{id: rev, text: R, criterion: "1.1", answers: review}]
     assert f["rev//No review"] == "c;secondary"
     assert f["rev//Sufficient review"] == ""
     assert f["rev//"] == ""
+
+
+def test_hidden_counts_do_not_come_back_as_bases(tmp_path):
+    # Rule 6. Factor "drink": identified in 3 of 20 cases (3 < 5, suppressed); its
+    # interventions row has base 3, which would reveal the hidden count, so it goes too.
+    # Profile: 4 PSO-held cases of 20 (suppressed); the PSO comparison base (4) would
+    # reveal it, so that comparison row goes, base included.
+    spec = {
+        "id": "t",
+        "version": "1",
+        "answer_sets": {
+            "yn": {
+                "codes": [
+                    {"code": "Yes", "scores": "above"},
+                    {"code": "No", "scores": "below"},
+                    {"code": "Not applicable", "scores": "na"},
+                ]
+            }
+        },
+        "outcomes": [{"id": "O1", "number": 1, "name": "One"}],
+        "criteria": [{"id": "1.1", "outcome": "O1", "stage": "a", "title": "c"}],
+        "case_details": [
+            {"id": "case_id", "type": "identifier"},
+            {"id": "om_grade", "codes": ["PO", "PSO"]},
+        ],
+        "factor_items": {
+            "identified": {
+                "id": "f_{id}_identified",
+                "text": "t",
+                "criterion": "1.1",
+                "scored": False,
+            },
+            "interventions": {
+                "id": "f_{id}_interventions",
+                "text": "t",
+                "criterion": "1.1",
+                "applies_when": {"f_{id}_identified": ["Yes"]},
+            },
+        },
+        "factors": [{"id": "drink", "label": "drink"}],
+    }
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    inst = load_instrument(path)
+    r = [
+        ("factor", "f_drink_identified", "", "", "", 3, 20),
+        ("factor", "f_drink_interventions", "", "", "", 2, 3),
+        ("question", "f_drink_interventions", "", "", "", 2, 3),
+        ("profile", "om_grade", "", "", "PO", 16, 20),
+        ("profile", "om_grade", "", "", "PSO", 4, 20),
+        ("question", "q", "", "", "", 10, 20),
+        ("comparison", "q", "om_grade", "PO", "", 8, 16),
+        ("comparison", "q", "om_grade", "PSO", "", 2, 4),
+    ]
+    df = pd.DataFrame(
+        r,
+        columns=[
+            "kind",
+            "measure_id",
+            "group_var",
+            "group",
+            "category",
+            "numerator",
+            "denominator",
+        ],
+    )
+    df["percent"] = 100 * df["numerator"] / df["denominator"]
+    out = apply_disclosure(conform(df), "publication", instrument=inst)
+    hidden_base = out["denominator"].isna()
+    keys = out["kind"] + "/" + out["measure_id"] + "/" + out["group"] + out["category"]
+    # PO-held 16 of 20 is hidden as well (its complement, 4, is under 5: with n_cases
+    # published, 16 would reveal the 4), so both groups' comparison bases go.
+    assert set(keys[hidden_base]) == {
+        "factor/f_drink_interventions/",
+        "question/f_drink_interventions/",
+        "comparison/q/PO",
+        "comparison/q/PSO",
+    }
+    assert out.loc[keys == "question/q/", "denominator"].iloc[0] == 20

@@ -20,6 +20,11 @@ Rules (applied by :func:`apply_disclosure`, in this order)
 5. :data:`RULE_DIFFERENCE` (publication only): a difference row is suppressed
    (``secondary``) when either of its groups is, since the difference and the
    other group would reveal it.
+6. :data:`RULE_BASES` (publication only): a suppressed count must not come back as
+   another row's base. When a factor's "identified" count is hidden, every row of
+   that factor's other items (their base is the identified count) is hidden too,
+   base included; when a profile category is hidden (say the number of PSO-held
+   cases), every comparison row of that group is hidden, base included.
 
 Suppressed rows keep their row, base (denominator) and labels; numerator,
 percent, interval and p values are blanked. Scores (means over many questions)
@@ -56,6 +61,12 @@ RULE_SECONDARY_CATEGORIES = (
 )
 #: Rule 5: differences of suppressed groups.
 RULE_DIFFERENCE = "a group of the difference suppressed -> suppress the difference 'secondary'"
+
+#: Rule 6: bases that would reveal a suppressed count.
+RULE_BASES = (
+    "factor 'identified' hidden -> hide the factor's other items, base too; profile "
+    "category hidden -> hide that group's comparison rows, base too 'secondary'"
+)
 
 #: Kinds whose rows are counts and so can disclose small numbers.
 COUNT_KINDS = ("question", "factor", "breakdown", "comparison", "profile")
@@ -177,11 +188,40 @@ def apply_disclosure(
             dtype=bool,
         )
         secondary |= diff_hit
+        # Rule 6: rows whose base is a hidden count.
+        base_hit = _hidden_bases(df, primary | secondary, instrument)
+        secondary |= base_hit & ~primary
         flags = _add_flag(flags, primary, SUPPRESSED)
         flags = _add_flag(flags, secondary, SUPPRESSED)
         flags = _add_flag(flags, secondary, SECONDARY)
         hidden = primary | secondary
         for c in BLANKED:
             df.loc[hidden, c] = pd.NA
+        df.loc[base_hit, "denominator"] = pd.NA
     df["flags"] = flags
     return df
+
+
+def _hidden_bases(
+    df: pd.DataFrame, hidden: np.ndarray, instrument: Instrument | None
+) -> np.ndarray:
+    """Rows whose denominator equals a hidden count (rule 6)."""
+    kind = df["kind"].astype(str).to_numpy()
+    measure = df["measure_id"].astype(str).to_numpy()
+    hit = np.zeros(len(df), dtype=bool)
+    if instrument is not None:
+        for factor in instrument.factors.values():
+            ident = factor.items.get("identified")
+            if ident is None or not (hidden & (measure == ident)).any():
+                continue
+            others = [qid for item, qid in factor.items.items() if item != "identified"]
+            hit |= np.isin(measure, others)
+    prof = hidden & (kind == "profile")
+    hidden_groups = set(
+        zip(measure[prof], df["category"].astype(str).to_numpy()[prof], strict=True)
+    )
+    if hidden_groups:
+        pairs = zip(df["group_var"].astype(str), df["group"].astype(str), strict=True)
+        in_group = np.array([p in hidden_groups for p in pairs], dtype=bool)
+        hit |= np.isin(kind, ("comparison", "difference")) & in_group
+    return hit
