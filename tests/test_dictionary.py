@@ -77,3 +77,13 @@ def test_cli_stdout_and_file(tmp_path, tiny_instrument_path, capsys):
 def test_cli_bad_instrument(tmp_path, capsys):
     assert cli.main(["dictionary", "--instrument", str(tmp_path / "none.yaml")]) == 2
     assert "cannot read instrument" in capsys.readouterr().err
+
+
+def test_committed_data_dictionary_is_current():
+    # The README links docs/data-dictionary.md; regenerate with `make dictionary`.
+    from analysis import config
+    from analysis.dictionary import render
+    from analysis.instrument import load_instrument
+
+    committed = (config.DOCS_DIR / "data-dictionary.md").read_text(encoding="utf-8")
+    assert committed == render(load_instrument()), "run `make dictionary` and commit the result"
