@@ -1,0 +1,370 @@
+"""The batch runner: fault isolation, incremental skips, kernel retries, summary and exit status.
+
+Most tests use a stand-in for the report pipeline (``_fake_runner``, a module-level
+function so worker processes can call it) so they run in seconds; one test runs the
+real pipeline on three tiny workbooks (marked ``notebooks``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis import batch, config
+from analysis.cli import main
+
+# -- stand-ins ----------------------------------------------------------------------------
+
+
+class ZMQError(Exception):
+    """Same name as pyzmq's error, which is all the classifier looks at."""
+
+
+class PapermillExecutionError(Exception):
+    """Same name as papermill's notebook failure."""
+
+    def __init__(self, evalue: str):
+        super().__init__(evalue)
+        self.ename, self.evalue, self.exec_count = "ValueError", evalue, 3
+
+
+class IngestError(Exception):
+    """Same name as analysis.ingest's error."""
+
+    def __init__(self, problem: str):
+        super().__init__(f"1 problem in x.xlsx:\n{problem}")
+        self.problems = [problem]
+
+
+def _fake_runner(job: batch.Job) -> dict:
+    """Behaves as the workbook's text says: ok, broken, flaky kernel (N times), notebook error."""
+    text = Path(job.workbook).read_text()
+    out = Path(job.out_dir)
+    if text.startswith("broken"):
+        raise IngestError("x.xlsx, row 1: no header row")
+    if text.startswith("notebook-error"):
+        raise PapermillExecutionError("Address already in use (but from user code)")
+    if text.startswith("flaky"):
+        n_fail = int(text.split()[1])
+        counter = out / "attempts"
+        seen = int(counter.read_text()) if counter.exists() else 0
+        counter.write_text(str(seen + 1))
+        if seen < n_fail:
+            raise RuntimeError("Kernel didn't respond in 60 seconds")
+    (out / "report.html").write_text(f"<p>{job.trust}</p>")
+    (out / "findings.parquet").write_text("x")
+    runs = out / "runs"
+    runs.write_text(str(int(runs.read_text()) + 1 if runs.exists() else 1))
+    return {"report": out / "report.html", "phases": {"notebook": 0.01}}
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    raw, outputs = tmp_path / "raw", tmp_path / "outputs"
+    raw.mkdir()
+    monkeypatch.setattr(config, "RAW_DIR", raw)
+    monkeypatch.setattr(config, "OUTPUTS_DIR", outputs)
+    monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path / "processed")
+    # Pinned: the real hash changes whenever anyone edits the package during the test run.
+    monkeypatch.setattr(batch, "code_hash", lambda: "pinned")
+    return raw, outputs
+
+
+def _jobs(raw: Path, **books: str) -> list[batch.Job]:
+    jobs = []
+    for slug, text in books.items():
+        p = raw / f"{slug}.csv"
+        p.write_text(text)
+        jobs.append(batch.Job(slug, p))
+    return jobs
+
+
+def _run(jobs, **kw):
+    kw.setdefault("runner", _fake_runner)
+    kw.setdefault("backoff", (0.0,))
+    kw.setdefault("progress", False)
+    return {r.trust: r for r in batch.run_batch(jobs, workers=2, **kw)}
+
+
+def _runs(outputs: Path, trust: str) -> int:
+    p = outputs / trust / "runs"
+    return int(p.read_text()) if p.exists() else 0
+
+
+# -- fault isolation and incremental runs ------------------------------------------------------
+
+
+def test_failure_is_isolated_and_good_trusts_are_skipped_next_time(dirs):
+    raw, outputs = dirs
+    jobs = _jobs(raw, a="ok", b="broken", c="ok")
+    res = _run(jobs)
+    assert res["a"].status == res["c"].status == "ok"
+    assert res["b"].status == "failed"
+    assert res["b"].summary_status.startswith("failed (invalid workbook: x.xlsx, row 1")
+    assert (outputs / "a" / batch.STATE_FILE).exists()
+    assert not (outputs / "b" / batch.STATE_FILE).exists()  # only success records state
+
+    again = _run(_jobs(raw, a="ok", b="broken", c="ok"))
+    assert again["a"].status == again["c"].status == "skipped"
+    assert again["b"].status == "failed"  # a failure is always retried
+    assert _runs(outputs, "a") == 1
+
+    forced = _run(_jobs(raw, a="ok", b="ok", c="ok"), force=True)
+    assert {r.status for r in forced.values()} == {"ok"}
+    assert _runs(outputs, "a") == 2
+
+
+def test_changed_input_instrument_code_or_params_trigger_rerun(dirs, tmp_path, monkeypatch):
+    raw, outputs = dirs
+    _run(_jobs(raw, a="ok", b="ok"))
+
+    res = _run(_jobs(raw, a="ok ", b="ok"))  # a's workbook changed by one byte
+    assert (res["a"].status, res["b"].status) == ("ok", "skipped")
+
+    inst = tmp_path / "inst.yaml"
+    inst.write_text("id: other")
+    jobs = _jobs(raw, a="ok ", b="ok")
+    jobs[1].instrument = inst
+    res = _run(jobs)
+    assert (res["a"].status, res["b"].status) == ("skipped", "ok")
+
+    jobs = _jobs(raw, a="ok ", b="ok")
+    jobs[0].parameters = {"trust_name": "A"}
+    jobs[1].instrument = inst
+    res = _run(jobs)
+    assert (res["a"].status, res["b"].status) == ("ok", "skipped")
+
+    monkeypatch.setattr(batch, "code_hash", lambda: "changed code")
+    jobs = _jobs(raw, a="ok ", b="ok")
+    jobs[0].parameters = {"trust_name": "A"}
+    jobs[1].instrument = inst
+    res = _run(jobs)
+    assert (res["a"].status, res["b"].status) == ("ok", "ok")
+
+
+def test_why_run_reasons(tmp_path):
+    out = tmp_path / "t"
+    out.mkdir()
+    state = {"schema": 1, "input_sha256": "i", "instrument_sha256": "s"}
+    state |= {"code_sha256": "c", "params_sha256": "p"}
+    assert batch.why_run(out, state, ["report.html"]) == "no previous successful run"
+    batch.write_state(out, state)
+    assert batch.why_run(out, state, []) is None
+    assert batch.why_run(out, state, ["report.html"]) == "output missing: report.html"
+    (out / "report.html").write_text("x")
+    assert batch.why_run(out, state, ["report.html"]) is None
+    assert batch.why_run(out, {**state, "input_sha256": "j"}, []) == "workbook changed"
+    assert batch.why_run(out, {**state, "code_sha256": "d"}, []) == "code or notebooks changed"
+    assert batch.why_run(out, {**state, "instrument_sha256": "x"}, []) == "instrument changed"
+    assert batch.why_run(out, {**state, "params_sha256": "x"}, []) == "parameters changed"
+    (out / batch.STATE_FILE).write_text("{not json")
+    assert batch.why_run(out, state, []) == "no previous successful run"
+
+
+def test_code_hash_tracks_sources_and_notebooks(tmp_path):
+    pkg, nbs = tmp_path / "analysis", tmp_path / "notebooks"
+    (pkg / "__pycache__").mkdir(parents=True)
+    nbs.mkdir()
+    (pkg / "a.py").write_text("x = 1")
+    (nbs / "10_report.ipynb").write_text("{}")
+    h0 = batch.code_hash(pkg, nbs)
+    (pkg / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"junk")
+    assert batch.code_hash(pkg, nbs) == h0  # bytecode is not code
+    (pkg / "a.py").write_text("x = 2")
+    h1 = batch.code_hash(pkg, nbs)
+    assert h1 != h0
+    (nbs / "10_report.ipynb").write_text('{"cells": []}')
+    assert batch.code_hash(pkg, nbs) != h1
+    assert len(batch.code_hash(None, None)) == 64  # the real package hashes
+
+
+def test_params_hash_depends_on_audience_and_values():
+    a = batch.params_hash({"x": 1}, "internal")
+    assert a == batch.params_hash({"x": 1}, "internal")
+    assert a != batch.params_hash({"x": 1}, "publication")
+    assert a != batch.params_hash({"x": 2}, "internal")
+
+
+# -- kernel retries -----------------------------------------------------------------------------
+
+
+def _kernel_start_frame():
+    def start_new_kernel():
+        raise RuntimeError("something odd")
+
+    try:
+        start_new_kernel()
+    except RuntimeError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (ZMQError("Address already in use (addr='tcp://127.0.0.1:54321')"), True),
+        (RuntimeError("Kernel didn't respond in 60 seconds"), True),
+        (RuntimeError("Kernel died before replying to kernel_info"), True),
+        (TimeoutError("Timeout waiting for kernel_info reply"), True),
+        (_kernel_start_frame(), True),
+        (PapermillExecutionError("ZMQError: Address already in use"), False),
+        (ValueError("bad value in cell"), False),
+        (RuntimeError("report run did not produce tables.xlsx"), False),
+    ],
+)
+def test_kernel_start_classifier(exc, expected):
+    assert batch.is_kernel_start_failure(exc) is expected
+
+
+def test_classifier_follows_the_cause_chain():
+    try:
+        try:
+            raise ZMQError("Address already in use")
+        except ZMQError as inner:
+            raise RuntimeError("papermill could not start the kernel") from inner
+    except RuntimeError as outer:
+        assert batch.is_kernel_start_failure(outer)
+
+
+def test_kernel_failure_is_retried_and_reported(dirs):
+    raw, outputs = dirs
+    res = _run(_jobs(raw, a="flaky 2", b="flaky 1", c="flaky 5", d="notebook-error"))
+    assert res["a"].status == "ok" and res["a"].kernel_retries == 2
+    assert res["a"].summary_status == "ok after 2 kernel retries"
+    assert res["b"].summary_status == "ok after 1 kernel retry"
+    assert res["c"].status == "failed" and res["c"].kernel_retries == 2
+    assert "kernel did not start" in res["c"].summary_status
+    assert "after 2 kernel retries" in res["c"].summary_status
+    assert (outputs / "c" / "attempts").read_text() == "3"  # first try plus two retries
+    # A notebook error is never retried, whatever its text says.
+    assert res["d"].status == "failed" and res["d"].kernel_retries == 0
+    assert res["d"].reason.startswith("notebook error in cell 3: ValueError")
+
+
+# -- discovery, parameters, summary, command line -----------------------------------------------
+
+
+def test_discover(dirs, tmp_path):
+    raw, _ = dirs
+    for name in ("b.xlsx", "a.csv", "c.xlsm", "notes.txt", "~$a.xlsx"):
+        (raw / name).write_text("x")
+    assert [s for s, _ in batch.discover(None)] == ["a", "b", "c"]
+    assert [s for s, _ in batch.discover([str(raw / "b.xlsx")])] == ["b"]
+    (raw / "a.xlsx").write_text("x")
+    with pytest.raises(batch.UserError, match="two workbooks"):
+        batch.discover(None)
+    with pytest.raises(batch.UserError, match="no such workbook"):
+        batch.discover([str(raw / "zzz.xlsx")])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(batch.UserError, match="demo-data"):
+        batch.discover(None, empty)
+
+
+def test_load_params(tmp_path):
+    p = tmp_path / "params.yaml"
+    p.write_text("trust_name: Demo\nthreshold: 3\n")
+    assert batch.load_params(p, [["extra", "4"]]) == {
+        "trust_name": "Demo",
+        "threshold": 3,
+        "extra": 4,
+    }
+    p.write_text("- not a mapping\n")
+    with pytest.raises(batch.UserError, match="mapping"):
+        batch.load_params(p)
+    p.write_text("trust: x\n")
+    with pytest.raises(batch.UserError, match="trust"):
+        batch.load_params(p)
+    with pytest.raises(batch.UserError, match="cannot read"):
+        batch.load_params(tmp_path / "missing.yaml")
+
+
+def test_summary_table_lists_every_trust():
+    results = [
+        batch.Result("a", "ok", seconds=1.5, output="/x/a/report.html"),
+        batch.Result("b", "failed", seconds=0.2, reason="invalid workbook: b.xlsx: no header"),
+        batch.Result("c", "skipped", output="/x/c/report.html"),
+        batch.Result("d", "ok", seconds=2.0, kernel_retries=1, output="/x/d/report.html"),
+    ]
+    text = batch.summary_table(results)
+    lines = text.splitlines()
+    assert lines[0].split() == ["trust", "status", "time", "output"]
+    assert "failed (invalid workbook: b.xlsx: no header)" in text
+    assert "ok after 1 kernel retry" in text
+    assert lines[-1] == "2 ok, 1 skipped (up to date), 1 failed"
+
+
+def test_cli_exit_status_and_summary(dirs, monkeypatch, capsys):
+    raw, outputs = dirs
+    monkeypatch.setattr(batch, "_report_pipeline", _fake_runner)  # inherited by forked workers
+    (raw / "a.csv").write_text("ok")
+    (raw / "b.csv").write_text("broken")
+    params = raw.parent / "params.yaml"
+    params.write_text("trust_name: Demo\n")
+    argv = ["batch", "--jobs", "2", "--no-progress", "--no-aggregate", "-f", str(params)]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "1 ok, 0 skipped (up to date), 1 failed" in out
+    summary = json.loads((outputs / "aggregate" / "batch-summary.json").read_text())
+    assert [r["status"] for r in summary] == ["ok", "failed"]
+    (raw / "b.csv").write_text("ok")
+    assert main(argv) == 0
+    assert "1 ok, 1 skipped (up to date), 0 failed" in capsys.readouterr().out
+    assert main(["batch", "--jobs", "0"]) == 2
+
+
+# -- the real pipeline ----------------------------------------------------------------------------
+
+
+@pytest.mark.notebooks
+def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import TINY_INSTRUMENT_YAML
+    from helpers.workbooks import grid, valid_rows, write_xlsx
+
+    from analysis.instrument import load_instrument
+
+    raw, outputs = dirs
+    inst_path = tmp_path / "tiny.yaml"
+    inst_path.write_text(TINY_INSTRUMENT_YAML)
+    inst = load_instrument(inst_path)
+    for slug, n in (("alpha", 24), ("beta", 30)):
+        write_xlsx(raw / f"{slug}.xlsx", grid(valid_rows(inst, n), inst.columns))
+    (raw / "gamma.xlsx").write_text("this is not a workbook\n")
+    argv = ["batch", "--no-progress", "--instrument", str(inst_path)]
+
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    for slug in ("alpha", "beta"):
+        assert (outputs / slug / "report.html").stat().st_size > 10_000
+        assert (outputs / slug / batch.STATE_FILE).exists()
+    gamma = next(line for line in out.splitlines() if line.startswith("gamma"))
+    assert "failed (invalid workbook" in gamma
+    assert "2 ok, 0 skipped (up to date), 1 failed" in out
+    assert (outputs / "aggregate" / "report.html").exists()
+    assert (outputs / "aggregate" / "findings.parquet").exists()
+
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "0 ok, 2 skipped (up to date), 1 failed" in out
+    assert "failed (invalid workbook" in next(
+        line for line in out.splitlines() if line.startswith("gamma")
+    )
+
+
+def _crashing_runner(job: batch.Job) -> dict:
+    """Kills its worker process for a workbook saying 'crash' (as a segfault would)."""
+    import os
+
+    if Path(job.workbook).read_text().startswith("crash"):
+        os._exit(1)
+    return _fake_runner(job)
+
+
+def test_worker_crash_fails_only_the_culprit(dirs):
+    raw, _ = dirs
+    res = _run(_jobs(raw, a="ok", b="crash", c="ok", d="ok"), runner=_crashing_runner)
+    assert res["b"].status == "failed" and res["b"].reason == "worker process crashed"
+    assert [res[t].status for t in "acd"] == ["ok", "ok", "ok"]
