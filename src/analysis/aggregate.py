@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import config
+from analysis import config, kernels
 from analysis.errors import UserError
 from analysis.findings import FINDINGS_COLUMNS, KINDS, conform
 from analysis.instrument import Instrument, load_instrument
@@ -568,21 +568,18 @@ def run_notebook(out_dir: Path, parameters: dict) -> Path:
     plotly.js once, so the aggregate report is offline and obeys the same size
     limit. A failing notebook's executed copy is kept as ``report.failed.ipynb``.
     """
-    import papermill as pm
-
     from analysis.export import export_html
 
     out_dir = Path(out_dir)
     nb_out = out_dir / "report.ipynb"
     failed = out_dir / "report.failed.ipynb"
     try:
-        pm.execute_notebook(
+        kernels.execute_notebook(
             str(config.NOTEBOOKS_DIR / AGGREGATE_NOTEBOOK),
             str(nb_out),
             parameters=parameters,
-            kernel_name="python3",
-            progress_bar=False,
-            cwd=str(config.NOTEBOOKS_DIR),
+            cwd=config.NOTEBOOKS_DIR,
+            progress=False,
         )
     except Exception:
         if nb_out.exists():

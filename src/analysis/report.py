@@ -31,7 +31,7 @@ from typing import Any
 import nbformat
 import pandas as pd
 
-from analysis import config
+from analysis import config, kernels
 from analysis.errors import UserError
 from analysis.findings import FINDINGS_COLUMNS, conform
 
@@ -257,8 +257,6 @@ def run_report(
     UserError
         For problems the user can fix (missing workbook, invalid cases, bad audience).
     """
-    import papermill as pm
-
     from analysis import charts, engine, ingest, provenance, tables
     from analysis.export import export_html
     from analysis.instrument import load_instrument
@@ -316,13 +314,12 @@ def run_report(
         t = time.monotonic()
         nb_out = build / "report.ipynb"
         try:
-            pm.execute_notebook(
+            kernels.execute_notebook(
                 str(config.NOTEBOOKS_DIR / REPORT_NOTEBOOK),
                 str(nb_out),
                 parameters={**params, "out_dir": str(build)},
-                kernel_name="python3",
-                progress_bar=progress,
-                cwd=str(config.NOTEBOOKS_DIR),
+                cwd=config.NOTEBOOKS_DIR,
+                progress=progress,
             )
         except Exception:
             if nb_out.exists():
