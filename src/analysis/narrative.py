@@ -762,3 +762,48 @@ def provenance_section(record: Mapping[str, Any]) -> str:
         '<p class="note">The full record, with the sha256 of every output file, is in '
         "provenance.json next to this report.</p>"
     )
+
+
+def reproduction_section(table: pd.DataFrame) -> str:
+    """The check of this (synthetic) data against the reference report's published figures.
+
+    Parameters
+    ----------
+    table
+        ``reproduction.csv`` as written by ``python -m analysis reproduce``: figure id,
+        section, wording, published, reproduced, status.
+    """
+    status = table["status"].str.split(" (", n=1, regex=False).str[0]
+    counts = status.value_counts()
+    order = ["exact", "within band", "inconsistent in source", "FAIL"]
+    summary = ", ".join(f"{int(counts.get(s, 0))} {esc(s)}" for s in order)
+    intro = (
+        "<p>This report was produced from <strong>synthetic</strong> case data, calibrated so "
+        "that the suite's own pipeline reproduces the figures published in the reference "
+        "report (HMI Probation, <em>Inspection of Adult Offending Work in Norfolk and "
+        f"Suffolk</em>, 2014). Of its {len(table)} quantitative statements: {summary}. "
+        "<em>Exact</em>: every stated count and rounded percentage matches; <em>within "
+        "band</em>: a verbal quantifier (such as 'just under two-thirds') or a stated "
+        "direction holds; <em>inconsistent in source</em>: two published statements cannot "
+        "both hold for any data, and the more specific one is satisfied (the reason gives the "
+        "arithmetic).</p>"
+    )
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{esc(r[c])}</td>"
+            for c in ("figure_id", "section", "published", "reproduced", "status")
+        )
+        + "</tr>"
+        for _, r in table.iterrows()
+    )
+    head = "".join(
+        f'<th scope="col">{h}</th>'
+        for h in ("Figure", "Section", "Published", "Reproduced", "Status")
+    )
+    details = (
+        f"<details><summary>All {len(table)} figures</summary>"
+        f'<table class="report-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        "</details>"
+    )
+    return intro + details

@@ -19,6 +19,7 @@ fails, its executed copy (with the error) is kept as
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -71,6 +72,22 @@ def _point_parameters_at(nb_path: Path, build: Path, final: Path) -> None:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell.source = cell.source.replace(str(build), str(final))
     nbformat.write(nb, nb_path)
+
+
+def read_reproduction(out_dir: str | Path, input_sha256: str | None) -> pd.DataFrame | None:
+    """The reproduction check of the reference report, when it is about this very input.
+
+    ``python -m analysis reproduce`` records which workbook it checked; the table is
+    returned only when that workbook's sha256 is ``input_sha256`` (the report's input),
+    so a report on real data never carries a check made on synthetic data.
+    """
+    out_dir = Path(out_dir)
+    meta, table = out_dir / "reproduction.json", out_dir / "reproduction.csv"
+    if not (meta.is_file() and table.is_file() and input_sha256):
+        return None
+    if json.loads(meta.read_text(encoding="utf-8")).get("workbook_sha256") != input_sha256:
+        return None
+    return pd.read_csv(table, dtype=str, keep_default_na=False)
 
 
 def read_findings(out_dir: str | Path) -> pd.DataFrame:
@@ -208,6 +225,10 @@ def place_charts(findings: pd.DataFrame, instrument: Any) -> dict[str, list[Any]
 # -- the pipeline ----------------------------------------------------------------------------
 
 
+#: Files in a trust's folder that other commands write (reproduce, batch): kept across runs.
+KEPT_FILES = ("reproduction.csv", "reproduction.json", "inconsistencies.json", ".batch-state.json")
+
+
 def _swap_into_place(build: Path, final: Path) -> None:
     """Replace ``final`` by ``build`` with two renames (same filesystem, so each is atomic)."""
     old = None
@@ -281,6 +302,11 @@ def run_report(
     umask = os.umask(0)
     os.umask(umask)
     build.chmod(0o777 & ~umask)
+    # Files other commands wrote into the trust's folder (the reproduction check, batch
+    # state) are carried into the new build: the report notebook may show them.
+    for name in KEPT_FILES:
+        if (final / name).is_file():
+            shutil.copy2(final / name, build / name)
     try:
         t = time.monotonic()
         # data/processed/<trust>.parquet, as the design's data flow says (the exploration

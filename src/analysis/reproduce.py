@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -46,7 +45,9 @@ from analysis.calibrate import (
     statements_from_published,
     verbal_ok,
 )
+from analysis.fileio import atomic_path
 from analysis.instrument import ABOVE, Instrument
+from analysis.provenance import sha256_file
 
 EXACT, BAND, INCONSISTENT, FAIL = "exact", "within band", "inconsistent in source", "FAIL"
 COLUMNS = ["figure_id", "section", "wording", "published", "reproduced", "status"]
@@ -352,6 +353,7 @@ def reproduce(
     with tempfile.TemporaryDirectory(prefix="reproduce-") as tmp:
         book = Path(tmp) / f"{prof['slug']}.xlsx"
         _, cal = synthesise(prof, book, return_calibration=True)
+        book_sha = sha256_file(book)
         cases = read_cases(book, instrument=inst, trust=prof["slug"])
     findings = analyse(cases, inst, prof["slug"])
     pub_path = _published_path(prof)
@@ -363,6 +365,10 @@ def reproduce(
     _atomic_write_text(path, table.to_csv(index=False))
     records = [i.as_dict() for i in cal.inconsistencies]
     _atomic_write_text(out / "inconsistencies.json", json.dumps(records, indent=2) + "\n")
+    # Which workbook this check is about: the report shows the reproduction only for a
+    # run on the very same bytes (the demo workbook is a byte-identical synthesis).
+    meta = {"profile": prof["slug"], "workbook_sha256": book_sha, "summary": summary(table)}
+    _atomic_write_text(out / "reproduction.json", json.dumps(meta, indent=2) + "\n")
     return table, summary(table), path
 
 
@@ -377,15 +383,8 @@ def _published_path(prof: dict[str, Any]) -> Path:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="")
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -400,6 +399,9 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         "--profile", default=config.DEFAULT_TRUST, help="calibrated profile to check"
     )
     parser.add_argument("--quiet", action="store_true", help="print only figures not exact")
+    parser.add_argument(
+        "--summary", action="store_true", help="print only failures and the summary line"
+    )
 
 
 def cli(args: argparse.Namespace) -> int:
@@ -407,7 +409,7 @@ def cli(args: argparse.Namespace) -> int:
     table, counts, path = reproduce(args.profile, args.out)
     width = max(len(x) for x in table["figure_id"]) if len(table) else 10
     for r in table.itertuples(index=False):
-        if args.quiet and r.status == EXACT:
+        if (args.quiet and r.status == EXACT) or (args.summary and r.status != FAIL):
             continue
         print(
             f"{r.figure_id:<{width}}  {r.status[:60]:<22}  published {r.published}; "
