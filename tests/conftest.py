@@ -10,29 +10,20 @@ import pytest
 # Make tests/helpers importable as ``helpers`` whichever way pytest is started.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from helpers.instruments import ANSWER_SETS
+
 from analysis.instrument import load_instrument  # noqa: E402
 
 #: A hand-written instrument small enough to predict every output exactly.
-TINY_INSTRUMENT_YAML = """\
+TINY_INSTRUMENT_YAML = (
+    """\
 id: tiny
 version: "0.1.0"
 title: Tiny test instrument
 source: tests/conftest.py
-answer_sets:
-  yn:
-    label: Yes / No / Not applicable
-    codes:
-      - {code: "Yes", scores: above}
-      - {code: "No", scores: below}
-      - {code: "Not applicable", scores: na}
-  review:
-    label: Review
-    codes:
-      - {code: "Sufficient review", scores: above}
-      - {code: "Insufficient review", scores: below}
-      - {code: "No review", scores: below}
-      - {code: "Not applicable", scores: na}
-outcomes:
+"""
+    + ANSWER_SETS
+    + """outcomes:
   - {id: O1, number: 1, name: Assisting sentencing, short: Sentencing}
   - {id: O2, number: 2, name: Protecting the public, short: Public}
 stages:
@@ -79,6 +70,7 @@ questions:
     scored: false
     max: 50
 """
+)
 
 
 @pytest.fixture

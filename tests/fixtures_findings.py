@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from helpers.instruments import ANSWER_SETS
 
 from analysis.findings import conform
 from analysis.instrument import Instrument, load_instrument
@@ -22,27 +23,16 @@ N_CASES = 73
 #: LDU names that would run as formulas if a spreadsheet writer were careless.
 HOSTILE_LDUS = ('=HYPERLINK("http://x")', "@SUM(1)")
 
-FIXTURE_INSTRUMENT_YAML = """
+FIXTURE_INSTRUMENT_YAML = (
+    """
 id: fixture
 version: "0.0.1"
 title: Fixture instrument
 source: tests/fixtures_findings.py
 scoring: {outcome_method: question_mean}
-answer_sets:
-  yn:
-    label: Yes / No / Not applicable
-    codes:
-      - {code: "Yes", scores: above}
-      - {code: "No", scores: below}
-      - {code: "Not applicable", scores: na}
-  review:
-    label: Review
-    codes:
-      - {code: "Sufficient review", scores: above}
-      - {code: "Insufficient review", scores: below}
-      - {code: "No review", scores: below}
-      - {code: "Not applicable", scores: na}
-  oversight:
+"""
+    + ANSWER_SETS
+    + """  oversight:
     label: Oversight
     codes:
       - {code: "Effective oversight", scores: above}
@@ -131,6 +121,7 @@ questions:
      short: Victim contact offered within eight weeks, criterion: "5.5", outcomes: [O4, O5],
      chart: O5, applies_when: {case_type: [Licence]}}
 """
+)
 
 
 def fixture_instrument() -> Instrument:

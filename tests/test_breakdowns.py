@@ -3,28 +3,20 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.instruments import ANSWER_SETS
 
 from analysis.breakdowns import breakdown, category_questions
 from analysis.instrument import load_instrument
 from analysis.profile import MISSING, profile, profile_columns, sample_rows
 from analysis.scoring import judgement_matrix
 
-TINY = """
+TINY = (
+    """
 id: tinyb
 version: "0"
-answer_sets:
-  yn:
-    codes:
-      - {code: "Yes", scores: above}
-      - {code: "No", scores: below}
-      - {code: "Not applicable", scores: na}
-  review:
-    codes:
-      - {code: "Sufficient review", scores: above}
-      - {code: "Insufficient review", scores: below}
-      - {code: "No review", scores: below}
-      - {code: "Not applicable", scores: na}
-outcomes:
+"""
+    + ANSWER_SETS
+    + """outcomes:
   - {id: O1, number: 1, name: One}
   - {id: O2, number: 2, name: Two}
 criteria:
@@ -40,6 +32,7 @@ questions:
   - {id: q1, text: Q1, criterion: "1.1"}
   - {id: rev, text: Review, criterion: "2.1", answers: review}
 """
+)
 NA = "Not applicable"
 
 

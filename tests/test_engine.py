@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+from helpers.instruments import ANSWER_SETS
 
 from analysis import config
 from analysis.cli import main
@@ -10,22 +11,13 @@ from analysis.errors import UserError
 from analysis.findings import FINDINGS_COLUMNS
 from analysis.instrument import load_instrument
 
-TINY = """
+TINY = (
+    """
 id: tinye
 version: "0"
-answer_sets:
-  yn:
-    codes:
-      - {code: "Yes", scores: above}
-      - {code: "No", scores: below}
-      - {code: "Not applicable", scores: na}
-  review:
-    codes:
-      - {code: "Sufficient review", scores: above}
-      - {code: "Insufficient review", scores: below}
-      - {code: "No review", scores: below}
-      - {code: "Not applicable", scores: na}
-outcomes:
+"""
+    + ANSWER_SETS
+    + """outcomes:
   - {id: O1, number: 1, name: One}
   - {id: O2, number: 2, name: Two}
 criteria:
@@ -43,6 +35,7 @@ questions:
   - {id: a2, text: A2, criterion: "1.1", outcomes: [O1, O2]}
   - {id: b1, text: B1, criterion: "2.1", answers: review}
 """
+)
 NA = "Not applicable"
 
 

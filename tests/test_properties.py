@@ -3,28 +3,20 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.instruments import ANSWER_SETS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.engine import analyse
 from analysis.instrument import load_instrument
 
-BASE = """
+BASE = (
+    """
 id: tinyp
 version: "0"
-answer_sets:
-  yn:
-    codes:
-      - {code: "Yes", scores: above}
-      - {code: "No", scores: below}
-      - {code: "Not applicable", scores: na}
-  review:
-    codes:
-      - {code: "Sufficient review", scores: above}
-      - {code: "Insufficient review", scores: below}
-      - {code: "No review", scores: below}
-      - {code: "Not applicable", scores: na}
-outcomes:
+"""
+    + ANSWER_SETS
+    + """outcomes:
   - {id: O1, number: 1, name: One}
   - {id: O2, number: 2, name: Two}
 criteria:
@@ -37,6 +29,7 @@ case_details:
   - {id: om_grade, type: category, codes: [PO, PSO]}
 questions:
 """
+)
 QUESTIONS = {
     "a1": '  - {id: a1, text: A1, criterion: "1.1"}\n',
     "a2": '  - {id: a2, text: A2, criterion: "1.1", outcomes: [O1, O2]}\n',

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.instruments import ANSWER_SETS
 
 from analysis.errors import UserError
 from analysis.instrument import load_instrument
@@ -13,22 +14,13 @@ from analysis.scoring import (
     score_rows,
 )
 
-TINY = """
+TINY = (
+    """
 id: tiny
 version: "0"
-answer_sets:
-  yn:
-    codes:
-      - {code: "Yes", scores: above}
-      - {code: "No", scores: below}
-      - {code: "Not applicable", scores: na}
-  review:
-    codes:
-      - {code: "Sufficient review", scores: above}
-      - {code: "Insufficient review", scores: below}
-      - {code: "No review", scores: below}
-      - {code: "Not applicable", scores: na}
-outcomes:
+"""
+    + ANSWER_SETS
+    + """outcomes:
   - {id: O1, number: 1, name: One}
   - {id: O2, number: 2, name: Two}
 stages:
@@ -50,6 +42,7 @@ questions:
   - {id: b3, text: B3, criterion: "2.2"}
   - {id: u1, text: U1, criterion: "2.2", scored: false}
 """
+)
 
 NA = "Not applicable"
 

@@ -8,29 +8,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.instruments import ANSWER_SETS
 
 from analysis import config, synth
 from analysis.cli import main
 from analysis.ingest import read_cases
 from analysis.instrument import load_instrument
 
-TINY_INSTRUMENT = """
+TINY_INSTRUMENT = (
+    """
 id: tiny
 version: "0.1"
 title: Tiny
-answer_sets:
-  yn:
-    codes:
-      - {code: "Yes", scores: above}
-      - {code: "No", scores: below}
-      - {code: "Not applicable", scores: na}
-  review:
-    codes:
-      - {code: "Sufficient review", scores: above}
-      - {code: "Insufficient review", scores: below}
-      - {code: "No review", scores: below}
-      - {code: "Not applicable", scores: na}
-outcomes:
+"""
+    + ANSWER_SETS
+    + """outcomes:
   - {id: O1, number: 1, name: One}
   - {id: O2, number: 2, name: Two}
 stages:
@@ -65,6 +57,7 @@ questions:
   - {id: q_victim, text: "Victim?", criterion: "2.1", outcomes: [O1, O2],
      applies_when: {case_type: [Licence]}}
 """
+)
 
 
 def tiny_profile(n: int = 30, **extra) -> dict:
