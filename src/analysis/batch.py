@@ -43,6 +43,7 @@ from typing import Any
 
 from analysis import config
 from analysis.errors import UserError
+from analysis.fileio import atomic_path
 
 #: Workbook suffixes picked up from data/raw/ when no workbook is named.
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".csv")
@@ -127,9 +128,8 @@ def read_state(out_dir: Path) -> dict[str, Any]:
 def write_state(out_dir: Path, state: dict[str, Any]) -> Path:
     """Record a successful run atomically (a crash mid-write must not look like success)."""
     path = Path(out_dir) / STATE_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 

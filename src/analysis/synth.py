@@ -54,8 +54,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +63,7 @@ import yaml
 
 from analysis import config
 from analysis.errors import UserError
+from analysis.fileio import atomic_path
 from analysis.instrument import ABOVE, BELOW, Instrument, Question, load_instrument
 
 #: Fixed workbook timestamp, so a given seed gives identical bytes.
@@ -432,11 +431,10 @@ def write_workbook(cases: pd.DataFrame, path: str | Path, inst: Instrument) -> P
     import xlsxwriter
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".xlsx.tmp")
-    os.close(fd)
-    try:
-        wb = xlsxwriter.Workbook(tmp, {"strings_to_numbers": False, "strings_to_formulas": False})
+    with atomic_path(path) as tmp:
+        wb = xlsxwriter.Workbook(
+            str(tmp), {"strings_to_numbers": False, "strings_to_formulas": False}
+        )
         # A fixed creation time keeps the bytes identical for a given seed.
         wb.set_properties(
             {"created": FIXED_TIME, "author": "analysis.synth", "title": "Case workbook"}
@@ -457,11 +455,6 @@ def write_workbook(cases: pd.DataFrame, path: str | Path, inst: Instrument) -> P
         ws.freeze_panes(1, 1)
         ws.set_column(0, len(cols) - 1, 14)
         wb.close()
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a workbook is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
