@@ -22,6 +22,7 @@ import pandas as pd
 # Spaces Excel users paste in from Word and web pages; str.split() misses some of them.
 _SPACES = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff]+")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+_MIDNIGHT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]00:00:00")
 
 #: Loose keys (lower case, letters and digits only) of the variants for each kind of answer.
 YES_VARIANTS = frozenset({"yes", "y", "true", "1", "t"})
@@ -65,6 +66,9 @@ def clean_text(value: object) -> str | None:
     if isinstance(value, dt.timedelta):
         return str(value)
     text = _SPACES.sub(" ", str(value)).strip()
+    if _MIDNIGHT.fullmatch(text):
+        # The workbook reader gives date cells as text; a date is shown without its time.
+        text = text[:10]
     return text or None
 
 
@@ -129,28 +133,54 @@ class CodeMatcher:
         return cache
 
 
-def _map_unique(series: pd.Series, fn) -> pd.Series:
-    """Apply ``fn`` once per distinct value: a 100,000-row column has only a handful."""
-    values = series.to_numpy(dtype=object)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+def _factorize(series: pd.Series, fn) -> tuple[np.ndarray, list]:
+    """Integer codes of ``series`` (-1 for blanks) and ``fn`` applied once per distinct value.
+
+    A 10,000-row column holds only a handful of distinct answers, so mapping them once is
+    what keeps normalisation cheap; for the Arrow-backed text columns the workbook reader
+    gives, pandas factorizes in C++ without a Python object per cell.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    uniques = list(uniques)
     if any(isinstance(u, (bool, np.bool_)) for u in uniques):
         # factorize treats True as 1 and False as 0, which mean different things here.
-        return pd.Series([fn(v) for v in values], index=series.index, dtype=object)
+        # Map cell by cell (rare: only object columns holding real booleans), then number
+        # the distinct results.
+        first: dict = {}
+        codes = np.empty(len(series), dtype=np.intp)
+        for i, v in enumerate(series.to_numpy(dtype=object)):
+            codes[i] = first.setdefault((type(v), v), len(first))
+        return codes, [fn(v) for _, v in first]
+    return codes, [fn(u) for u in uniques]
+
+
+def _map_unique(series: pd.Series, fn) -> pd.Series:
+    """Apply ``fn`` once per distinct value, as an object series (None for blanks)."""
+    codes, mapped = _factorize(series, fn)
     # The extra last slot is what a blank maps to: code -1 indexes it.
-    mapped = np.empty(len(uniques) + 1, dtype=object)
-    mapped[:-1] = [fn(u) for u in uniques]
-    mapped[-1] = fn(None)
-    return pd.Series(mapped[codes], index=series.index, dtype=object)
+    table = np.empty(len(mapped) + 1, dtype=object)
+    table[:-1] = mapped
+    table[-1] = fn(None)
+    return pd.Series(table[codes], index=series.index, dtype=object)
 
 
 def normalise_codes(series: pd.Series, allowed: Iterable[str], na_code: str | None) -> pd.Series:
-    """Canonical codes for a coded column (object dtype; None for blanks).
+    """Canonical codes for a coded column, as a categorical (NaN for blanks).
 
-    Values that match no allowed code are kept as tidied text so validation can
-    name them.
+    The categories are the allowed codes in declared order, followed by any values that
+    match no allowed code, kept as tidied text so that validation can name them.
     """
-    matcher = CodeMatcher(tuple(allowed), na_code)
-    return _map_unique(series, matcher.normalise)
+    allowed = tuple(allowed)
+    matcher = CodeMatcher(allowed, na_code)
+    codes, mapped = _factorize(series, matcher.normalise)
+    known = set(allowed)
+    extra = sorted({m for m in mapped if m is not None and m not in known})
+    position = {c: i for i, c in enumerate((*allowed, *extra))}
+    table = np.array([position[m] if m is not None else -1 for m in mapped] + [-1], dtype=np.int32)
+    cat = pd.Categorical.from_codes(
+        table[codes], categories=pd.Index([*allowed, *extra], dtype=object)
+    )
+    return pd.Series(cat, index=series.index)
 
 
 def normalise_text(series: pd.Series) -> pd.Series:
@@ -202,10 +232,11 @@ def normalise_counts(series: pd.Series) -> tuple[pd.Series, pd.Series]:
         except NotANumber:
             return _BAD
 
-    mapped = _map_unique(series, one)
-    bad = mapped.map(lambda v: v is _BAD).astype(bool)
-    values = mapped.where(~bad, None).astype("float64")
-    return values, bad
+    codes, mapped = _factorize(series, one)
+    numbers = np.array([np.nan if v is None or v is _BAD else v for v in mapped] + [np.nan])
+    flags = np.array([v is _BAD for v in mapped] + [False])
+    index = series.index
+    return pd.Series(numbers[codes], index=index), pd.Series(flags[codes], index=index)
 
 
 _BAD = object()
