@@ -1,17 +1,18 @@
-"""Benchmark: reading and validating a 10,000-case workbook, calamine against openpyxl.
+"""Benchmark: reading and validating a 10,000-case workbook, the fast reader against openpyxl.
 
 Usage: ``python bench/ingest.py [--cases 10000] [--repeat 1]``
 
 Writes ``bench/results/ingest-<n>.xlsx`` (the demo profile's generator, scaled to
 ``--cases``, on the full default instrument) once, then in one run, side by side:
 
-- fast path: ``analysis.ingest.read_cases`` as shipped (python-calamine reader);
+- fast path: ``analysis.ingest.read_cases`` as shipped (fastexcel: calamine straight to
+  Arrow strings; python-calamine only for sheet metadata);
 - openpyxl: the same ``read_cases`` (same normalisation and validation) with only
   the reader swapped for ``pandas.read_excel(engine="openpyxl")``;
 
-and the reading step alone for both, so the reader ratio (target >= 10x) and the
-share of the time validation takes are both visible. Both paths must return the
-same frame, which is checked.
+and the reading step alone for both. The target (>= 10x) is on the whole of
+``read_cases``, read + normalise + validate, in wall time; CPU time is printed beside
+it. Both paths must return the same frame, which is checked.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _openpyxl_reader(template_type: type):
             engine="openpyxl",
             keep_default_na=False,  # "NA" typed by a user is text, as calamine keeps it
         )
-        df = df.where(df.notna(), "")  # calamine gives "" for an empty cell
+        df = df.where(df.notna(), "")  # an empty cell reads as blank on both sides
         df.columns = range(df.shape[1])
         if template_type is list:
             return df.to_numpy().tolist(), []
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     shipped = ingest._read_excel
     slow = _openpyxl_reader(_shape_of_reader())
 
-    def read_calamine():
+    def read_fast():
         return shipped(path, "zip", None, ingest._Report(path.name))
 
     def read_openpyxl():
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             ingest._read_excel = shipped
 
-    r_fast, rc_fast, _ = timed(read_calamine, args.repeat)
+    r_fast, rc_fast, _ = timed(read_fast, args.repeat)
     r_slow, rc_slow, _ = timed(read_openpyxl, args.repeat_slow)
     f_fast, fc_fast, df_fast = timed(lambda: full(shipped), args.repeat)
     f_slow, fc_slow, df_slow = timed(lambda: full(slow), args.repeat_slow)
@@ -137,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         except AssertionError as exc:
             print(f"note: outputs differ: {str(exc).splitlines()[0]}")
     print()
-    head = f"{'step':<30}{'calamine':>10}{'openpyxl':>10}{'ratio':>8}"
-    print(head + f"{'cpu calamine':>14}{'cpu openpyxl':>14}{'cpu ratio':>10}")
+    head = f"{'step':<30}{'fast':>10}{'openpyxl':>10}{'ratio':>8}"
+    print(head + f"{'cpu fast':>14}{'cpu openpyxl':>14}{'cpu ratio':>10}")
     for name, a, b, ca, cb in (
         ("read only (cells to a grid)", r_fast, r_slow, rc_fast, rc_slow),
         ("read + normalise + validate", f_fast, f_slow, fc_fast, fc_slow),
@@ -152,10 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{100 * validate / fc_fast:.0f}% of the fast path; it costs the same on both sides"
     )
     print(f"same cases from both readers: {'yes' if same else 'NO'}")
-    ratio = min(r_slow / r_fast, rc_slow / rc_fast)
-    verdict = "met" if ratio >= 10 else "NOT met"
-    wall_x, cpu_x = r_slow / r_fast, rc_slow / rc_fast
-    print(f"target >= 10x for reading: {verdict} (wall {wall_x:.1f}x, cpu {cpu_x:.1f}x)")
+    wall_x, cpu_x = f_slow / f_fast, fc_slow / fc_fast
+    verdict = "met" if wall_x >= 10 else "NOT met"
+    print(f"target >= 10x for read + validate: {verdict} (wall {wall_x:.1f}x, cpu {cpu_x:.1f}x)")
     return 0 if same else 1
 
 

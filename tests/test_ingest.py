@@ -1,4 +1,7 @@
-"""Ingest: round trip, answer-variant normalisation, malformed workbooks, CLI exit codes."""
+"""Ingest: round trip, malformed workbooks, reading cells and merged ranges, CLI exit codes.
+
+Answer-variant normalisation is tested in test_normalise.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from helpers.workbooks import expected, fill_template, grid, valid_rows, write_c
 from analysis import cli
 from analysis.errors import UserError
 from analysis.ingest import IngestError, Problem, check_trust, ingest_file, read_cases
-from analysis.normalise import CodeMatcher, clean_text, normalise_counts
 from analysis.template import write_template
 
 # -- round trip ---------------------------------------------------------------------------
@@ -94,67 +96,6 @@ def test_csv_round_trip_and_parquet(tmp_path, default_instrument):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["csv-trust.parquet"]
 
 
-# -- normalisation ---------------------------------------------------------------------
-
-YN = CodeMatcher(("Yes", "No", "Not applicable"), "Not applicable")
-REVIEW = CodeMatcher(
-    ("Sufficient review", "Insufficient review", "No review", "Not applicable"), "Not applicable"
-)
-
-
-@pytest.mark.parametrize(
-    ("typed", "canonical"),
-    [
-        ("Yes", "Yes"), ("Y", "Yes"), ("yes", "Yes"), ("YES ", "Yes"), ("TRUE", "Yes"),
-        ("True", "Yes"), ("1", "Yes"), (1, "Yes"), (1.0, "Yes"), (True, "Yes"),
-        ("\u00a0yes\u00a0", "Yes"), ("No", "No"), ("N", "No"), ("n", "No"), ("0", "No"),
-        (0.0, "No"), ("FALSE", "No"), (False, "No"), ("no  ", "No"),
-        ("N/A", "Not applicable"), ("NA", "Not applicable"), ("n/a", "Not applicable"),
-        ("Not applicable", "Not applicable"), ("not-applicable", "Not applicable"),
-        ("n.a.", "Not applicable"), ("NOT  APPLICABLE", "Not applicable"),
-        ("not_applicable", "Not applicable"), (" N / A ", "Not applicable"),
-        ("", None), ("   ", None), ("\u00a0", None), (None, None), (float("nan"), None),
-        ("Yess", "Yess"), ("maybe", "maybe"),
-    ],
-)  # fmt: skip
-def test_yes_no_variants(typed, canonical):
-    assert YN.normalise(typed) == canonical
-
-
-@pytest.mark.parametrize(
-    ("typed", "canonical"),
-    [
-        ("sufficient review", "Sufficient review"), ("SUFFICIENT  REVIEW", "Sufficient review"),
-        ("Sufficient-review", "Sufficient review"), ("no review", "No review"),
-        ("n/a", "Not applicable"), ("Yes", "Yes"), ("Sufficent", "Sufficent"),
-    ],
-)  # fmt: skip
-def test_review_variants(typed, canonical):
-    # "Yes" is no review answer, so it must not be mapped to one.
-    assert REVIEW.normalise(typed) == canonical
-
-
-def test_category_codes_case_insensitive():
-    m = CodeMatcher(("Typed", "Oral", "None"))
-    assert [m.normalise(v) for v in ["typed", "ORAL ", "none", "n/a"]] == [
-        "Typed", "Oral", "None", "n/a",
-    ]  # fmt: skip
-
-
-def test_counts():
-    values, bad = normalise_counts(pd.Series(["3", 3.0, "3 ", 3, "", None, "2.5", "two", True]))
-    assert values.tolist()[:4] == [3.0, 3.0, 3.0, 3.0]
-    assert values.isna().tolist()[4:6] == [True, True]
-    assert values.tolist()[6] == 2.5
-    assert bad.tolist() == [False] * 7 + [True, True]
-
-
-def test_clean_text():
-    assert clean_text(1001.0) == "1001"
-    assert clean_text("  a \u00a0 b ") == "a b"
-    assert clean_text(1.5) == "1.5"
-
-
 # -- malformed workbooks -------------------------------------------------------------
 
 
@@ -215,7 +156,7 @@ def test_count_not_whole(tmp_path, tiny_instrument, tiny_rows):
     _set(tiny_rows, 1, n_oms="2.5")
     path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
     p = _one(_problems(path, tiny_instrument), 3, "n_oms")
-    assert p.message.startswith("'2.5' is not a whole number")
+    assert p.message.startswith("2.5 is not a whole number")
 
 
 def test_count_not_a_number(tmp_path, tiny_instrument, tiny_rows):
@@ -488,3 +429,76 @@ def test_source_row_is_excel_row(tmp_path, tiny_instrument):
     rows = valid_rows(tiny_instrument, 3)
     path = write_xlsx(Path(tmp_path / "c.xlsx"), grid(rows))
     assert read_cases(path, tiny_instrument)["source_row"].tolist() == [2, 3, 4]
+
+
+# -- reading cells and merged ranges ---------------------------------------------------------
+
+_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def _bare_xlsx(path: Path, sheet_xml: str) -> Path:
+    """The three parts ``_xlsx_merged`` reads: workbook, its relationships, one sheet."""
+    import zipfile
+
+    book = (
+        f'<workbook {_NS} xmlns:r="{_R}"><sheets>'
+        '<sheet name="other" sheetId="1" r:id="rId1"/>'
+        '<sheet name="cases" sheetId="2" r:id="rId2"/></sheets></workbook>'
+    )
+    rels = (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Target="worksheets/sheet1.xml"/>'
+        '<Relationship Id="rId2" Target="/xl/worksheets/sheet2.xml"/></Relationships>'
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/workbook.xml", book)
+        zf.writestr("xl/_rels/workbook.xml.rels", rels)
+        zf.writestr("xl/worksheets/sheet1.xml", f"<worksheet {_NS}><sheetData/></worksheet>")
+        zf.writestr("xl/worksheets/sheet2.xml", sheet_xml)
+    return path
+
+
+def test_merged_ranges_after_a_megabyte_of_cells(tmp_path):
+    from analysis.ingest import _xlsx_merged
+
+    head = f"<worksheet {_NS}><sheetData>"
+    # Pad so that "</sheetData>" straddles the reader's 1 MiB chunks.
+    pad = "<row/>" * ((2**20 - len(head) - 5) // 6)
+    filler = " " * (2**20 - 5 - len(head) - len(pad))
+    xml = (
+        head + pad + filler + '</sheetData><mergeCells count="2"><mergeCell ref="A2:B3"/>'
+        '<mergeCell ref="$C$5:D5"/></mergeCells></worksheet>'
+    )
+    assert xml.index("</sheetData>") == 2**20 - 5
+    path = _bare_xlsx(tmp_path / "big.xlsx", xml)
+    # A2:B3 is rows 1-2, columns 0-1 counted from 0; C5:D5 is row 4, columns 2-3.
+    assert _xlsx_merged(path, "cases") == [((1, 0), (2, 1)), ((4, 2), (4, 3))]
+    assert _xlsx_merged(path, "other") == []
+
+
+def test_merged_ranges_with_prefixed_tags_and_empty_sheet_data(tmp_path):
+    from analysis.ingest import _xlsx_merged
+
+    prefixed = (
+        f'<x:worksheet xmlns:x="{_NS[7:-1]}"><x:sheetData><x:row r="1"/></x:sheetData>'
+        '<x:mergeCells><x:mergeCell ref="A1:C1"/></x:mergeCells></x:worksheet>'
+    )
+    assert _xlsx_merged(_bare_xlsx(tmp_path / "a.xlsx", prefixed), "cases") == [((0, 0), (0, 2))]
+    empty = (
+        f'<worksheet {_NS}><sheetData/><mergeCells><mergeCell ref="B2"/></mergeCells></worksheet>'
+    )
+    assert _xlsx_merged(_bare_xlsx(tmp_path / "b.xlsx", empty), "cases") == [((1, 1), (1, 1))]
+
+
+def test_cells_keep_excel_positions_when_a1_is_blank(tmp_path):
+    from analysis.ingest import _read_cells
+
+    # Header at C5: rows 1-4 and columns A-B are blank but must keep their places, or every
+    # row and column a message names would be wrong.
+    cells = [[None] * 4] * 4 + [[None, None, "case_id", "q"], [None, None, "A1", 3]]
+    path = write_xlsx(tmp_path / "offset.xlsx", cells)
+    frame = _read_cells(str(path), "cases")
+    assert frame.shape == (6, 4)
+    assert frame.iat[4, 2] == "case_id" and frame.iat[5, 3] == "3"
+    assert frame.iloc[:4].isna().all().all() and frame[[0, 1]].isna().all().all()
