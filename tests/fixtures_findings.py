@@ -63,17 +63,17 @@ criteria:
 case_details:
   - {id: case_id, label: Case identifier, type: identifier, sensitive: true}
   - {id: trust, label: Organisation inspected, type: text, required: false}
-  - {id: ldu, label: Local delivery unit, type: text}
+  - {id: ldu, label: Local delivery unit, type: text, compare: true}
   - {id: case_type, label: Type of case, type: category,
      codes: [Community order, Suspended sentence order, Licence]}
-  - {id: gender, label: Gender, type: category, codes: [Male, Female]}
+  - {id: gender, label: Gender, type: category, codes: [Male, Female], compare: true}
   - {id: ethnicity, label: Race and ethnicity, type: category,
      codes: [White, Black and minority ethnic, Not known]}
   - {id: rosh_start, label: OASys RoSH classification at start, type: category,
      codes: [Low, Medium, High, Very high, Not recorded]}
   - {id: principal_offence, label: Principal offence, type: category,
      codes: [Violence against the person, Burglary, Drug offences, Other offences]}
-  - {id: om_grade, label: Offender manager grade, type: category, codes: [PO, PSO]}
+  - {id: om_grade, label: Offender manager grade, type: category, codes: [PO, PSO], compare: true}
   - {id: report_type, label: Report prepared for court, type: category, codes: [Typed, Oral, None]}
 factor_items:
   identified:

@@ -95,3 +95,19 @@ def test_sample_rows(inst, cases):
     # O1: only c1 has a relevant q1; O2: c1-c3 have a relevant review.
     assert s.loc["n_cases_O1", "numerator"] == 1
     assert s.loc["n_cases_O2", "numerator"] == 3
+
+
+def test_profile_of_a_count_detail_in_numeric_order(tmp_path, cases):
+    p = tmp_path / "c.yaml"
+    p.write_text(
+        TINY.replace("  - {id: notes,", "  - {id: n_oms, type: count, min: 1}\n  - {id: notes,")
+    )
+    inst = load_instrument(p)
+    assert profile_columns(inst) == ["ldu", "gender", "n_oms"]
+    cases = cases.assign(n_oms=pd.array([2, 10, 1, 2, None], dtype="Int64"))
+    got = profile(cases, inst)
+    n = got[got["measure_id"] == "n_oms"]
+    # 1 once, 2 twice, 10 once ("10" after "2", unlike text order), one blank; base 5.
+    assert list(n["category"]) == ["1", "2", "10", MISSING]
+    assert list(n["numerator"]) == [1, 2, 1, 1]
+    np.testing.assert_allclose(n["percent"], [20, 40, 20, 20])

@@ -26,9 +26,9 @@ criteria:
 case_details:
   - {id: case_id, type: identifier, sensitive: true}
   - {id: trust, type: text, required: false}
-  - {id: ldu, type: text}
-  - {id: gender, type: category, codes: [Male, Female]}
-  - {id: om_grade, type: category, codes: [PO, PSO]}
+  - {id: ldu, type: text, compare: true}
+  - {id: gender, type: category, codes: [Male, Female], compare: true}
+  - {id: om_grade, type: category, codes: [PO, PSO], compare: true}
   - {id: notes, type: free_text, required: false, sensitive: true}
 questions:
   - {id: a1, text: A1, criterion: "1.1"}

@@ -33,7 +33,7 @@ def published():
 
 def test_default_instrument_loads(inst):
     assert inst.id == "iaow-2013-14"
-    assert inst.version == "1.0.0"
+    assert inst.version == "1.1.0"
     assert inst.path == config.DEFAULT_INSTRUMENT
     assert set(inst.outcomes) == {"O1", "O2", "O3", "O4", "O5"}
     assert inst.identifier_column == "case_id"
@@ -494,3 +494,26 @@ def test_coverage_document_lists_every_published_figure(published):
     text = (config.DOCS_DIR / "instrument-coverage.md").read_text(encoding="utf-8")
     missing = [f["id"] for f in published["figures"] if f"| {f['id']}" not in text]
     assert not missing, f"not in docs/instrument-coverage.md: {missing}"
+
+
+def test_compare_flag_lists_comparison_columns_in_declared_order(tmp_path):
+    spec = _spec()
+    spec["case_details"].append({"id": "grade", "type": "category", "codes": ["PO", "PSO"]})
+    spec["case_details"].append({"id": "unit", "type": "text", "compare": True})
+    spec["case_details"][-2]["compare"] = True
+    inst = load_instrument(_write(tmp_path, spec))
+    assert inst.comparison_columns == ["grade", "unit"]
+
+
+@pytest.mark.parametrize(
+    ("detail", "why"),
+    [
+        ({"id": "n", "type": "count", "compare": True}, "this one is count"),
+        ({"id": "who", "type": "text", "sensitive": True, "compare": True}, "is sensitive"),
+    ],
+)
+def test_compare_flag_refused_on_counts_and_sensitive_details(tmp_path, detail, why):
+    spec = _spec()
+    spec["case_details"].append(detail)
+    with pytest.raises(InstrumentError, match=f"case detail {detail['id']}: compare: true.*{why}"):
+        load_instrument(_write(tmp_path, spec))

@@ -25,8 +25,8 @@ criteria:
   - {id: "2.2", outcome: O2, stage: s, title: C22}
 case_details:
   - {id: case_id, type: identifier, sensitive: true}
-  - {id: ldu, type: text}
-  - {id: om_grade, type: category, codes: [PO, PSO]}
+  - {id: ldu, type: text, compare: true}
+  - {id: om_grade, type: category, codes: [PO, PSO], compare: true}
 questions:
 """
 )

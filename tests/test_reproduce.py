@@ -134,3 +134,26 @@ def test_reproduce_end_to_end(tmp_path, capsys):
     incs = json.loads((tmp_path / "inconsistencies.json").read_text())
     inconsistent = table[table.status.str.startswith(R.INCONSISTENT)]
     assert {d for rec in incs for d in rec["dropped"]} == set(inconsistent.figure_id)
+
+
+def test_at_least_k_from_count_profile_rows(inst):
+    # Profile rows of a count: 1 case with one manager, 3 with two, 2 with three, 1 with five,
+    # 1 not recorded. "3+" is 2 + 1 = 3 of the 7 with the count recorded; "2+" is 6 of 7.
+    rows = [("1", 1), ("2", 3), ("3", 2), ("5", 1), ("Not recorded", 1)]
+    f = conform(
+        pd.DataFrame(
+            [
+                dict(kind="profile", measure_id="n_offender_managers", category=c, numerator=n,
+                     denominator=8)
+                for c, n in rows
+            ]
+        )
+    )  # fmt: skip
+    cases = pd.DataFrame({"om_grade": ["PO"]})  # no count column: it must come from findings
+    figs = [
+        S("three", "profile", "n_offender_managers", numerator=3, denominator=7, category="3+"),
+        S("two", "profile", "n_offender_managers", numerator=6, category="2+"),
+    ]
+    table = R.check_figures(figs, f, cases, inst, {})
+    assert table.status.tolist() == [R.EXACT, R.EXACT]
+    assert "from cases" not in " ".join(table.reproduced)

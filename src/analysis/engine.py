@@ -29,9 +29,6 @@ from analysis.instrument import Instrument, load_instrument
 from analysis.profile import profile, sample_rows
 from analysis.scoring import judgement_matrix, question_frame, score_frame, score_rows
 
-#: Case-detail columns compared by default (skipped when absent or with one group).
-DEFAULT_COMPARISONS = ("om_grade", "ldu", "gender")
-
 
 def analyse(
     cases: pd.DataFrame,
@@ -41,7 +38,7 @@ def analyse(
     audience: str = "internal",
     low_threshold: int = config.LOW_BASE_THRESHOLD,
     suppression_threshold: int = config.SUPPRESSION_THRESHOLD,
-    comparisons: Sequence[str] = DEFAULT_COMPARISONS,
+    comparisons: Sequence[str] | None = None,
     outcome_method: str | None = None,
     level: float = config.CONFIDENCE_LEVEL,
 ) -> pd.DataFrame:
@@ -60,7 +57,8 @@ def analyse(
     low_threshold, suppression_threshold
         Disclosure thresholds (see :mod:`analysis.disclosure`).
     comparisons
-        Case-detail columns to compare groups by; absent columns are skipped.
+        Case-detail columns to compare groups by; by default the instrument's
+        ``compare: true`` details. Absent columns, and columns with one group, are skipped.
     outcome_method
         ``question_mean`` or ``criterion_mean``; default the instrument's.
     level
@@ -83,6 +81,8 @@ def analyse(
         breakdown(cases, instrument, level=level),
         factor_rows(factor_table(j, instrument), instrument, level),
     ]
+    if comparisons is None:
+        comparisons = instrument.comparison_columns
     groups = {gv: group_values(cases, instrument, gv) for gv in comparisons if gv in cases.columns}
     groups = {gv: g for gv, g in groups.items() if len(g) >= 2}
     counts = joint_group_counts(j, cases, groups)

@@ -104,6 +104,7 @@ class CaseDetail:
     max: int | None = None
     sensitive: bool = False  # never leaves the machine in an output
     description: str = ""
+    compare: bool = False  # the engine compares groups of cases by this detail
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,11 @@ class Instrument:
             if c.sensitive or c.type in ("identifier", "free_text")
         ]
 
+    @cached_property
+    def comparison_columns(self) -> list[str]:
+        """Case details the engine compares groups of cases by (``compare: true``)."""
+        return [c.id for c in self.case_details.values() if c.compare]
+
     def answer_set(self, question: Question | str) -> AnswerSet | None:
         """The answer set of a question (None for count questions)."""
         q = self.questions[question] if isinstance(question, str) else question
@@ -257,6 +263,7 @@ _DETAIL_KEYS = {
     "max",
     "sensitive",
     "description",
+    "compare",
 }
 
 
@@ -355,7 +362,14 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
             max=d.get("max"),
             sensitive=bool(d.get("sensitive", False)),
             description=d.get("description", ""),
+            compare=bool(d.get("compare", False)),
         )
+        cd = case_details[d["id"]]
+        if cd.compare and (cd.type not in ("category", "text") or cd.sensitive):
+            raise InstrumentError(
+                f"case detail {cd.id}: compare: true needs a non-sensitive category or text "
+                f"detail (this one is {'sensitive' if cd.sensitive else cd.type})"
+            )
 
     questions: dict[str, Question] = {}
 

@@ -1,8 +1,9 @@
 """The case-sample profile (the report's Appendix 2) and sample counts.
 
-Every non-sensitive case detail of type ``category`` or ``text`` (except the
-organisation itself) is profiled: the count and percentage of cases in each
-value, out of all cases in the sample. Blank values are shown as the category
+Every non-sensitive case detail of type ``category``, ``text`` or ``count`` (except
+the organisation itself) is profiled: the count and percentage of cases in each
+value, out of all cases in the sample (a count's values in numeric order, e.g. the
+number of offender managers a case had: 1, 2, 3, ...). Blank values are shown as the category
 :data:`MISSING` so the percentages of a column always add up to 100.
 """
 
@@ -28,7 +29,9 @@ def profile_columns(instrument: Instrument) -> list[str]:
     return [
         d.id
         for d in instrument.case_details.values()
-        if d.type in ("category", "text") and d.id not in sensitive and d.id not in NOT_PROFILED
+        if d.type in ("category", "text", "count")
+        and d.id not in sensitive
+        and d.id not in NOT_PROFILED
     ]
 
 
@@ -52,9 +55,13 @@ def profile(
         codes, labels = factorize_column(cases[col])
         counts = np.bincount(codes[codes >= 0], minlength=len(labels))
         present = {x: int(c) for x, c in zip(labels, counts, strict=True) if c > 0}
-        declared = instrument.case_details[col].codes if col in instrument.case_details else ()
+        detail = instrument.case_details.get(col)
+        declared = detail.codes if detail is not None else ()
         cats = [c for c in declared if c in present]
-        cats += sorted(c for c in present if c not in set(cats))
+        if detail is not None and detail.type == "count":
+            cats += sorted(present, key=float)  # 2 before 10
+        else:
+            cats += sorted(c for c in present if c not in set(cats))
         values = [(c, present[c]) for c in cats]
         missing = int((codes < 0).sum())
         if missing:

@@ -11,10 +11,10 @@
    verbal quantifiers within their band (:func:`analysis.calibrate.verbal_ok`),
    directions by comparing the two groups' rates.
 
-Two kinds of split are not tabulated by the engine: a direction on one answer category
-by group (e.g. fewer "No review" answers in one LDU) and splits by a column the engine
-does not compare (``rosh_start``) or does not profile (``n_offender_managers``); these
-are computed from the ingested cases and marked ``[from cases]``.
+One kind of split is not tabulated by the engine: a direction on one answer category by
+group (e.g. fewer "No review" answers in one LDU); it is computed from the ingested cases
+and marked ``[from cases]``, as is any split by a column the instrument does not compare
+or profile.
 
 Each figure gets a status: ``exact`` (every stated number matches), ``within band``
 (a verbal quantifier or a direction holds), ``inconsistent in source (reason)`` (the
@@ -259,8 +259,16 @@ def _profile(s: Statement, look: _Lookup) -> tuple[str, bool]:
     cats = s.category if isinstance(s.category, (list, tuple)) else [s.category]
     cats = [str(c) for c in cats]
     if len(cats) == 1 and cats[0].endswith("+"):
-        # "3+" on a count column: at least 3 (not a profile row of the engine).
+        # "3+" on a count column: the engine's profile rows for 3, 4, ... summed, out of the
+        # cases with the count recorded.
         k = int(cats[0][:-1])
+        f = look.f
+        rows = f[(f["kind"] == "profile") & (f["measure_id"] == col)]
+        values = pd.to_numeric(rows["category"], errors="coerce")
+        counts = rows["numerator"].where(values.notna())
+        if counts.notna().any():
+            num, den = int(counts[values >= k].sum()), int(counts.sum())
+            return _ratio_text(num, den), _check_numbers(s, num, den)
         vals = pd.to_numeric(look.cases[col], errors="coerce")
         num, den = int((vals >= k).sum()), int(vals.notna().sum())
         return _ratio_text(num, den) + " [from cases]", _check_numbers(s, num, den)
