@@ -8,6 +8,7 @@ real pipeline on three tiny workbooks (marked ``notebooks``).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -57,7 +58,11 @@ def _fake_runner(job: batch.Job) -> dict:
     (out / "report.html").write_text(f"<p>{job.trust}</p>")
     (out / "findings.parquet").write_text("x")
     runs = out / "runs"
-    runs.write_text(str(int(runs.read_text()) + 1 if runs.exists() else 1))
+    # Atomic, like the real pipeline's outputs: a worker terminated mid-write (when another
+    # worker crashes, the pool kills the rest) must not leave an empty counter behind.
+    tmp = out / f"runs.{os.getpid()}.tmp"
+    tmp.write_text(str(int(runs.read_text()) + 1 if runs.exists() else 1))
+    os.replace(tmp, runs)
     return {"report": out / "report.html", "phases": {"notebook": 0.01}}
 
 
@@ -367,4 +372,4 @@ def test_worker_crash_fails_only_the_culprit(dirs):
     raw, _ = dirs
     res = _run(_jobs(raw, a="ok", b="crash", c="ok", d="ok"), runner=_crashing_runner)
     assert res["b"].status == "failed" and res["b"].reason == "worker process crashed"
-    assert [res[t].status for t in "acd"] == ["ok", "ok", "ok"]
+    assert [res[t].status for t in "acd"] == ["ok", "ok", "ok"], [(t, res[t].reason) for t in "acd"]
