@@ -8,6 +8,7 @@ from analysis.wording import (
     LADDER,
     REPORT_PAIRS,
     REPORT_PERCENTS,
+    VAGUE,
     band,
     percent_text,
     quantifier,
@@ -106,3 +107,24 @@ def test_errors():
         quantifier(0, 0)
     with pytest.raises(KeyError):
         band("umpteen")
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("many", (0.25, 1.0)),
+        ("Generally", (0.5, 1.0)),
+        ("a number of", (0.0, 0.5)),
+        ("every case", (1.0, 1.0)),
+        # Percent comparatives: ten points beyond the number, as "more than X" for a landmark.
+        ("more than 40%", (0.40, 0.50)),
+        ("fewer than 20%", (0.10, 0.20)),
+    ],
+)
+def test_vague_words_and_percent_comparatives_have_bands(phrase, expected):
+    assert band(phrase) == pytest.approx(expected)
+
+
+def test_vague_words_are_never_chosen_by_quantifier():
+    # Every proportion from 0/40 to 40/40 gets a ladder word, never a vague one.
+    assert not {quantifier(n, 40) for n in range(41)} & set(VAGUE)

@@ -33,7 +33,7 @@ the published ``profile`` figures.
 
 Percentages are rounded half up (``round_half_up``); banker's rounding is accepted
 only for a statement whose ``note`` mentions it. Verbal bands come from
-:func:`analysis.wording.band`, with :data:`EXTRA_BANDS` for phrases it lacks.
+:func:`analysis.wording.band` (its ladder, synonyms and vague words).
 """
 
 from __future__ import annotations
@@ -52,25 +52,6 @@ from analysis.instrument import ABOVE, BELOW, Instrument, Question
 
 #: Rank of evidence: the more specific statement wins a conflict.
 SPEC_COUNT, SPEC_PERCENT, SPEC_VERBAL, SPEC_DIRECTION = 4, 3, 2, 1
-
-#: Phrases the reference report uses that :mod:`analysis.wording` has no band for, as
-#: (low, high) proportions; chosen conservatively from how the report uses each phrase.
-EXTRA_BANDS: dict[str, tuple[float, float]] = {
-    "every case": (1.0, 1.0),
-    "almost always": (0.90, 1.0),  # as "almost all"
-    "generally": (0.5, 1.0),  # as "the majority"
-    "many": (0.25, 1.0),  # never used for fewer than a quarter
-    "a number of": (0.0, 0.5),  # some, a minority
-    "not always": (0.0, 0.5),  # of the exceptions: some, but a minority
-    "around one in ten": (0.05, 0.15),  # "about" = landmark +/- 0.05
-    "more than 40%": (0.40, 0.50),
-    "slightly more than half": (0.50, 0.56),  # up to the top of "just over half"
-    "small percentage": (0.0, 0.30),  # 7 of 28 (25%) in the report
-    "sizeable number": (0.10, 0.50),  # noticeable, but a minority
-    "some": (0.0, 0.50),
-    "a small number": (0.0, 0.20),
-    "few": (0.0, 0.20),
-}
 
 
 def known_phrase(phrase: str) -> bool:
@@ -91,7 +72,7 @@ def band(phrase: str) -> tuple[float, float]:
     """Percent band ``(low, high)`` of a verbal quantifier.
 
     Looked up in :mod:`analysis.wording` (also with a leading "the"/"a", as the report
-    writes both "great majority" and "the great majority"), then in :data:`EXTRA_BANDS`.
+    writes both "great majority" and "the great majority").
 
     Raises
     ------
@@ -107,9 +88,6 @@ def band(phrase: str) -> tuple[float, float]:
             return 100.0 * lo, 100.0 * hi
         except KeyError:
             continue
-    if key in EXTRA_BANDS:
-        lo, hi = EXTRA_BANDS[key]
-        return 100.0 * lo, 100.0 * hi
     raise KeyError(f"unknown verbal quantifier {phrase!r}")
 
 

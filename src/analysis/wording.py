@@ -53,7 +53,9 @@ it +/- 2 percentage points, and "just under"/"just over" the next few points.
 Synonyms (:data:`ALIASES`) have their own, looser bands: "nearly X" and "almost
 X" are "just under X"; "about X" is X +/- 0.05; "more than X" / "over X" is
 (X, X + 0.10); "less than X" is (X - 0.10, X); "every" is "all"; "the
-majority" is (0.5, 1). The report itself is not perfectly consistent: it calls
+majority" is (0.5, 1); "more than 40%" is (0.40, 0.50). Vague words the report also uses
+("many", "generally", "a number of", ...) have the loose bands of :data:`VAGUE`. The
+report itself is not perfectly consistent: it calls
 8 of 9 victim contacts both "almost all" (a key strength) and "the great
 majority" (the summary); :data:`REPORT_PAIRS` records both, marking one as a
 conflict.
@@ -62,6 +64,7 @@ conflict.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 ONE_QUARTER, ONE_THIRD, HALF, TWO_THIRDS, THREE_QUARTERS = 1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4
@@ -122,6 +125,25 @@ ALIASES: dict[str, str] = {
     "nearly all": "almost all",
     "almost every": "almost all",
     "nearly every": "almost all",
+}
+
+
+#: Vague words the reference report also uses, with the band each can stand for, chosen
+#: conservatively from how the report uses them. :func:`quantifier` never produces them;
+#: they let the report's own sentences be checked (:mod:`analysis.calibrate`).
+VAGUE: dict[str, tuple[float, float]] = {
+    "every case": (1.0, 1.0),
+    "almost always": (0.90, 1.0),  # as "almost all"
+    "generally": (0.5, 1.0),  # as "the majority"
+    "many": (0.25, 1.0),  # never used for fewer than a quarter
+    "a number of": (0.0, 0.5),  # some, a minority
+    "not always": (0.0, 0.5),  # of the exceptions: some, but a minority
+    "around one in ten": (0.05, 0.15),  # "about" = landmark +/- 0.05
+    "slightly more than half": (0.50, 0.56),  # up to the top of "just over half"
+    "small percentage": (0.0, 0.30),  # 7 of 28 (25%) in the report
+    "sizeable number": (0.10, 0.50),  # noticeable, but a minority
+    "some": (0.0, 0.50),
+    "a small number": (0.0, 0.20),
 }
 
 
@@ -341,6 +363,13 @@ def band(phrase: str) -> tuple[float, float]:
     for name, lo, hi in LADDER:
         if name == p:
             return (lo, hi)
+    if p in VAGUE:
+        return VAGUE[p]
+    percent = re.fullmatch(r"(more than|over|less than|fewer than) (\d{1,2})%", p)
+    if percent:
+        # "more than 40%": (0.40, 0.50), as "more than X" for a landmark.
+        x = int(percent.group(2)) / 100
+        return (x, x + 0.10) if percent.group(1) in ("more than", "over") else (x - 0.10, x)
     for prefix, (below, above) in {
         "about ": (0.05, 0.05),
         "around ": (0.05, 0.05),
