@@ -327,3 +327,22 @@ def test_suppressed_prevalence_claims_no_rank(findings, inst):
     assert c.labels[-1] == "thinking and behaviour ([c])"
     assert "most common" not in c.title
     assert "59" not in c.alt_text.split("thinking and behaviour")[1].split(";")[0]
+
+
+def test_a_long_subtitle_is_rewrapped_to_stay_inside_the_figure(every_chart):
+    import dataclasses
+
+    words = " ".join(["WMWMWMWM"] * 11)  # 98 wide letters: 95 to a line overflows 9 inches
+    chart = dataclasses.replace(every_chart[0], subtitle=words)
+    fig = chart.to_matplotlib()
+    fig.draw_without_rendering()
+
+    def right_edge() -> float:
+        (sub,) = fig.findobj(lambda a: getattr(a, "get_gid", lambda: None)() == "chart-subtitle")
+        return sub.get_window_extent(fig.canvas.get_renderer()).x1
+
+    assert right_edge() > fig.bbox.width  # wrapped at 95 characters it runs off the page
+    assert charts._refit_subtitle(fig) is True
+    fig.draw_without_rendering()
+    assert right_edge() <= fig.bbox.width
+    assert charts._refit_subtitle(fig) is False  # fits now: nothing to redo

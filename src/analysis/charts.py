@@ -98,6 +98,7 @@ MAX_COMPARISON_QUESTIONS = 12
 #: Static output settings that make reruns byte-identical.
 STATIC_RC = {"svg.hashsalt": "analysis-charts", "svg.fonttype": "path"}
 PNG_DPI = 150
+PNG_ZLIB = {"compress_level": 3}
 _LABEL_WIDTH = 38  # characters per line of a category label
 _TITLE_WIDTH = 80
 
@@ -1208,7 +1209,13 @@ def _mpl_figure(chart: Chart, n_slots: float, legend: bool) -> tuple[Figure, Any
         FigureCanvasAgg(fig)  # Agg without touching pyplot's global backend
         ax = fig.add_subplot()
     fig.suptitle("\n".join(title_lines), x=0.01, ha="left", fontsize=13, fontweight="bold")
-    ax.set_title("\n".join(_wrap(_m(chart.subtitle), 95)), loc="left", fontsize=10, color="#444444")
+    ax.set_title(
+        "\n".join(_wrap(_m(chart.subtitle), 95)),
+        loc="left",
+        fontsize=10,
+        color="#444444",
+        gid=_SUBTITLE_GID,
+    )
     ax.set_xlim(0, 100)
     from matplotlib.ticker import MultipleLocator, PercentFormatter
 
@@ -1346,6 +1353,31 @@ def _mpl_stacked(chart: Chart) -> Figure:
 
 # -- static files ---------------------------------------------------------------------------
 
+_SUBTITLE_GID = "chart-subtitle"
+
+
+def _refit_subtitle(fig: Figure) -> bool:
+    """Re-wrap the subtitle if the last draw showed it running off the figure's right edge.
+
+    The subtitle starts at the plot's left edge, which the layout only settles when the
+    figure is drawn (it depends on the question labels), so its wrap width is checked
+    after the first draw; long subtitles (many groups, long group names) are re-wrapped
+    to the room there is. Returns whether the figure changed and must be drawn again.
+    """
+    found = fig.findobj(lambda a: getattr(a, "get_gid", lambda: None)() == _SUBTITLE_GID)
+    if not found or not found[0].get_text():
+        return False
+    sub = found[0]
+    box = sub.get_window_extent(fig.canvas.get_renderer())
+    right = fig.bbox.width - 0.01 * fig.bbox.width
+    if box.x1 <= right:
+        return False
+    lines = sub.get_text().split("\n")
+    per_char = box.width / max(len(line) for line in lines)
+    width = max(20, int((right - box.x0) / per_char) - 2)
+    sub.set_text("\n".join(_wrap(" ".join(lines), width)))
+    return True
+
 
 def save_static(chart: Chart, out_dir: str | Path) -> list[Path]:
     """Write ``<id>.png`` (150 dpi) and ``<id>.svg`` to ``out_dir``, byte-identical on rerun.
@@ -1370,6 +1402,12 @@ def save_static(chart: Chart, out_dir: str | Path) -> list[Path]:
     fig = chart.to_matplotlib()
     png, svg = out / f"{chart.id}.png", out / f"{chart.id}.svg"
     with matplotlib.rc_context(STATIC_RC):
-        fig.savefig(png, dpi=PNG_DPI, metadata={"Software": None})
+        # zlib level 3: a fifth faster than the default 6 for files 0.4% larger.
+        fig.savefig(png, dpi=PNG_DPI, metadata={"Software": None}, pil_kwargs=PNG_ZLIB)
+        if _refit_subtitle(fig):
+            fig.savefig(png, dpi=PNG_DPI, metadata={"Software": None}, pil_kwargs=PNG_ZLIB)
+        # The PNG draw placed everything (sizes are in points, so the layout holds at any
+        # dpi): the SVG draw need not run the constrained-layout solver again.
+        fig.set_layout_engine("none")
         fig.savefig(svg, metadata={"Date": None, "Creator": None})
     return [png, svg]
