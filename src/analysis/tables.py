@@ -103,7 +103,7 @@ class _Cells:
     def __init__(self, audience: str) -> None:
         self.publication = audience == "publication"
 
-    def numbers(self, row: pd.Series, cols: Sequence[str]) -> list[Any]:
+    def numbers(self, row: pd.Series | dict[str, Any], cols: Sequence[str]) -> list[Any]:
         """Values of numeric findings columns, [c] when suppressed for publication, [z] if blank."""
         hide = self.publication and bool(_flags(row["flags"]) & SUPPRESSED_FLAGS)
         out: list[Any] = []
@@ -111,6 +111,14 @@ class _Cells:
             v = _num(row[c])
             out.append(C if hide else (Z if math.isnan(v) else v))
         return out
+
+
+def _records_by(rows: pd.DataFrame, key: str) -> dict[Any, list[dict[str, Any]]]:
+    """Rows as dicts, grouped by ``key`` in their original order."""
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for rec in rows.to_dict("records"):
+        out.setdefault(rec[key], []).append(rec)
+    return out
 
 
 def _single_trust(findings: pd.DataFrame) -> str:
@@ -331,17 +339,20 @@ def _comparison_table(
         dict.fromkeys(list(comp["measure_id"]) + list(diff["measure_id"])),
         key=lambda q: order.get(q, 10**6),
     )
+    # Rows grouped by question once (as dicts): filtering the frame per question made this
+    # sheet quadratic, most of tables.xlsx's time with four comparison variables.
+    comp_by, diff_by = _records_by(comp, "measure_id"), _records_by(diff, "measure_id")
     out = []
     for qid in qids:
         q = instrument.questions.get(qid)
-        for _, r in comp[comp["measure_id"] == qid].iterrows():
+        for r in comp_by.get(qid, []):
             text = q.text if q else r["label"]
             out.append(
                 [qid, text, "Group", r["group"], *cells.numbers(r, _N_COLS)]
                 + [Z] * 5
                 + [_markers(_flags(r["flags"]))]
             )
-        for _, r in diff[diff["measure_id"] == qid].iterrows():
+        for r in diff_by.get(qid, []):
             text = q.text if q else r["label"]
             out.append(
                 [qid, text, "Difference", r["group"]]
