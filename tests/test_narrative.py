@@ -224,3 +224,18 @@ def test_long_lists_of_differences_are_capped(inst, findings, monkeypatch):
     html = narrative.comparison_section(_set(findings, d, p_adjusted=0.01), inst, "om_grade")
     assert "2 differences remained" in html
     assert "and 1 more, listed with every difference tested in tables.xlsx" in html
+
+
+def test_comparisons_intro_names_the_variables_compared(inst):
+    html = narrative.comparisons_intro(["om_grade", "gender", "rosh_start"], inst)
+    assert "by the grade of the offender manager (probation officer, PO," in html
+    # The fixture instrument labels rosh_start "OASys RoSH classification at start": the
+    # acronym keeps its capitals mid-sentence; gender does not.
+    assert ", gender and OASys RoSH classification at start." in html
+    assert "local delivery unit" not in html
+    assert narrative.comparisons_intro(["ldu"], inst).count("by local delivery unit (LDU).") == 1
+
+
+def test_comparison_heading_keeps_acronyms(findings, inst):
+    html = narrative.comparison_section(findings, inst, "om_grade")
+    assert ">By offender manager grade</h3>" in html

@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.textsafe import escape_html, neutralise_formula, safe_filename
+from analysis.textsafe import escape_html, lc_first, neutralise_formula, safe_filename
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,17 @@ def test_safe_filename_is_bounded_and_portable():
     assert len(out) <= 100
     assert all(c.isalnum() or c in "._-" for c in out)
     assert not out.startswith(".")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Gender", "gender"),
+        ("OASys RoSH classification", "OASys RoSH classification"),
+        ("PO", "PO"),
+        ("", ""),
+        ("a", "a"),
+    ],
+)
+def test_lc_first_leaves_acronyms(text, expected):
+    assert lc_first(text) == expected

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import config
-from analysis.textsafe import escape_html, safe_filename
+from analysis.textsafe import escape_html, lc_first, safe_filename
 
 if TYPE_CHECKING:  # heavy imports only when a renderer runs
     import plotly.graph_objects as go
@@ -205,13 +205,6 @@ def _int_text(value: float) -> str:
 
 def _pct_text(value: float) -> str:
     return f"{value:.0f}%"
-
-
-def _lc_first(text: str) -> str:
-    """Lower-case the first letter of a sentence fragment, leaving acronyms (PO, LDU) alone."""
-    if len(text) > 1 and text[0].isupper() and text[1].islower():
-        return text[0].lower() + text[1:]
-    return text
 
 
 def _uc_first(text: str) -> str:
@@ -389,7 +382,7 @@ def outcome_summary(findings: pd.DataFrame, instrument: Instrument | None = None
         worst = shown.loc[shown["percent"].idxmin()]
         title = (
             f"{_uc_first(best['label'])} scored highest ({_pct_text(best['percent'])}) and "
-            f"{_lc_first(worst['label'])} lowest ({_pct_text(worst['percent'])})"
+            f"{lc_first(worst['label'])} lowest ({_pct_text(worst['percent'])})"
         )
     alt = (
         f"Horizontal bar chart of the percentage of work done well enough for each of "
@@ -452,7 +445,7 @@ def data_summary(findings: pd.DataFrame, instrument: Instrument, outcome: str) -
         share = f"{words} ({_pct_text(score_pct)})" if words else _pct_text(score_pct)
         title = f"{name}: {share} of work was done well enough"
         if lowest is not None and len(shown) > 1:
-            title += f"; lowest was {_lc_first(lowest['label'])} ({_pct_text(lowest['percent'])})"
+            title += f"; lowest was {lc_first(lowest['label'])} ({_pct_text(lowest['percent'])})"
     elif not shown.empty:
         title = (
             f"{name}: key questions ranged from {_pct_text(shown['percent'].min())} "
@@ -462,7 +455,7 @@ def data_summary(findings: pd.DataFrame, instrument: Instrument, outcome: str) -
         title = f"{name}: key questions"
     alt = (
         f"Horizontal bar chart of the percentage of relevant cases done well enough for "
-        f"{len(data)} key question{'s' if len(data) != 1 else ''} on {_lc_first(name)}. "
+        f"{len(data)} key question{'s' if len(data) != 1 else ''} on {lc_first(name)}. "
         f"{_alt_items(data)}.{_alt_markers(data)}"
     )
     return Chart(
@@ -680,7 +673,7 @@ def comparison_chart(
     groups = list(dict.fromkeys(rows["group"]))
     var_label = GROUP_VAR_LABELS.get(group_var, group_var.replace("_", " "))
     if instrument is not None and group_var in instrument.case_details:
-        var_label = _lc_first(instrument.case_details[group_var].label)
+        var_label = lc_first(instrument.case_details[group_var].label)
 
     def label_of(mid: str, row: pd.Series) -> str:
         if instrument is not None and mid in instrument.questions:
@@ -723,13 +716,13 @@ def comparison_chart(
         title += f"; {sig_text}" if n_sig else f", but {sig_text}"
     else:
         title = (
-            f"No difference between {var_label} groups was statistically significant after "
-            f"adjustment ({_plural(len(diffs), 'question')} compared)"
+            f"No difference between the groups by {var_label} was statistically significant "
+            f"after adjustment ({_plural(len(diffs), 'question')} compared)"
         )
         if n_sig:
             title = (
                 f"{n_sig} of {_plural(len(diffs), 'question')} differed significantly "
-                f"between {var_label} groups after adjustment"
+                f"between the groups by {var_label} after adjustment"
             )
     if n_hidden and not diffs.empty:
         title += f" ({n_hidden} more suppressed)"
@@ -790,10 +783,10 @@ def breakdown_chart(
         title = f"{label}: figures suppressed to protect confidentiality"
     else:
         parts = [
-            f"{_lc_first(r.series)} in "
+            f"{lc_first(r.series)} in "
             + _share_phrase(r.numerator, r.denominator, r.percent, "the relevant cases")
             if i == 0
-            else f"{_lc_first(r.series)} in {_pct_text(r.percent)}"
+            else f"{lc_first(r.series)} in {_pct_text(r.percent)}"
             for i, r in enumerate(data.itertuples(index=False))
         ]
         title = _uc_first(", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1])
@@ -865,7 +858,7 @@ def profile_chart(findings: pd.DataFrame, column: str) -> Chart:
         )
         title = f"{col_label}: {top['label']} was the largest group, {share}"
     alt = (
-        f"Horizontal bar chart of the cases inspected by {_lc_first(col_label)}. "
+        f"Horizontal bar chart of the cases inspected by {lc_first(col_label)}. "
         f"{_alt_items(data)}.{_alt_markers(data)}"
     )
     return Chart(

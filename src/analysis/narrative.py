@@ -18,13 +18,13 @@ Rules kept throughout:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from analysis import config
-from analysis.textsafe import escape_html
+from analysis.textsafe import escape_html, lc_first
 from analysis.wording import quantifier
 
 #: Significance level for the false discovery rate (Benjamini-Hochberg).
@@ -489,7 +489,7 @@ def comparison_section(findings: pd.DataFrame, instrument: Any, group_var: str) 
     tested = diffs["measure_id"].nunique()
     compared = comp["measure_id"].nunique()
     survive = surviving_differences(findings, group_var)
-    head = f'<h3 id="comparison-{esc(group_var)}">By {esc(var.lower())}</h3>'
+    head = f'<h3 id="comparison-{esc(group_var)}">By {esc(lc_first(var))}</h3>'
     sizes = []
     for g in groups:
         n = rows(findings, "sample", measure_id="n_cases", group_var=group_var, group=g)
@@ -571,16 +571,29 @@ def comparison_section(findings: pd.DataFrame, instrument: Any, group_var: str) 
     return head + intro + "<ul>" + "".join(items) + "</ul>" + caveat
 
 
-def comparisons_intro() -> str:
-    """Opening of the comparisons section."""
+def comparisons_intro(group_vars: Sequence[str] = COMPARISON_VARS, instrument: Any = None) -> str:
+    """Opening of the comparisons section, naming the variables compared (in report order)."""
+    names = []
+    for gv in group_vars:
+        if gv == "om_grade":
+            names.append(
+                "the grade of the offender manager (probation officer, PO, or probation service "
+                "officer, PSO)"
+            )
+        elif gv == "ldu":
+            names.append("local delivery unit (LDU)")
+        else:
+            label = _var_label(instrument, gv) if instrument is not None else gv.replace("_", " ")
+            names.append(lc_first(label))
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
     return (
         '<section id="comparisons"><h2>Comparisons between groups of cases</h2>'
         "<p>For each scored question we compared the proportion of work done well enough "
-        "between groups of cases: by the grade of the offender manager (probation officer, PO, "
-        "or probation service officer, PSO), by gender and by local delivery unit (LDU). Each "
-        "difference was tested with Fisher's exact test, and because many questions were tested "
-        "at once the p values were adjusted with the Benjamini-Hochberg procedure, which limits "
-        "the expected share of false discoveries among the differences reported.</p></section>"
+        f"between groups of cases: by {esc(listed)}. A difference between two groups was tested "
+        "with Fisher's exact test, and more than two groups with one test of all of them "
+        "together; because many questions were tested at once the p values were adjusted with "
+        "the Benjamini-Hochberg procedure, which limits the expected share of false discoveries "
+        "among the differences reported.</p></section>"
     )
 
 

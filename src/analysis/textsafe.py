@@ -108,3 +108,14 @@ def safe_filename(s: Any, max_length: int = 100) -> str:
     if text.split(".")[0] in _WINDOWS_RESERVED:
         text = f"{text}-file"
     return text
+
+
+def lc_first(text: str) -> str:
+    """Lower-case the first letter of a sentence fragment, leaving acronyms alone.
+
+    ``"Gender"`` -> ``"gender"``, but ``"OASys RoSH classification"`` and ``"PO"`` keep
+    their capitals (a second capital letter marks an acronym).
+    """
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
