@@ -257,3 +257,9 @@ def test_score_table(two_trusts):
     t = aggregate.outcome_score_table(_pooled(two_trusts), inst)
     assert list(t["organisation"]) == ["trust-a", "trust-b", "All organisations (pooled)"]
     assert t.loc[0, "O4"].startswith("75%")
+
+
+def test_pooled_comparisons_skip_free_text_details():
+    # The fixture compares ldu (free text: unit names differ between organisations), gender
+    # and om_grade; only the coded two can be pooled.
+    assert aggregate.pooled_comparisons(_instrument()) == ["gender", "om_grade"]

@@ -239,3 +239,10 @@ def test_comparisons_intro_names_the_variables_compared(inst):
 def test_comparison_heading_keeps_acronyms(findings, inst):
     html = narrative.comparison_section(findings, inst, "om_grade")
     assert ">By offender manager grade</h3>" in html
+
+
+@pytest.mark.parametrize(
+    ("p", "text"), [(0.0004, "p < 0.001"), (0.004, "p = 0.004"), (0.03, "p = 0.03")]
+)
+def test_p_equals_never_writes_equals_less_than(p, text):
+    assert narrative.p_equals(p) == text

@@ -27,7 +27,8 @@ processed cases (``data/processed/<trust>.parquet``):
 - an organisation whose findings were written for publication has suppressed
   counts; its unsuppressed counts are recomputed from its cases.
 
-Pooled comparisons (PO vs PSO, gender) add up groups across organisations. An
+Pooled comparisons (by the instrument's ``compare: true`` details with fixed codes: PO vs
+PSO, gender, RoSH level at start) add up groups across organisations. An
 organisation with more PSO cases and lower scores can make PSOs look worse in
 the pool than in any one organisation (Simpson's paradox); the report says so.
 """
@@ -51,13 +52,20 @@ from analysis.instrument import Instrument, load_instrument
 AGGREGATE = "aggregate"
 #: The aggregate report notebook.
 AGGREGATE_NOTEBOOK = "20_aggregate.ipynb"
-#: Case-detail columns whose pooled comparison the aggregate report shows.
-POOLED_COMPARISONS = ("om_grade", "gender")
+
 #: Kinds copied per organisation into the aggregate findings (beside the pooled rows).
 PER_TRUST_KINDS = ("outcome_score", "criterion_score", "sample")
 #: What the funnel plot's horizontal axis counts by default (see :func:`funnel_for`).
 DEFAULT_N_BASIS = "cases"
 N_BASES = ("cases", "judgements")
+
+
+def pooled_comparisons(instrument: Instrument) -> list[str]:
+    """Compared case details that can be pooled: those with fixed codes.
+
+    Free-text details such as LDU names belong to one organisation and are never pooled.
+    """
+    return [c for c in instrument.comparison_columns if instrument.case_details[c].codes]
 
 
 def aggregate_dir() -> Path:
@@ -367,7 +375,7 @@ def pool(
     *,
     cases: pd.DataFrame | None = None,
     audience: str = "internal",
-    comparisons: Sequence[str] = POOLED_COMPARISONS,
+    comparisons: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Pooled findings rows (``trust = "aggregate"``) from several organisations' findings.
 
@@ -382,8 +390,8 @@ def pool(
     audience
         Disclosure rules applied to the pooled rows (:mod:`analysis.disclosure`).
     comparisons
-        Case-detail columns whose comparisons are pooled; free-text columns
-        such as LDU names are organisation-specific and never pooled.
+        Case-detail columns whose comparisons are pooled; by default
+        :func:`pooled_comparisons` of the instrument.
 
     Returns
     -------
@@ -393,6 +401,8 @@ def pool(
     """
     from analysis.disclosure import apply_disclosure
 
+    if comparisons is None:
+        comparisons = pooled_comparisons(instrument)
     k = _n_trusts(findings)
     coded = [c for c, d in instrument.case_details.items() if d.codes]
     sample = findings[findings["kind"] == "sample"]

@@ -76,6 +76,12 @@ def fmt_ci(lo: Any, hi: Any) -> str:
     return f"{int(round_half_up(float(lo)))} to {int(round_half_up(float(hi)))}"
 
 
+def p_equals(p: Any) -> str:
+    """``"p = 0.03"``, or ``"p < 0.001"`` for a tiny value (never ``"p = <0.001"``)."""
+    text = fmt_p(p)
+    return f"p < {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
 def fmt_p(p: Any) -> str:
     """A p value to two significant places; tiny values as ``<0.001``."""
     if _missing(p):
@@ -538,7 +544,7 @@ def comparison_section(findings: pd.DataFrame, instrument: Any, group_var: str) 
                     parts.append(f"{esc(g)} {esc(shown)}")
             items.append(
                 f"<li><strong>{label}</strong>: the proportion done well enough differed between "
-                f"the groups ({'; '.join(parts)}; adjusted p = {fmt_p(r['p_adjusted'])}).</li>"
+                f"the groups ({'; '.join(parts)}; adjusted {p_equals(r['p_adjusted'])}).</li>"
             )
             continue
         a, b = pair
@@ -556,7 +562,7 @@ def comparison_section(findings: pd.DataFrame, instrument: Any, group_var: str) 
             f"<li><strong>{label}</strong>: done well enough more often in the {esc(hi)} group "
             f"than in the {esc(lo)} group{detail}; a difference of "
             f"{fmt_int(abs(float(r['percent'])))} percentage points (95% interval "
-            f"{fmt_ci(r['ci_low'], r['ci_high'])}; adjusted p = {fmt_p(r['p_adjusted'])}).</li>"
+            f"{fmt_ci(r['ci_low'], r['ci_high'])}; adjusted {p_equals(r['p_adjusted'])}).</li>"
         )
     caveat = (
         '<p class="caveat">These groups are small, so the size of each difference is uncertain '
