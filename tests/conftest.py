@@ -91,3 +91,22 @@ def tiny_instrument(tiny_instrument_path: Path):
 def default_instrument():
     """The package's default instrument (which grows as it is completed)."""
     return load_instrument()
+
+
+ANY_OF_QUESTION = """  - id: q_oversight
+    text: "Was there effective oversight?"
+    criterion: "2.2"
+    applies_when:
+      any_of:
+        - {case_type: [Licence]}
+        - {q_typed: ["Yes"]}
+"""
+
+
+@pytest.fixture
+def any_of_instrument(tmp_path):
+    """The tiny instrument plus q_oversight, which applies to licences OR sufficient typed
+    reports (an any_of skip rule)."""
+    path = tmp_path / "any.yaml"
+    path.write_text(TINY_INSTRUMENT_YAML + ANY_OF_QUESTION, encoding="utf-8")
+    return load_instrument(path)

@@ -87,3 +87,8 @@ def test_committed_data_dictionary_is_current():
 
     committed = (config.DOCS_DIR / "data-dictionary.md").read_text(encoding="utf-8")
     assert committed == render(load_instrument()), "run `make dictionary` and commit the result"
+
+
+def test_any_of_rule_in_the_dictionary(any_of_instrument):
+    text = render(any_of_instrument)
+    assert "only when `case_type` is Licence, or `q_typed` is Yes; otherwise Not applicable" in text

@@ -502,3 +502,54 @@ def test_cells_keep_excel_positions_when_a1_is_blank(tmp_path):
     assert frame.shape == (6, 4)
     assert frame.iat[4, 2] == "case_id" and frame.iat[5, 3] == "3"
     assert frame.iloc[:4].isna().all().all() and frame[[0, 1]].isna().all().all()
+
+
+# -- any_of skip rules ------------------------------------------------------------------------
+
+
+def _case(i, case_type, report_type, q_typed, q_oversight):
+    na = "Not applicable"
+    return {
+        "case_id": f"C{i}",
+        "trust": None,
+        "case_type": case_type,
+        "n_oms": 1,
+        "report_type": report_type,
+        "notes": None,
+        "f_alcohol_identified": "No",
+        "f_alcohol_progress": na,
+        "q_typed": q_typed,
+        "q_review": "No review",
+        "q_contacts": 0,
+        "q_oversight": q_oversight,
+    }
+
+
+def test_any_of_rule_fills_and_checks(tmp_path, any_of_instrument):
+    na = "Not applicable"
+    rows = [
+        _case(1, "Licence", "Oral", na, "Yes"),  # applies: a licence case
+        _case(2, "Community order", "Typed", "Yes", "No"),  # applies: typed report sufficient
+        _case(3, "Community order", "Typed", "No", None),  # neither: blank becomes N/A
+        _case(4, "Community order", "Oral", na, None),  # neither: blank becomes N/A
+    ]
+    path = write_xlsx(tmp_path / "ok.xlsx", grid(rows))
+    df = read_cases(path, any_of_instrument)
+    assert df["q_oversight"].astype(object).tolist() == ["Yes", "No", na, na]
+
+
+def test_any_of_rule_problems_name_the_rule(tmp_path, any_of_instrument):
+    na = "Not applicable"
+    rows = [
+        _case(1, "Licence", "Oral", na, None),  # applies but blank
+        _case(2, "Community order", "Typed", "No", "Yes"),  # answered where it does not apply
+    ]
+    path = write_xlsx(tmp_path / "bad.xlsx", grid(rows))
+    problems = _problems(path, any_of_instrument)
+    assert _one(problems, 2, "q_oversight").message.startswith(
+        "is blank but the question applies to this case (case_type is Licence, q_typed is "
+        "Not applicable); answer it"
+    )
+    assert "it applies only when case_type is Licence, or q_typed is Yes)" in (
+        _one(problems, 3, "q_oversight").message
+    )

@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -516,4 +517,72 @@ def test_compare_flag_refused_on_counts_and_sensitive_details(tmp_path, detail, 
     spec = _spec()
     spec["case_details"].append(detail)
     with pytest.raises(InstrumentError, match=f"case detail {detail['id']}: compare: true.*{why}"):
+        load_instrument(_write(tmp_path, spec))
+
+
+# -- any_of skip rules --------------------------------------------------------------------
+
+
+def _any_of_spec():
+    spec = _spec()
+    spec["case_details"].append({"id": "level", "type": "category", "codes": ["Low", "High"]})
+    # q_third applies to kind A cases that are high level or answered Yes to q_first.
+    spec["questions"].append(
+        {
+            "id": "q_third",
+            "text": "Third?",
+            "criterion": "1.1",
+            "applies_when": {"kind": ["A"], "any_of": [{"level": ["High"]}, {"q_first": ["Yes"]}]},
+        }
+    )
+    return spec
+
+
+def test_any_of_rule_is_parsed_and_worded(tmp_path):
+    q = load_instrument(_write(tmp_path, _any_of_spec())).questions["q_third"]
+    assert q.applies_when == {"kind": ("A",)}
+    assert q.applies_any == ({"level": ("High",)}, {"q_first": ("Yes",)})
+    assert q.has_rule and q.rule_columns == ["kind", "level", "q_first"]
+    assert q.rule_text() == "kind is A and (level is High, or q_first is Yes)"
+
+
+def test_any_of_rule_mask_by_hand(tmp_path):
+    q = load_instrument(_write(tmp_path, _any_of_spec())).questions["q_third"]
+    cases = {
+        "kind": np.array(["A", "A", "A", "B", "A"]),
+        "level": np.array(["High", "Low", "Low", "High", "High"]),
+        "q_first": np.array(["No", "Yes", "No", "Yes", "Yes"]),
+    }
+    # A+High: yes; A+Yes: yes; A with neither: no; kind B: no whatever else; A+both: yes.
+    mask = q.rule_mask(lambda c, v: np.isin(cases[c], v), 5)
+    assert mask.tolist() == [True, True, False, False, True]
+
+
+def test_any_of_naming_a_later_question_reorders_the_columns(tmp_path):
+    spec = _any_of_spec()
+    spec["questions"].insert(0, spec["questions"].pop())  # q_third declared first
+    inst = load_instrument(_write(tmp_path, spec))
+    assert list(inst.questions).index("q_first") < list(inst.questions).index("q_third")
+
+
+@pytest.mark.parametrize(
+    ("any_of", "message"),
+    [
+        ([{"level": ["High"]}], "two or more mappings"),
+        ({"level": ["High"]}, "two or more mappings"),
+        ([{"level": ["High"]}, {"nonesuch": ["Yes"]}], "applies_when names unknown 'nonesuch'"),
+        ([{"level": ["Hihg"]}, {"q_first": ["Yes"]}], r"applies_when level has unknown \['Hihg'\]"),
+    ],
+)
+def test_bad_any_of_rules_are_refused(tmp_path, any_of, message):
+    spec = _any_of_spec()
+    spec["questions"][-1]["applies_when"]["any_of"] = any_of
+    with pytest.raises(InstrumentError, match=message):
+        load_instrument(_write(tmp_path, spec))
+
+
+def test_a_column_called_any_of_is_refused(tmp_path):
+    spec = _spec()
+    spec["case_details"].append({"id": "any_of", "type": "text"})
+    with pytest.raises(InstrumentError, match="may not be called 'any_of'"):
         load_instrument(_write(tmp_path, spec))

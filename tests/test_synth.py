@@ -222,3 +222,52 @@ def test_demo_data_skips_existing_unless_forced(tmp_path, monkeypatch, capsys):
     assert (out / "carrow-moor.xlsx").stat().st_mtime_ns == first
     assert main(["demo-data", "--out", str(out), "--force"]) == 0
     assert "wrote" in capsys.readouterr().out
+
+
+def test_generator_follows_an_any_of_rule_and_ingest_accepts_it(tmp_path, tiny_instrument):
+    from analysis.ingest import read_cases
+
+    # q_either applies to licences OR cases whose checks were done (a detail and a question).
+    text = tiny_instrument.read_text(encoding="utf-8") + (
+        '  - {id: q_either, text: "Either?", criterion: "2.1",\n'
+        '     applies_when: {any_of: [{case_type: [Licence]}, {q_checks: ["Yes"]}]}}\n'
+    )
+    path = tmp_path / "any.yaml"
+    path.write_text(text, encoding="utf-8")
+    inst = load_instrument(path)
+    cases = synth.generate(tiny_profile(80), seed=4, instrument=inst)
+    opens = (cases.case_type == "Licence") | (cases.q_checks == "Yes")
+    assert (cases.loc[~opens, "q_either"] == "Not applicable").all()
+    assert (cases.loc[opens, "q_either"] != "Not applicable").mean() > 0.5
+    out = tmp_path / "any.xlsx"
+    synth.write_workbook(cases, out, inst)
+    assert len(read_cases(out, inst)) == 80
+
+
+def test_demo_data_refreshes_untouched_stale_workbooks_but_never_edited_ones(
+    tmp_path, monkeypatch, capsys
+):
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    for name in ("carrow-moor", "kestrel-downs"):
+        text = (config.PROFILES_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+        (profiles / f"{name}.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(config, "PROFILES_DIR", profiles)
+    out = tmp_path / "raw"
+    assert main(["demo-data", "--out", str(out)]) == 0
+    capsys.readouterr()
+    # A user edits one workbook; then a profile changes (as an instrument upgrade would).
+    edited = out / "kestrel-downs.xlsx"
+    edited.write_bytes(edited.read_bytes() + b"\0")
+    before = edited.read_bytes()
+    for name in ("carrow-moor", "kestrel-downs"):
+        p = profiles / f"{name}.yaml"
+        p.write_text(p.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    assert main(["demo-data", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "refreshed" in text and "carrow-moor.xlsx" in text.split("refreshed")[1]
+    assert "kept" in text and "edited since written" in text and "--force to replace it" in text
+    assert edited.read_bytes() == before  # the user's edits survive
+    # Nothing changed since: both kept, nothing generated.
+    assert main(["demo-data", "--out", str(out)]) == 0
+    assert "refreshed" not in capsys.readouterr().out

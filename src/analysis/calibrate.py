@@ -1157,11 +1157,12 @@ def applies_mask(cases: Any, q: Question) -> np.ndarray:
     ``cases`` is a DataFrame or any mapping of column -> array of values.
     """
     first = next(iter(cases.values())) if isinstance(cases, dict) else cases.index
-    mask = np.ones(len(first), dtype=bool)
-    for col, allowed in q.applies_when.items():
+
+    def member(col: str, allowed: tuple[str, ...]) -> np.ndarray:
         vals = np.asarray(cases[col], dtype=object)
-        mask &= np.isin(vals, np.array(allowed, dtype=object))
-    return mask
+        return np.isin(vals, np.array(allowed, dtype=object))
+
+    return q.rule_mask(member, len(first))
 
 
 def _repair(
@@ -1278,10 +1279,6 @@ def load_statements(prof: dict[str, Any]) -> list[Statement]:
 
 def _gate_codes(inst: Instrument, q: Question) -> dict[str, tuple[str, ...]]:
     return {c: v for c, v in q.applies_when.items() if c in inst.questions}
-
-
-def _gate_detail(q: Question, inst: Instrument) -> dict[str, tuple[str, ...]]:
-    return {c: v for c, v in q.applies_when.items() if c not in inst.questions}
 
 
 def _count_codes(sol: Solution, codes: Iterable[str]) -> int:
@@ -1494,9 +1491,14 @@ def _spec(
 ) -> QuestionSpec:
     """Pool sizes (exact for case-detail rules, estimated for question gates) and preferences."""
     n = len(details)
-    mask = np.ones(n, dtype=bool)
-    for col, allowed in _gate_detail(q, inst).items():
-        mask &= details[col].astype(str).isin(allowed).to_numpy()
+
+    def member(col: str, allowed: tuple[str, ...]) -> np.ndarray:
+        if col in inst.questions:
+            return np.ones(n, dtype=bool)  # a question gate: its share is estimated below
+        return details[col].astype(str).isin(allowed).to_numpy()
+
+    # Exact over case details (an any_of rule too); question gates are not known yet.
+    mask = q.rule_mask(member, n)
     frac = 1.0
     for col, allowed in _gate_codes(inst, q).items():
         gsol = planned.get(col)

@@ -43,10 +43,10 @@ def _answers(inst: Instrument, q) -> str:
 
 
 def _skip(inst: Instrument, q) -> str:
-    if not q.applies_when:
+    if not q.has_rule:
         return "always"
     aset = inst.answer_set(q)
-    rule = " and ".join(f"`{c}` is {' or '.join(v)}" for c, v in q.applies_when.items())
+    rule = q.rule_text(lambda c: f"`{c}`")
     return f"only when {rule}; otherwise {aset.na_code if aset and aset.na_code else 'blank'}"
 
 

@@ -765,33 +765,35 @@ def _skip_rules(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, rep: _R
     # Many questions share a rule (every typed-report question, say): compute each rule once,
     # and forget it when a column it reads is filled. Masks are numpy arrays over the codes of
     # the categorical columns: a few hundred questions cost milliseconds, not seconds.
-    masks: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    masks: dict[tuple, tuple[np.ndarray, np.ndarray, list[str]]] = {}
     for qid, q in inst.questions.items():
-        if not q.applies_when or qid not in norm.columns:
+        if not q.has_rule or qid not in norm.columns:
             continue
-        if any(c not in norm.columns for c in q.applies_when):
+        cols = q.rule_columns
+        if any(c not in norm.columns for c in cols):
             continue  # the controlling column is missing: already reported
-        key = tuple(sorted(q.applies_when.items()))
+        key = (
+            tuple(sorted(q.applies_when.items())),
+            tuple(tuple(sorted(a.items())) for a in q.applies_any),
+        )
         if key not in masks:
-            applies = np.ones(len(norm), dtype=bool)
             known = np.ones(len(norm), dtype=bool)
-            for c, values in q.applies_when.items():
-                col = norm[c]
+            for c in cols:
                 allowed = inst.allowed_values(c)
-                known &= _member(col, allowed) if allowed else col.notna().to_numpy()
-                applies &= _member(col, values)
-            masks[key] = (known, applies)
-        known, applies = masks[key]
+                known &= _member(norm[c], allowed) if allowed else norm[c].notna().to_numpy()
+            applies = q.rule_mask(lambda c, values: _member(norm[c], values), len(norm))
+            masks[key] = (known, applies, cols)
+        known, applies, _ = masks[key]
         aset = inst.answer_set(q)
         na = aset.na_code if aset else None
         value = norm[qid]
         blank = value.isna().to_numpy()
-        rule = _rule_text(q.applies_when)
+        rule = q.rule_text()
         # Blank where the question does not apply: the NA code (counts stay blank).
         fill = blank & known & ~applies
         if na is not None and fill.any():
             norm[qid] = value = _filled(value, fill, na)
-            masks = {k: v for k, v in masks.items() if all(c != qid for c, _ in k)}
+            masks = {k: v for k, v in masks.items() if qid not in v[2]}
         # Answered where it does not apply.
         valid = _member(value, aset.code_values) if aset else ~blank
         wrong = known & ~applies & ~blank & valid
@@ -800,7 +802,7 @@ def _skip_rules(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, rep: _R
         for row in norm.index[wrong]:
             rep.error(
                 f"answered {_show(raw.at[row, qid])} but the question does not apply to this case "
-                f"({_case_text(norm, row, q.applies_when)}; it applies only when {rule}); leave "
+                f"({_case_text(norm, row, cols)}; it applies only when {rule}); leave "
                 f"it blank{f' or answer {na}' if na else ''}",
                 row=int(row),
                 column=qid,
@@ -811,7 +813,7 @@ def _skip_rules(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, rep: _R
         for row in norm.index[missing]:
             rep.error(
                 f"is blank but the question applies to this case "
-                f"({_case_text(norm, row, q.applies_when)}); answer it"
+                f"({_case_text(norm, row, cols)}); answer it"
                 + (f" (allowed: {_allowed_text(aset.code_values)})" if aset else ""),
                 row=int(row),
                 column=qid,
@@ -846,12 +848,8 @@ def _filled(col: pd.Series, where: np.ndarray, value: str) -> pd.Series:
     return out
 
 
-def _rule_text(rule: dict[str, tuple[str, ...]]) -> str:
-    return " and ".join(f"{c} is {' or '.join(v)}" for c, v in rule.items())
-
-
-def _case_text(norm: pd.DataFrame, row, rule: dict[str, tuple[str, ...]]) -> str:
-    return ", ".join(f"{c} is {norm.at[row, c]}" for c in rule)
+def _case_text(norm: pd.DataFrame, row, columns: Sequence[str]) -> str:
+    return ", ".join(f"{c} is {norm.at[row, c]}" for c in columns)
 
 
 def _schema(inst: Instrument, columns: Sequence[str]):
@@ -881,7 +879,7 @@ def _build_schema(inst: Instrument, columns: Sequence[str]):
         q = inst.questions.get(cid)
         if q is not None:
             # Blanks in questions with a skip rule are judged by the rule, not here.
-            nullable = bool(q.applies_when)
+            nullable = q.has_rule
         else:
             d = inst.case_details[cid]
             nullable = not d.required or d.type == "identifier"

@@ -10,11 +10,13 @@ look-ups the rest of the suite uses.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from analysis import config
@@ -118,6 +120,9 @@ class Question:
     outcomes: tuple[str, ...]  # outcome scores it counts towards (empty if not scored)
     scored: bool = True
     applies_when: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Alternatives of an ``any_of`` skip rule: the question applies when every condition of
+    #: ``applies_when`` holds and, if there are alternatives, all conditions of at least one.
+    applies_any: tuple[dict[str, tuple[str, ...]], ...] = ()
     short: str = ""
     factor: str | None = None
     factor_item: str | None = None
@@ -130,6 +135,55 @@ class Question:
     def label(self) -> str:
         """Short label for charts and tables."""
         return self.short or self.text
+
+    @property
+    def has_rule(self) -> bool:
+        """Whether a skip rule says when the question applies."""
+        return bool(self.applies_when or self.applies_any)
+
+    @property
+    def rule_columns(self) -> list[str]:
+        """Every column the skip rule reads, in the order the rule names them."""
+        cols = list(self.applies_when)
+        for alt in self.applies_any:
+            cols += [c for c in alt if c not in cols]
+        return cols
+
+    def rule_mask(self, member: Callable[[str, tuple[str, ...]], Any], n: int) -> Any:
+        """Boolean numpy mask of the cases the skip rule lets the question apply to.
+
+        ``member(column, values)`` returns the mask of cases whose ``column`` holds one of
+        ``values``; ingest, the generator and the calibration each pass their own, so the
+        rule's logic lives here once.
+        """
+        mask = np.ones(n, dtype=bool)
+        for col, values in self.applies_when.items():
+            mask &= member(col, values)
+        if self.applies_any:
+            alternatives = np.zeros(n, dtype=bool)
+            for alt in self.applies_any:
+                one = np.ones(n, dtype=bool)
+                for col, values in alt.items():
+                    one &= member(col, values)
+                alternatives |= one
+            mask &= alternatives
+        return mask
+
+    def rule_text(self, column: Callable[[str], str] = str) -> str:
+        """The skip rule in words: ``report_type is Typed and (a is X, or b is Y or Z)``.
+
+        ``column`` formats a column id (e.g. in backticks for markdown).
+        """
+
+        def conds(rule: dict[str, tuple[str, ...]]) -> list[str]:
+            return [f"{column(c)} is {' or '.join(v)}" for c, v in rule.items()]
+
+        parts = conds(self.applies_when)
+        if self.applies_any:
+            alts = [" and ".join(conds(a)) for a in self.applies_any]
+            either = ", or ".join(alts)
+            parts.append(f"({either})" if parts else either)
+        return " and ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -273,12 +327,51 @@ def _known_keys(spec: dict[str, Any], allowed: set[str], where: str) -> None:
         raise InstrumentError(f"{where}: unknown key(s) {unknown} (allowed: {sorted(allowed)})")
 
 
-def _applies(spec: Any, where: str) -> dict[str, tuple[str, ...]]:
+#: Key of ``applies_when`` holding alternatives (a column may not have this id).
+ANY_OF = "any_of"
+
+
+def _applies(
+    spec: Any, where: str
+) -> tuple[dict[str, tuple[str, ...]], tuple[dict[str, tuple[str, ...]], ...]]:
+    """``applies_when``: its conditions (all must hold) and its ``any_of`` alternatives."""
     if spec is None:
-        return {}
+        return {}, ()
     if not isinstance(spec, dict):
         raise InstrumentError(f"{where}: applies_when must be a mapping of column -> values")
-    return {str(k): _tuple(v, f"{where}: applies_when {k}") for k, v in spec.items()}
+    spec = dict(spec)
+    any_of = spec.pop(ANY_OF, None)
+    plain = {str(k): _tuple(v, f"{where}: applies_when {k}") for k, v in spec.items()}
+    if any_of is None:
+        return plain, ()
+    if (
+        not isinstance(any_of, list)
+        or len(any_of) < 2
+        or not all(isinstance(a, dict) and a for a in any_of)
+    ):
+        raise InstrumentError(
+            f"{where}: applies_when {ANY_OF} must be a list of two or more mappings of "
+            "column -> values (the question applies when any one of them holds)"
+        )
+    alts = tuple(
+        {str(k): _tuple(v, f"{where}: applies_when {ANY_OF} {k}") for k, v in a.items()}
+        for a in any_of
+    )
+    return plain, alts
+
+
+def _format_rule(rule: dict[str, Any], fid: str) -> dict[str, Any]:
+    """A factor template's skip rule with ``{id}`` filled into its column names."""
+    out: dict[str, Any] = {}
+    for k, v in rule.items():
+        if k == ANY_OF and isinstance(v, list):
+            out[k] = [
+                {c.format(id=fid): vals for c, vals in a.items()} if isinstance(a, dict) else a
+                for a in v
+            ]
+        else:
+            out[k.format(id=fid)] = v
+    return out
 
 
 def load_instrument(path: str | Path | None = None) -> Instrument:
@@ -352,6 +445,10 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
     case_details = {}
     for d in raw["case_details"]:
         _known_keys(d, _DETAIL_KEYS, f"case detail {d.get('id')}")
+        if d.get("id") == ANY_OF:
+            raise InstrumentError(
+                f"a case detail may not be called {ANY_OF!r} (a skip-rule keyword)"
+            )
         case_details[d["id"]] = CaseDetail(
             id=d["id"],
             label=d.get("label", d["id"]),
@@ -374,6 +471,8 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
     questions: dict[str, Question] = {}
 
     def add(q: Question) -> None:
+        if q.id == ANY_OF:
+            raise InstrumentError(f"a question may not be called {ANY_OF!r} (a skip-rule keyword)")
         if q.id in questions or q.id in case_details:
             raise InstrumentError(f"duplicate column id {q.id!r}")
         questions[q.id] = q
@@ -388,6 +487,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
         outs = _tuple(spec.get("outcomes"), f"question {qid}: outcomes") or (
             (criteria[crit].outcome,) if scored else ()
         )
+        rule = _applies(spec.get("applies_when"), qid)
         return Question(
             id=qid,
             text=spec["text"],
@@ -395,7 +495,8 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
             answers=spec.get("answers", "yn"),
             outcomes=outs,
             scored=scored,
-            applies_when=_applies(spec.get("applies_when"), qid),
+            applies_when=rule[0],
+            applies_any=rule[1],
             short=spec.get("short", ""),
             chart=spec.get("chart"),
             min=spec.get("min"),
@@ -417,9 +518,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
                 for k, v in tmpl.items()
             }
             if isinstance(tmpl.get("applies_when"), dict):
-                spec["applies_when"] = {
-                    k.format(id=f["id"]): v for k, v in tmpl["applies_when"].items()
-                }
+                spec["applies_when"] = _format_rule(tmpl["applies_when"], f["id"])
             spec["id"] = tmpl["id"].format(id=f["id"])
             add(make_question(spec, factor=f["id"], factor_item=item))
             items[item] = spec["id"]
@@ -467,15 +566,16 @@ def _check(inst: Instrument) -> None:
             aset = inst.answer_sets.get(q.answers)
             if aset is None or not aset.codes_scoring(ABOVE):
                 raise InstrumentError(f"question {q.id}: scored but its answers have no 'above'")
-        for col, values in q.applies_when.items():
-            if col not in inst.questions and col not in inst.case_details:
-                raise InstrumentError(f"question {q.id}: applies_when names unknown {col!r}")
-            allowed = inst.allowed_values(col)
-            bad = [v for v in values if allowed and v not in allowed]
-            if bad:
-                raise InstrumentError(f"question {q.id}: applies_when {col} has unknown {bad}")
+        for rule in (q.applies_when, *q.applies_any):
+            for col, values in rule.items():
+                if col not in inst.questions and col not in inst.case_details:
+                    raise InstrumentError(f"question {q.id}: applies_when names unknown {col!r}")
+                allowed = inst.allowed_values(col)
+                bad = [v for v in values if allowed and v not in allowed]
+                if bad:
+                    raise InstrumentError(f"question {q.id}: applies_when {col} has unknown {bad}")
         aset = inst.answer_sets.get(q.answers)
-        if q.applies_when and aset is not None and aset.na_code is None:
+        if q.has_rule and aset is not None and aset.na_code is None:
             raise InstrumentError(f"question {q.id}: has a skip rule but no 'na' answer")
         if q.chart is not None and q.chart not in inst.outcomes:
             raise InstrumentError(f"question {q.id}: chart {q.chart!r} is not an outcome id")
@@ -496,11 +596,11 @@ def _dependency_order(questions: dict[str, Question]) -> dict[str, Question]:
         If skip rules form a cycle.
     """
     deps = {
-        qid: [c for c in q.applies_when if c in questions and c != qid]
+        qid: [c for c in q.rule_columns if c in questions and c != qid]
         for qid, q in questions.items()
     }
     for qid, q in questions.items():
-        if qid in q.applies_when:
+        if qid in q.rule_columns:
             raise InstrumentError(f"question {qid}: applies_when names the question itself")
     ordered: dict[str, Question] = {}
     pending = list(questions)

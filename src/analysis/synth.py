@@ -286,7 +286,7 @@ def question_rates(prof: dict[str, Any], inst: Instrument, q: Question) -> dict[
     levels = [prof["outcomes"][o] for o in q.outcomes if o in (prof.get("outcomes") or {})]
     if levels:
         rates["above"] = float(np.mean(levels))
-    if q.applies_when:
+    if q.has_rule:
         # A skip rule already says when the question applies: prefer "all the gate allows".
         rates["na"] = d.get("na_gated", 0.0)
     rates.update(prof["questions"].get(q.id) or {})

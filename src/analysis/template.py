@@ -51,8 +51,8 @@ def column_info(inst: Instrument) -> list[dict[str, str]]:
             else:
                 allowed = ", ".join(aset.code_values)
             skip = ""
-            if q.applies_when:
-                rule = " and ".join(f"{c} is {' or '.join(v)}" for c, v in q.applies_when.items())
+            if q.has_rule:
+                rule = q.rule_text()
                 na = aset.na_code if aset else None
                 skip = f"only when {rule}; otherwise {na or 'blank'}"
             rows.append(

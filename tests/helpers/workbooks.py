@@ -16,7 +16,12 @@ from analysis.instrument import Instrument
 
 def _applies(inst: Instrument, qid: str, row: Mapping[str, Any]) -> bool:
     q = inst.questions[qid]
-    return all(row.get(c) in values for c, values in q.applies_when.items())
+
+    def holds(rule: Mapping[str, Any]) -> bool:
+        return all(row.get(c) in values for c, values in rule.items())
+
+    # Written out here, not taken from Question.rule_mask, so tests check that logic.
+    return holds(q.applies_when) and (not q.applies_any or any(map(holds, q.applies_any)))
 
 
 def _bounds(spec) -> tuple[int, int]:
