@@ -27,8 +27,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the package with its dependencies
 
-data/raw/$(TRUST).xlsx: | $(STAMP)
+# The demo workbooks are regenerated when what they are made from changes (a new instrument
+# version, say); demo-data refreshes only workbooks nobody has edited since it wrote them.
+DEMO_INPUTS := $(wildcard src/analysis/profiles/*.yaml src/analysis/instruments/*.yaml \
+	src/analysis/published/*.yaml) $(addprefix src/analysis/,synth.py synth_demo.py \
+	calibrate.py instrument.py wording.py)
+
+data/raw/$(TRUST).xlsx: $(DEMO_INPUTS) | $(STAMP)
 	$(PY) -m analysis demo-data
+	@touch $@
 
 demo-data: $(STAMP) ## write the twelve synthetic demo workbooks into data/raw/
 	$(PY) -m analysis demo-data

@@ -44,6 +44,7 @@ from typing import Any
 from analysis import config
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
+from analysis.provenance import sha256_file
 
 #: Workbook suffixes picked up from data/raw/ when no workbook is named.
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".csv")
@@ -60,15 +61,6 @@ OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 
 
 # -- hashing and state -------------------------------------------------------------------
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _code_files(package_dir: Path, notebooks_dir: Path) -> list[tuple[str, Path]]:

@@ -3,17 +3,50 @@
 ``python -m analysis demo-data [--out DIR] [--force]``
 
 Every profile in ``src/analysis/profiles`` becomes ``<DIR>/<slug>.xlsx`` (default
-``data/raw``). Existing workbooks are kept unless ``--force`` is given, so a user's own
-edits to a demo file are never overwritten by accident. Each workbook is generated from
-its profile's seed, so the files are the same on every machine.
+``data/raw``). Each workbook is generated from its profile's seed, so the files are the
+same on every machine.
+
+A manifest beside them (``.demo-data.json``) records, per workbook, the hash of the file
+as written and a fingerprint of what it was generated from (its profile, the instruments,
+the published figures and the generator's code). On a later run a workbook is
+
+- written when it is missing;
+- **refreshed** when it is exactly as written but its inputs have changed (a new
+  instrument version would otherwise make the demo data fail its own validation);
+- kept when it is up to date, and kept (with a note) when it was edited since it was
+  written or has no record: a user's own edits are never overwritten by accident.
+
+``--force`` rewrites every demo workbook.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 from pathlib import Path
 
 from analysis import config
+from analysis.fileio import atomic_path
+from analysis.provenance import sha256_file
+
+#: The manifest of demo workbooks written (hidden: bookkeeping, not data).
+MANIFEST = ".demo-data.json"
+#: Modules whose code decides a demo workbook's bytes.
+GENERATOR_MODULES = ("synth.py", "synth_demo.py", "calibrate.py", "instrument.py", "wording.py")
+
+
+def inputs_fingerprint(profile: Path) -> str:
+    """Hash of everything a demo workbook is generated from (paths and contents)."""
+    pkg = config.PACKAGE_DIR
+    files = [profile]
+    for folder in ("instruments", "published"):
+        files += sorted((pkg / folder).glob("*.yaml"))
+    files += [pkg / m for m in GENERATOR_MODULES]
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def demo_profiles() -> list[Path]:
@@ -32,26 +65,44 @@ def write_demo_data(
     out_dir
         Folder for the workbooks (default ``data/raw``).
     force
-        Overwrite workbooks that already exist.
+        Rewrite every demo workbook, edited or not.
 
     Returns
     -------
     list of (slug, path, action)
-        ``action`` is ``wrote`` or ``kept``.
+        ``action`` says what was done: ``wrote``, ``refreshed (...)`` or ``kept (...)``.
     """
     from analysis.synth import load_profile, synthesise
 
     out = Path(out_dir) if out_dir else config.RAW_DIR
     out.mkdir(parents=True, exist_ok=True)
+    manifest_path = out / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
     done = []
     for path in demo_profiles():
         prof = load_profile(path)
         target = out / f"{prof['slug']}.xlsx"
+        fingerprint = inputs_fingerprint(path)
+        record = manifest.get(target.name) or {}
         if target.exists() and not force:
-            done.append((prof["slug"], target, "kept"))
-            continue
+            untouched = record.get("sha256") == sha256_file(target)
+            if not untouched:
+                done.append((prof["slug"], target, "kept (edited since written, or not ours)"))
+                continue
+            if record.get("inputs") == fingerprint:
+                done.append((prof["slug"], target, "kept (up to date)"))
+                continue
+            action = "refreshed (its profile, instrument or generator changed)"
+        else:
+            action = "wrote"
         synthesise(path, target)
-        done.append((prof["slug"], target, "wrote"))
+        manifest[target.name] = {"sha256": sha256_file(target), "inputs": fingerprint}
+        done.append((prof["slug"], target, action))
+    with atomic_path(manifest_path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return done
 
 
@@ -64,6 +115,7 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
 def cli(args: argparse.Namespace) -> int:
     """Run ``demo-data``."""
     for _slug, path, action in write_demo_data(args.out, args.force):
-        note = "" if action == "wrote" else " (exists; --force to overwrite)"
-        print(f"{action} {path}{note}")
+        verb, _, why = action.partition(" ")
+        note = "; --force to replace it" if why.startswith("(edited") else ""
+        print(f"{verb} {path}" + (f" {why}" if why else "") + note)
     return 0
