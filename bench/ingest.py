@@ -2,8 +2,8 @@
 
 Usage: ``python bench/ingest.py [--cases 10000] [--repeat 1]``
 
-Writes ``bench/results/ingest-<n>.xlsx`` (the demo profile's generator, scaled to
-``--cases``, on the full default instrument) once, then in one run, side by side:
+Writes ``bench/results/ingest-<n>-<instrument hash>.xlsx`` (the demo profile's generator,
+scaled to ``--cases``, on the full default instrument) once, then in one run, side by side:
 
 - fast path: ``analysis.ingest.read_cases`` as shipped (fastexcel: calamine straight to
   Arrow strings; python-calamine only for sheet metadata);
@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat-slow", type=int, default=1, help="runs of the openpyxl side")
     args = ap.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = make_workbook(args.cases, RESULTS / f"ingest-{args.cases}.xlsx")
     inst = load_instrument()
+    # Keyed by the instrument's hash: a workbook made for an older instrument may not be valid.
+    path = make_workbook(args.cases, RESULTS / f"ingest-{args.cases}-{inst.sha256[:10]}.xlsx")
     size = path.stat().st_size / 1e6
     print(f"workbook: {path.name}, {size:.1f} MB, {args.cases} cases x {len(inst.columns)} columns")
 
