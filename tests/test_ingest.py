@@ -553,3 +553,17 @@ def test_any_of_rule_problems_name_the_rule(tmp_path, any_of_instrument):
     assert "it applies only when case_type is Licence, or q_typed is Yes)" in (
         _one(problems, 3, "q_oversight").message
     )
+
+
+def test_a_workbook_the_fast_reader_cannot_read_is_read_the_slow_way(
+    tmp_path, tiny_instrument, tiny_rows, monkeypatch
+):
+    from analysis import ingest
+
+    def broken(source, sheet):
+        raise RuntimeError("fastexcel could not cope")
+
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    expected_frame = read_cases(path, tiny_instrument)
+    monkeypatch.setattr(ingest, "_read_cells", broken)
+    assert read_cases(path, tiny_instrument).equals(expected_frame)

@@ -344,12 +344,16 @@ def _read_book(path: Path, fh, kind: str, sheet: str | None, rep: _Report):
         # Inflating the sheet for its merged ranges overlaps the cell parse (both release
         # the GIL), so it adds nothing to the wall time on two cores.
         pending = pool.submit(_xlsx_merged, path, name) if merged is None else None
+        fh.seek(0)
+        source = str(path) if matches else fh.read()
         try:
-            if not matches:
-                fh.seek(0)
-            rows = _read_cells(str(path) if matches else fh.read(), name)
+            rows = _read_cells(source, name)
         except Exception as exc:
-            rep.stop(f"could not be read ({_reason(exc)})")
+            # Safety net: a file fastexcel stumbles on is read the slower way, cell by cell.
+            try:
+                rows = _read_cells_slowly(source, name)
+            except Exception:
+                rep.stop(f"could not be read ({_reason(exc)})")
         if pending is not None:
             try:
                 merged = pending.result()
@@ -381,6 +385,22 @@ def _read_cells(source: str | bytes, sheet: str) -> pd.DataFrame:
     if positions != list(range(width)):
         frame = frame.reindex(columns=range(width))
     return frame
+
+
+def _read_cells_slowly(source: str | bytes, sheet: str) -> pd.DataFrame:
+    """The cells of ``sheet`` through python-calamine's Python objects (as :func:`_read_cells`)."""
+    import python_calamine
+
+    if isinstance(source, str):
+        book = python_calamine.CalamineWorkbook.from_path(source)
+    else:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(source))
+    try:
+        # skip_empty_area=False keeps row 0 = Excel row 1 even when A1 is blank.
+        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    finally:
+        book.close()
+    return pd.DataFrame(rows, dtype=object)
 
 
 def _xlsx_merged(path: Path, sheet: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
