@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import config, kernels
+from analysis import config
 from analysis.errors import UserError
 from analysis.findings import FINDINGS_COLUMNS, KINDS, conform
 from analysis.instrument import Instrument, load_instrument
@@ -578,6 +578,7 @@ def run_notebook(out_dir: Path, parameters: dict) -> Path:
     plotly.js once, so the aggregate report is offline and obeys the same size
     limit. A failing notebook's executed copy is kept as ``report.failed.ipynb``.
     """
+    from analysis import kernels  # papermill and jupyter_client: not for the notebook's import
     from analysis.export import export_html
 
     out_dir = Path(out_dir)

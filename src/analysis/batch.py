@@ -318,6 +318,7 @@ def warm_worker() -> None:
         "statsmodels.stats.proportion",
         "pyarrow.parquet",
         "python_calamine",
+        "fastexcel",
         "xlsxwriter",
         "matplotlib.figure",
         "matplotlib.backends.backend_agg",

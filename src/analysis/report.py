@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pandas as pd
 
-from analysis import config, kernels
+from analysis import config
 from analysis.errors import UserError
 from analysis.findings import FINDINGS_COLUMNS, conform
 
@@ -82,6 +81,9 @@ def _point_parameters_at(nb_path: Path, build: Path, final: Path) -> None:
     The notebook runs against the temporary build folder, which is gone once the
     outputs are swapped into place; rerunning ``report.ipynb`` later must find them.
     """
+    import nbformat  # here, not at the top: the report notebook imports this module, and
+    # nbformat's import (jsonschema's format checkers) costs the kernel about a second
+
     nb = nbformat.read(nb_path, as_version=4)
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
@@ -356,6 +358,8 @@ def run_report(
         t = time.monotonic()
         nb_out = build / "report.ipynb"
         try:
+            from analysis import kernels  # papermill and jupyter_client: the parent side only
+
             kernels.execute_notebook(
                 str(config.NOTEBOOKS_DIR / REPORT_NOTEBOOK),
                 str(nb_out),
