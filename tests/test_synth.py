@@ -271,3 +271,29 @@ def test_demo_data_refreshes_untouched_stale_workbooks_but_never_edited_ones(
     # Nothing changed since: both kept, nothing generated.
     assert main(["demo-data", "--out", str(out)]) == 0
     assert "refreshed" not in capsys.readouterr().out
+
+
+def test_demo_workbooks_from_before_the_manifest_are_judged_by_their_save_stamp(
+    tmp_path, monkeypatch, capsys
+):
+    import openpyxl
+
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    for name in ("carrow-moor", "kestrel-downs"):
+        text = (config.PROFILES_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+        (profiles / f"{name}.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(config, "PROFILES_DIR", profiles)
+    out = tmp_path / "raw"
+    assert main(["demo-data", "--out", str(out)]) == 0
+    # One workbook opened and saved by another program (its save stamp changes).
+    wb = openpyxl.load_workbook(out / "kestrel-downs.xlsx")
+    wb.save(out / "kestrel-downs.xlsx")
+    saved = (out / "kestrel-downs.xlsx").read_bytes()
+    (out / ".demo-data.json").unlink()  # as written by a version without manifests
+    capsys.readouterr()
+    assert main(["demo-data", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "refreshed" in text.split("carrow-moor.xlsx")[0].splitlines()[-1]
+    assert "kept" in text.split("kestrel-downs.xlsx")[0].splitlines()[-1]
+    assert (out / "kestrel-downs.xlsx").read_bytes() == saved

@@ -14,7 +14,9 @@ the published figures and the generator's code). On a later run a workbook is
 - **refreshed** when it is exactly as written but its inputs have changed (a new
   instrument version would otherwise make the demo data fail its own validation);
 - kept when it is up to date, and kept (with a note) when it was edited since it was
-  written or has no record: a user's own edits are never overwritten by accident.
+  written: a user's own edits are never overwritten by accident. A workbook with no record
+  (written before the manifest existed) counts as unedited only while it still carries the
+  generator's save stamp, which any program that saves it replaces.
 
 ``--force`` rewrites every demo workbook.
 """
@@ -55,6 +57,28 @@ def demo_profiles() -> list[Path]:
     return sorted(paths, key=lambda p: (p.stem != config.DEFAULT_TRUST, p.stem))
 
 
+def _as_generated(path: Path) -> bool:
+    """Whether a workbook still carries the generator's own save stamp.
+
+    The generator stamps ``lastModifiedBy = analysis.synth`` and a fixed 2014 modified time;
+    Excel, openpyxl and the like overwrite both when they save, so an edited workbook fails.
+    """
+    import re
+    import zipfile
+
+    from analysis.synth import FIXED_TIME
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            core = zf.read("docProps/core.xml")[:4096].decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
+    by = re.search(r"<cp:lastModifiedBy>([^<]*)</cp:lastModifiedBy>", core)
+    when = re.search(r"<dcterms:modified[^>]*>([^<]*)</dcterms:modified>", core)
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%S")
+    return bool(by and when and by.group(1) == "analysis.synth" and when.group(1).startswith(stamp))
+
+
 def write_demo_data(
     out_dir: str | Path | None = None, force: bool = False
 ) -> list[tuple[str, Path, str]]:
@@ -88,7 +112,10 @@ def write_demo_data(
         fingerprint = inputs_fingerprint(path)
         record = manifest.get(target.name) or {}
         if target.exists() and not force:
-            untouched = record.get("sha256") == sha256_file(target)
+            if record:
+                untouched = record.get("sha256") == sha256_file(target)
+            else:  # written before manifests existed: trust the workbook's own properties
+                untouched = _as_generated(target)
             if not untouched:
                 done.append((prof["slug"], target, "kept (edited since written, or not ours)"))
                 continue
