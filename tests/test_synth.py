@@ -205,15 +205,20 @@ def test_synthesise_cli(tmp_path, capsys):
     assert main(["synthesise", "--profile", "kestrel-downs", "--out", str(tmp_path / "x.csv")]) == 2
 
 
-def test_demo_data_skips_existing_unless_forced(tmp_path, monkeypatch, capsys):
-
+@pytest.fixture
+def two_profiles(tmp_path, monkeypatch):
+    """Two shipped profiles copied to a folder the package reads; and an output folder."""
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     for name in ("carrow-moor", "kestrel-downs"):
         text = (config.PROFILES_DIR / f"{name}.yaml").read_text(encoding="utf-8")
         (profiles / f"{name}.yaml").write_text(text, encoding="utf-8")
     monkeypatch.setattr(config, "PROFILES_DIR", profiles)
-    out = tmp_path / "raw"
+    return profiles, tmp_path / "raw"
+
+
+def test_demo_data_skips_existing_unless_forced(two_profiles, capsys):
+    _, out = two_profiles
     assert main(["demo-data", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.glob("*.xlsx")) == ["carrow-moor.xlsx", "kestrel-downs.xlsx"]
     first = (out / "carrow-moor.xlsx").stat().st_mtime_ns
@@ -244,16 +249,8 @@ def test_generator_follows_an_any_of_rule_and_ingest_accepts_it(tmp_path, tiny_i
     assert len(read_cases(out, inst)) == 80
 
 
-def test_demo_data_refreshes_untouched_stale_workbooks_but_never_edited_ones(
-    tmp_path, monkeypatch, capsys
-):
-    profiles = tmp_path / "profiles"
-    profiles.mkdir()
-    for name in ("carrow-moor", "kestrel-downs"):
-        text = (config.PROFILES_DIR / f"{name}.yaml").read_text(encoding="utf-8")
-        (profiles / f"{name}.yaml").write_text(text, encoding="utf-8")
-    monkeypatch.setattr(config, "PROFILES_DIR", profiles)
-    out = tmp_path / "raw"
+def test_demo_data_refreshes_untouched_stale_workbooks_but_never_edited_ones(two_profiles, capsys):
+    profiles, out = two_profiles
     assert main(["demo-data", "--out", str(out)]) == 0
     capsys.readouterr()
     # A user edits one workbook; then a profile changes (as an instrument upgrade would).
@@ -274,17 +271,11 @@ def test_demo_data_refreshes_untouched_stale_workbooks_but_never_edited_ones(
 
 
 def test_demo_workbooks_from_before_the_manifest_are_judged_by_their_save_stamp(
-    tmp_path, monkeypatch, capsys
+    two_profiles, capsys
 ):
     import openpyxl
 
-    profiles = tmp_path / "profiles"
-    profiles.mkdir()
-    for name in ("carrow-moor", "kestrel-downs"):
-        text = (config.PROFILES_DIR / f"{name}.yaml").read_text(encoding="utf-8")
-        (profiles / f"{name}.yaml").write_text(text, encoding="utf-8")
-    monkeypatch.setattr(config, "PROFILES_DIR", profiles)
-    out = tmp_path / "raw"
+    _, out = two_profiles
     assert main(["demo-data", "--out", str(out)]) == 0
     # One workbook opened and saved by another program (its save stamp changes).
     wb = openpyxl.load_workbook(out / "kestrel-downs.xlsx")
