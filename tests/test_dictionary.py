@@ -92,3 +92,11 @@ def test_committed_data_dictionary_is_current():
 def test_any_of_rule_in_the_dictionary(any_of_instrument):
     text = render(any_of_instrument)
     assert "only when `case_type` is Licence, or `q_typed` is Yes; otherwise Not applicable" in text
+
+
+def test_compared_details_are_marked(default_instrument):
+    text = render(default_instrument)
+    grade = next(line for line in text.splitlines() if line.startswith("| `om_grade`"))
+    ethnicity = next(line for line in text.splitlines() if line.startswith("| `ethnicity`"))
+    assert "results are compared between its groups" in grade
+    assert "compared" not in ethnicity

@@ -105,6 +105,8 @@ def render(inst: Instrument) -> str:
             "never exported" not in d.description.lower()
         ):
             notes.append("never exported")
+        if d.compare:
+            notes.append("results are compared between its groups")
         rows.append(
             [f"`{d.id}`", d.label, d.type, "yes" if d.required else "no", allowed, "; ".join(notes)]
         )
