@@ -46,7 +46,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.errors import UserError
-from analysis.findings import FINDINGS_COLUMNS, KINDS, conform
+from analysis.findings import FINDINGS_COLUMNS, KINDS, conform, flag_set
 from analysis.instrument import Instrument, load_instrument
 
 AGGREGATE = "aggregate"
@@ -87,8 +87,7 @@ def available_trusts(outputs_dir: Path | None = None) -> list[str]:
 
 
 def _has_suppressed(df: pd.DataFrame) -> bool:
-    flags = df["flags"].astype("string").fillna("")
-    return bool(flags.str.split(";").apply(lambda f: "c" in f).any())
+    return any("c" in flag_set(v) for v in df["flags"])
 
 
 def load_findings(

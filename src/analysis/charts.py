@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import config
+from analysis.findings import flag_set, number
 from analysis.textsafe import escape_html, lc_first, safe_filename
 
 if TYPE_CHECKING:  # heavy imports only when a renderer runs
@@ -185,20 +186,6 @@ class Chart:
 # -- reading the findings table ----------------------------------------------------------
 
 
-def _flags(value: Any) -> set[str]:
-    return {f.strip() for f in str(value or "").split(";") if f.strip()}
-
-
-def _num(value: Any) -> float:
-    """Findings numbers as floats, NaN when missing (pd.NA does not compare)."""
-    if value is None or value is pd.NA:
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _int_text(value: float) -> str:
     return f"{int(round(value)):,}"
 
@@ -233,7 +220,7 @@ def n_cases(findings: pd.DataFrame, measure_id: str = "n_cases") -> int | None:
     rows = _rows(findings, "sample", measure_id=measure_id)
     if rows.empty:
         return None
-    value = _num(rows["numerator"].iloc[0])
+    value = number(rows["numerator"].iloc[0])
     return None if math.isnan(value) else int(round(value))
 
 
@@ -264,10 +251,12 @@ def _record(
     row: pd.Series, label: str, series: str = "", force_suppressed: bool = False
 ) -> dict[str, Any]:
     """One chart-data record from a findings row; suppressed rows lose every number."""
-    flags = _flags(row["flags"])
+    flags = flag_set(row["flags"])
     suppressed = force_suppressed or bool(flags & SUPPRESSED_FLAGS)
     low = "low" in flags
-    values = {c: _num(row[c]) for c in ("numerator", "denominator", "percent", "ci_low", "ci_high")}
+    values = {
+        c: number(row[c]) for c in ("numerator", "denominator", "percent", "ci_low", "ci_high")
+    }
     if suppressed:
         values = dict.fromkeys(values, math.nan)
     text = (
@@ -437,8 +426,8 @@ def data_summary(findings: pd.DataFrame, instrument: Instrument, outcome: str) -
     score = _rows(findings, "outcome_score", measure_id=f"score_{outcome}")
     shown = data[~data["suppressed"]]
     lowest = shown.loc[shown["percent"].idxmin()] if not shown.empty else None
-    score_pct = _num(score["percent"].iloc[0]) if not score.empty else math.nan
-    score_c = not score.empty and bool(_flags(score["flags"].iloc[0]) & SUPPRESSED_FLAGS)
+    score_pct = number(score["percent"].iloc[0]) if not score.empty else math.nan
+    score_c = not score.empty and bool(flag_set(score["flags"].iloc[0]) & SUPPRESSED_FLAGS)
     if not math.isnan(score_pct) and not score_c:
         # A question_mean score is not its pooled n/N, so the words come from the score.
         words = _quantifier(round(score_pct * 10), 1000) if 0.5 < score_pct < 99.5 else ""
@@ -513,9 +502,9 @@ def _factor_rows(
 
 
 def _prevalence(row: pd.Series, hide_suppressed: bool = True) -> float:
-    if hide_suppressed and _flags(row["flags"]) & SUPPRESSED_FLAGS:
+    if hide_suppressed and flag_set(row["flags"]) & SUPPRESSED_FLAGS:
         return -1.0
-    value = _num(row["numerator"])
+    value = number(row["numerator"])
     return -1.0 if math.isnan(value) else value
 
 
@@ -547,14 +536,14 @@ def factor_chart(findings: pd.DataFrame, instrument: Instrument | None = None) -
         count = "[c]" if prevalence < 0 else f"{_int_text(prevalence)} cases"
         label = f"{f['label']} ({count})"
         # The items' base is the prevalence: a hidden prevalence hides them too.
-        hide = bool(_flags(f["identified"]["flags"]) & SUPPRESSED_FLAGS)
+        hide = bool(flag_set(f["identified"]["flags"]) & SUPPRESSED_FLAGS)
         for item, series in _FACTOR_SERIES.items():
             if item in f:
                 records.append(_record(f[item], label, series, force_suppressed=hide))
     data = _frame(records)
     top = factors[0]
     top_n = _prevalence(top["identified"])
-    total = _num(top["identified"]["denominator"])
+    total = number(top["identified"]["denominator"])
     progress = data[(data["series"] == _FACTOR_SERIES["progress"]) & ~data["suppressed"]]
     any_hidden = any(_prevalence(f["identified"]) < 0 for f in factors)
     title = _uc_first(top["label"])
@@ -692,7 +681,7 @@ def comparison_chart(
     # The title covers every question compared, from the difference rows.
     if measure_ids is not None:
         all_diffs = all_diffs[all_diffs["measure_id"].isin(ids)]
-    keep = [not (_flags(f) & SUPPRESSED_FLAGS) for f in all_diffs["flags"]]
+    keep = [not (flag_set(f) & SUPPRESSED_FLAGS) for f in all_diffs["flags"]]
     diffs = all_diffs.loc[np.asarray(keep, dtype=bool)]
     n_hidden = len(all_diffs) - len(diffs)
     p_adj = pd.to_numeric(diffs["p_adjusted"], errors="coerce").astype("float64")
@@ -778,7 +767,7 @@ def breakdown_chart(
         label = instrument.questions[measure_id].label
     data = _stacked_frame(rows, label)
     # A suppressed bar hides its base too: the base and the shown cells could recover it.
-    base = math.nan if data["suppressed"].any() else _num(rows["denominator"].iloc[0])
+    base = math.nan if data["suppressed"].any() else number(rows["denominator"].iloc[0])
     if data["suppressed"].any():
         title = f"{label}: figures suppressed to protect confidentiality"
     else:

@@ -8,6 +8,9 @@ written to ``outputs/<trust>/findings.csv`` (and ``.parquet``) by
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pandas as pd
 
 #: Column order of the findings table; meanings are documented in the README.
@@ -65,3 +68,20 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     for c in ["percent", "ci_low", "ci_high", "p_value", "p_adjusted"]:
         df[c] = pd.to_numeric(df[c]).astype("Float64")
     return df.reset_index(drop=True)
+
+
+def flag_set(value: Any) -> set[str]:
+    """The flags of one findings cell (``"low;c"`` -> ``{"low", "c"}``); empty when missing."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return set()
+    return {f.strip() for f in str(value).split(";") if f.strip()}
+
+
+def number(value: Any) -> float:
+    """A findings number as a float, NaN when missing (``pd.NA`` does not compare)."""
+    if value is None or value is pd.NA:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import config
+from analysis.findings import flag_set
 from analysis.textsafe import escape_html, lc_first
 from analysis.wording import quantifier
 
@@ -90,20 +91,16 @@ def fmt_p(p: Any) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
 
 
-def _flags(row: Mapping[str, Any]) -> set[str]:
-    return {f for f in str(row.get("flags", "") or "").split(";") if f}
-
-
 def is_suppressed(row: Mapping[str, Any]) -> bool:
     """True when the cell is suppressed (primary ``c`` or secondary) for this audience."""
-    return bool(_flags(row) & {"c", "secondary"}) or (
+    return bool(flag_set(row.get("flags")) & {"c", "secondary"}) or (
         _missing(row.get("percent")) and not _missing(row.get("denominator"))
     )
 
 
 def is_low(row: Mapping[str, Any]) -> bool:
     """True when the base is below :data:`analysis.config.LOW_BASE_THRESHOLD`."""
-    return "low" in _flags(row)
+    return "low" in flag_set(row.get("flags"))
 
 
 def marker(row: Mapping[str, Any]) -> str:

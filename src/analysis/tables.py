@@ -36,6 +36,7 @@ import xlsxwriter
 
 from analysis import config
 from analysis.charts import GROUP_VAR_LABELS, GROUP_VAR_ORDER, PROFILE_ORDER, _factor_rows
+from analysis.findings import flag_set, number
 from analysis.instrument import Instrument
 from analysis.textsafe import neutralise_formula
 
@@ -75,19 +76,6 @@ class Table:
 # -- reading findings ---------------------------------------------------------------------
 
 
-def _flags(value: Any) -> set[str]:
-    return {f.strip() for f in str(value or "").split(";") if f.strip()}
-
-
-def _num(value: Any) -> float:
-    if value is None or value is pd.NA:
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _markers(flags: set[str]) -> str:
     out = []
     if "low" in flags:
@@ -105,10 +93,10 @@ class _Cells:
 
     def numbers(self, row: pd.Series | dict[str, Any], cols: Sequence[str]) -> list[Any]:
         """Values of numeric findings columns, [c] when suppressed for publication, [z] if blank."""
-        hide = self.publication and bool(_flags(row["flags"]) & SUPPRESSED_FLAGS)
+        hide = self.publication and bool(flag_set(row["flags"]) & SUPPRESSED_FLAGS)
         out: list[Any] = []
         for c in cols:
-            v = _num(row[c])
+            v = number(row[c])
             out.append(C if hide else (Z if math.isnan(v) else v))
         return out
 
@@ -178,7 +166,7 @@ def _outcome_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
             if r["outcome"] in instrument.outcomes
             else r["label"]
         )
-        out.append([r["outcome"], name, *cells.numbers(r, _N_COLS), _markers(_flags(r["flags"]))])
+        out.append([r["outcome"], name, *cells.numbers(r, _N_COLS), _markers(flag_set(r["flags"]))])
     return Table(
         sheet="Outcome_scores",
         title="Outcome scores: percentage of work done well enough",
@@ -213,7 +201,7 @@ def _criterion_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cel
                 outcome,
                 title,
                 *cells.numbers(r, _N_COLS),
-                _markers(_flags(r["flags"])),
+                _markers(flag_set(r["flags"])),
             ]
         )
     return Table(
@@ -254,7 +242,7 @@ def _question_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cell
                 r["measure_id"],
                 q.text if q else r["label"],
                 *cells.numbers(r, _N_COLS),
-                _markers(_flags(r["flags"])),
+                _markers(flag_set(r["flags"])),
             ]
         )
     return Table(
@@ -284,7 +272,7 @@ def _factor_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells)
     out = []
     for i, f in enumerate(factors):
         ident = f["identified"]
-        hidden = bool(_flags(ident["flags"]) & SUPPRESSED_FLAGS) and cells.publication
+        hidden = bool(flag_set(ident["flags"]) & SUPPRESSED_FLAGS) and cells.publication
         if hidden:
             # Its rank is unknown, so it belongs to neither group (listed last).
             group = C
@@ -292,14 +280,14 @@ def _factor_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells)
             group = "Most prevalent factors" if i < most else "Other common factors"
         row: list[Any] = [group, f["label"]]
         row += cells.numbers(ident, ["numerator", "denominator"])
-        flags = set(_flags(ident["flags"]))
+        flags = set(flag_set(ident["flags"]))
         for item in ("interventions", "progress"):
             if hidden:
                 # The items' base is the suppressed prevalence, so they are withheld too.
                 row += [C, C, C]
             elif item in f:
                 row += cells.numbers(f[item], ["numerator", "denominator", "percent"])
-                flags |= _flags(f[item]["flags"])
+                flags |= flag_set(f[item]["flags"])
             else:
                 row += [Z, Z, Z]
         row.append(_markers(flags))
@@ -350,7 +338,7 @@ def _comparison_table(
             out.append(
                 [qid, text, "Group", r["group"], *cells.numbers(r, _N_COLS)]
                 + [Z] * 5
-                + [_markers(_flags(r["flags"]))]
+                + [_markers(flag_set(r["flags"]))]
             )
         for r in diff_by.get(qid, []):
             text = q.text if q else r["label"]
@@ -358,7 +346,7 @@ def _comparison_table(
                 [qid, text, "Difference", r["group"]]
                 + [Z] * 5
                 + cells.numbers(r, ["percent", "ci_low", "ci_high", "p_value", "p_adjusted"])
-                + [_markers(_flags(r["flags"]))]
+                + [_markers(flag_set(r["flags"]))]
             )
     label = GROUP_VAR_LABELS.get(group_var, group_var.replace("_", " "))
     if group_var in instrument.case_details:
@@ -404,7 +392,7 @@ def _breakdown_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cel
                 q.text if q else r["label"],
                 r["category"],
                 *cells.numbers(r, ["numerator", "denominator", "percent"]),
-                _markers(_flags(r["flags"])),
+                _markers(flag_set(r["flags"])),
             ]
         )
     return Table(
@@ -448,7 +436,7 @@ def _profile_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
                     label,
                     r["category"],
                     *cells.numbers(r, ["numerator", "denominator", "percent"]),
-                    _markers(_flags(r["flags"])),
+                    _markers(flag_set(r["flags"])),
                 ]
             )
     return Table(
