@@ -245,3 +245,19 @@ def test_invalid_workbook_leaves_previous_report_untouched(pipeline, tmp_path):
     assert "Traceback" not in res.stderr
     assert (out / "report.html").read_bytes() == before
     assert [p.name for p in (pipeline["tmp"] / "outputs").iterdir()] == [TRUST]
+
+
+def test_completeness_counts_answers_per_column():
+    cases = pd.DataFrame({"a": [1, None, 3], "b": [None, None, "x"]})
+    got = report.completeness(cases)
+    assert got.to_dict("index") == {
+        "a": {"answered": 2, "of cases": 3},
+        "b": {"answered": 1, "of cases": 3},
+    }
+
+
+def test_load_cases_drops_identifiers(tmp_path, tiny_instrument):
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"case_id": ["C1", "C2"], "case_type": ["Licence", "Licence"]}).to_parquet(path)
+    got = report.load_cases("t", tiny_instrument, path)
+    assert list(got.columns) == ["case_type"] and len(got) == 2

@@ -188,6 +188,28 @@ def load_findings(
     return read_findings(out), inst
 
 
+def load_cases(trust: str, instrument: Any, path: str | Path | None = None) -> pd.DataFrame:
+    """Processed cases to look at in a notebook: identifiers and free text removed.
+
+    Reads ``path`` (a processed parquet file), by default the organisation's, ingesting
+    ``data/raw/<trust>.xlsx`` first when it has not been ingested yet (a fresh checkout).
+    """
+    from analysis import ingest
+
+    path = Path(path) if path is not None else config.processed_path(trust)
+    if not path.exists():
+        ingest.ingest_file(default_workbook(trust), trust, instrument=instrument)
+    cases = pd.read_parquet(path)
+    return cases.drop(columns=[c for c in instrument.sensitive_columns if c in cases.columns])
+
+
+def completeness(cases: pd.DataFrame) -> pd.DataFrame:
+    """Per column: how many cases have a value (``answered``) out of all (``of cases``)."""
+    out = cases.notna().sum().rename("answered").to_frame()
+    out["of cases"] = len(cases)
+    return out
+
+
 def filter_cases(cases: pd.DataFrame, selected: dict[str, Any]) -> pd.DataFrame:
     """Cases whose value in each column is among the selected values.
 
