@@ -742,13 +742,7 @@ def _normalise(raw: pd.DataFrame, inst: Instrument, rep: _Report) -> pd.DataFram
         elif kind == "count":
             values, bad = normalise_counts(col)
             for row in values.index[bad.to_numpy()]:
-                rep.error(
-                    f"{_show(raw.at[row, cid])} is not a number (expected a whole number"
-                    f"{_range_text(inst, cid)})",
-                    row=int(row),
-                    column=cid,
-                    value=raw.at[row, cid],
-                )
+                _count_error(rep, inst, cid, int(row), raw.at[row, cid], "is not a number")
             out[cid] = values
         else:
             out[cid] = normalise_text(col)
@@ -767,6 +761,20 @@ def _bounds(inst: Instrument, cid: str) -> tuple[int | None, int | None]:
     spec = inst.questions.get(cid) or inst.case_details[cid]
     lo = spec.min if spec.min is not None else 0  # a count is never negative
     return lo, spec.max
+
+
+#: What a failed count check says (pandera check meaning -> message).
+_COUNT_PROBLEMS = {"range": "is out of range", "whole": "is not a whole number"}
+
+
+def _count_error(rep: _Report, inst: Instrument, cid: str, row: int, value, problem: str) -> None:
+    """Report a bad count cell: what is wrong with it and which whole numbers are allowed."""
+    rep.error(
+        f"{_show(value)} {problem} (expected a whole number{_range_text(inst, cid)})",
+        row=row,
+        column=cid,
+        value=value,
+    )
 
 
 def _range_text(inst: Instrument, cid: str) -> str:
@@ -989,22 +997,8 @@ def _validate(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, rep: _Rep
                 column=cid,
                 value=raw_value,
             )
-        elif kind == "range":
-            rep.error(
-                f"{_show(raw_value)} is out of range (expected a whole number"
-                f"{_range_text(inst, cid)})",
-                row=row,
-                column=cid,
-                value=raw_value,
-            )
-        elif kind == "whole":
-            rep.error(
-                f"{_show(raw_value)} is not a whole number (expected a whole number"
-                f"{_range_text(inst, cid)})",
-                row=row,
-                column=cid,
-                value=raw_value,
-            )
+        elif kind in _COUNT_PROBLEMS:
+            _count_error(rep, inst, cid, row, raw_value, _COUNT_PROBLEMS[kind])
         else:
             rep.error(f"{_show(raw_value)} failed check {check}", row=row, column=cid)
 
