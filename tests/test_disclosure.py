@@ -8,6 +8,15 @@ from analysis.disclosure import apply_disclosure
 from analysis.findings import conform
 from analysis.instrument import load_instrument
 
+_ROW_COLUMNS = ["kind", "measure_id", "group_var", "group", "category", "numerator", "denominator"]
+
+
+def _rows(rows: list[tuple]) -> pd.DataFrame:
+    """Findings rows from (kind, measure, group_var, group, category, n, N) tuples."""
+    df = pd.DataFrame(rows, columns=_ROW_COLUMNS)
+    df["percent"] = 100 * df["numerator"] / df["denominator"]
+    return df
+
 
 def rows():
     r = [
@@ -25,19 +34,7 @@ def rows():
         ("breakdown", "rev", "", "", "Insufficient review", 2, 20),  # primary
         ("breakdown", "rev", "", "", "No review", 10, 20),
     ]
-    df = pd.DataFrame(
-        r,
-        columns=[
-            "kind",
-            "measure_id",
-            "group_var",
-            "group",
-            "category",
-            "numerator",
-            "denominator",
-        ],
-    )
-    df["percent"] = 100 * df["numerator"] / df["denominator"]
+    df = _rows(r)
     df["ci_low"], df["ci_high"] = 1.0, 99.0
     df.loc[df["kind"] == "difference", ["percent", "p_value", "p_adjusted"]] = [-20.0, 0.4, 0.5]
     return conform(df)
@@ -205,19 +202,7 @@ def test_hidden_counts_do_not_come_back_as_bases(tmp_path):
         ("comparison", "q", "om_grade", "PO", "", 8, 16),
         ("comparison", "q", "om_grade", "PSO", "", 2, 4),
     ]
-    df = pd.DataFrame(
-        r,
-        columns=[
-            "kind",
-            "measure_id",
-            "group_var",
-            "group",
-            "category",
-            "numerator",
-            "denominator",
-        ],
-    )
-    df["percent"] = 100 * df["numerator"] / df["denominator"]
+    df = _rows(r)
     out = apply_disclosure(conform(df), "publication", instrument=inst)
     hidden_base = out["denominator"].isna()
     keys = out["kind"] + "/" + out["measure_id"] + "/" + out["group"] + out["category"]
