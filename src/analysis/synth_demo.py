@@ -38,17 +38,29 @@ MANIFEST = ".demo-data.json"
 GENERATOR_MODULES = ("synth.py", "synth_demo.py", "calibrate.py", "instrument.py", "wording.py")
 
 
-def inputs_fingerprint(profile: Path) -> str:
-    """Hash of everything a demo workbook is generated from (paths and contents)."""
-    pkg = config.PACKAGE_DIR
-    files = [profile]
-    for folder in ("instruments", "published"):
-        files += sorted((pkg / folder).glob("*.yaml"))
-    files += [pkg / m for m in GENERATOR_MODULES]
+def _hash_files(files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in files:
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def shared_inputs_hash() -> str:
+    """Hash of what every demo workbook is generated from besides its profile.
+
+    The instruments, the published figures and the generator's code: read once per run,
+    not once per workbook.
+    """
+    pkg = config.PACKAGE_DIR
+    files = [
+        f for folder in ("instruments", "published") for f in sorted((pkg / folder).glob("*.yaml"))
+    ]
+    return _hash_files(files + [pkg / m for m in GENERATOR_MODULES])
+
+
+def inputs_fingerprint(profile: Path, shared: str | None = None) -> str:
+    """Hash of everything one demo workbook is generated from: its profile and the shared part."""
+    return _hash_files([profile]) + ":" + (shared or shared_inputs_hash())
 
 
 def demo_profiles() -> list[Path]:
@@ -106,10 +118,11 @@ def write_demo_data(
     except (OSError, ValueError):
         manifest = {}
     done = []
+    shared = shared_inputs_hash()
     for path in demo_profiles():
         prof = load_profile(path)
         target = out / f"{prof['slug']}.xlsx"
-        fingerprint = inputs_fingerprint(path)
+        fingerprint = inputs_fingerprint(path, shared)
         record = manifest.get(target.name) or {}
         if target.exists() and not force:
             if record:
