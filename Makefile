@@ -29,9 +29,9 @@ setup: $(STAMP) ## create .venv and install the package with its dependencies
 
 # The demo workbooks are regenerated when what they are made from changes (a new instrument
 # version, say); demo-data refreshes only workbooks nobody has edited since it wrote them.
-DEMO_INPUTS := $(wildcard src/analysis/profiles/*.yaml src/analysis/instruments/*.yaml \
-	src/analysis/published/*.yaml) $(addprefix src/analysis/,synth.py synth_demo.py \
-	calibrate.py instrument.py wording.py)
+DEMO_INPUTS := $(wildcard src/analysis/synthetic/profiles/*.yaml src/analysis/instrument/programmes/*.yaml \
+	src/analysis/synthetic/published/*.yaml src/analysis/synthetic/*.py src/analysis/instrument/*.py) \
+	src/analysis/engine/wording.py
 
 data/raw/$(TRUST).xlsx: $(DEMO_INPUTS) | $(STAMP)
 	$(PY) -m analysis demo-data
@@ -43,7 +43,7 @@ demo-data: $(STAMP) ## write the twelve synthetic demo workbooks into data/raw/
 # For the calibrated demo trust the reproduction check runs first, so the report carries it
 # (an appendix, shown only when the check was made on the very same workbook).
 report: $(STAMP) data/raw/$(TRUST).xlsx ## run the report for the demo trust (TRUST=slug to change)
-	@if [ -f src/analysis/profiles/$(TRUST).yaml ] && grep -q '^calibrate_to:' src/analysis/profiles/$(TRUST).yaml; then \
+	@if [ -f src/analysis/synthetic/profiles/$(TRUST).yaml ] && grep -q '^calibrate_to:' src/analysis/synthetic/profiles/$(TRUST).yaml; then \
 		$(PY) -m analysis reproduce --profile $(TRUST) --summary; fi
 	$(PY) -m analysis report data/raw/$(TRUST).xlsx --trust $(TRUST) --audience $(AUDIENCE)
 

@@ -10,7 +10,7 @@ other's files:
 baseline
     for each trust, one after the other, as separate commands: ``python -m
     analysis ingest``, ``python -m analysis analyse``, the tables and static
-    charts (one ``python -c`` call to ``analysis.tables`` / ``analysis.charts``,
+    charts (one ``python -c`` call to ``analysis.render.tables`` / ``analysis.render.charts``,
     the work ``report`` also does), ``papermill notebooks/10_report.ipynb
     out.ipynb -p trust SLUG``, ``jupyter nbconvert --to html --no-input
     out.ipynb``.
@@ -76,9 +76,10 @@ def run(cmd: list[str], env: dict[str, str]) -> float:
 
 TABLES_AND_CHARTS = """
 import sys
-from analysis import charts, config, tables
-from analysis.instrument import load_instrument
-from analysis.report import read_findings
+from analysis.render import charts, tables
+from analysis import config
+from analysis.instrument.model import load_instrument
+from analysis.pipeline.report import read_findings
 trust = sys.argv[1]
 out = config.trust_output_dir(trust)
 inst = load_instrument()
@@ -192,8 +193,11 @@ def profile_one(workbook: Path) -> list[tuple[str, float]]:
     t = time.perf_counter()
     import pandas as pd
 
-    from analysis import charts, config, engine, ingest, tables
-    from analysis.instrument import load_instrument
+    from analysis import config
+    from analysis.engine import run as engine
+    from analysis.ingest import core as ingest
+    from analysis.instrument.model import load_instrument
+    from analysis.render import charts, tables
 
     phases = [("python imports (pandas, analysis)", time.perf_counter() - t)]
     slug = workbook.stem
@@ -256,7 +260,7 @@ def profile_one(workbook: Path) -> list[tuple[str, float]]:
     nb_path = out / "report.ipynb"
     nbformat.write(nb, str(nb_path))
 
-    from analysis.export import export_html
+    from analysis.render.export import export_html
 
     step("export HTML (nbconvert, in process)", lambda: export_html(nb_path, out / "report.html"))
     t = time.perf_counter()
@@ -268,7 +272,7 @@ def profile_one(workbook: Path) -> list[tuple[str, float]]:
     )
     phases.append(("(baseline extra) start `jupyter nbconvert`", time.perf_counter() - t))
     t = time.perf_counter()
-    subprocess.run([PY, "-c", "import analysis.engine, pandas"], check=True)
+    subprocess.run([PY, "-c", "import analysis.engine.run, pandas"], check=True)
     phases.append(
         ("(baseline extra) `import pandas, analysis` per command", time.perf_counter() - t)
     )

@@ -5,7 +5,7 @@ Usage: ``python bench/ingest.py [--cases 10000] [--repeat 1]``
 Writes ``bench/results/ingest-<n>-<instrument hash>.xlsx`` (the demo profile's generator,
 scaled to ``--cases``, on the full default instrument) once, then in one run, side by side:
 
-- fast path: ``analysis.ingest.read_cases`` as shipped (fastexcel: calamine straight to
+- fast path: ``analysis.ingest.core.read_cases`` as shipped (fastexcel: calamine straight to
   Arrow strings; python-calamine only for sheet metadata);
 - openpyxl: the same ``read_cases`` (same normalisation and validation) with only
   the reader swapped for ``pandas.read_excel(engine="openpyxl")``;
@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import config, ingest
-from analysis.instrument import load_instrument
+from analysis import config
+from analysis.ingest import core as ingest
+from analysis.instrument.model import load_instrument
 
 RESULTS = config.PROJ_ROOT / "bench" / "results"
 
@@ -34,7 +35,7 @@ def make_workbook(n: int, path: Path) -> Path:
     """A valid n-case workbook on the default instrument (cached between runs)."""
     if path.exists():
         return path
-    from analysis import synth
+    from analysis.synthetic import generate as synth
 
     inst = load_instrument()
     t = time.perf_counter()

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 from helpers.instruments import ANSWER_SETS
 
-from analysis.findings import conform
-from analysis.instrument import Instrument, load_instrument
+from analysis.engine.findings import conform
+from analysis.instrument.model import Instrument, load_instrument
 
 TRUST = "norfolk-and-suffolk"
 N_CASES = 73
@@ -205,7 +205,7 @@ def fixture_findings() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`analysis.findings.FINDINGS_COLUMNS`. Suppressed cells keep their
+        Columns :data:`analysis.engine.findings.FINDINGS_COLUMNS`. Suppressed cells keep their
         values (as an internal engine run would) but carry flag ``c``, so tests can check
         that renderers never show them.
     """

@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 from fixtures_findings import FIXTURE_INSTRUMENT_YAML
 
-from analysis import aggregate, config, engine
-from analysis.instrument import load_instrument
+from analysis import config
+from analysis.engine import run as engine
+from analysis.instrument.model import load_instrument
+from analysis.pipeline import aggregate
 
 NA = "Not applicable"
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis import batch, config
+from analysis import config
 from analysis.cli import main
+from analysis.pipeline import batch
 
 # -- stand-ins ----------------------------------------------------------------------------
 
@@ -33,7 +34,7 @@ class PapermillExecutionError(Exception):
 
 
 class IngestError(Exception):
-    """Same name as analysis.ingest's error."""
+    """Same name as analysis.ingest.core's error."""
 
     def __init__(self, problem: str):
         super().__init__(f"1 problem in x.xlsx:\n{problem}")
@@ -329,7 +330,7 @@ def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
     from conftest import TINY_INSTRUMENT_YAML
     from helpers.workbooks import grid, valid_rows, write_xlsx
 
-    from analysis.instrument import load_instrument
+    from analysis.instrument.model import load_instrument
 
     raw, outputs = dirs
     inst_path = tmp_path / "tiny.yaml"

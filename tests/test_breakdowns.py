@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 from helpers.instruments import ANSWER_SETS
 
-from analysis.breakdowns import breakdown, category_questions
-from analysis.instrument import load_instrument
-from analysis.profile import MISSING, profile, profile_columns, sample_rows
-from analysis.scoring import judgement_matrix
+from analysis.engine.breakdowns import breakdown, category_questions
+from analysis.engine.profile import MISSING, profile, profile_columns, sample_rows
+from analysis.engine.scoring import judgement_matrix
+from analysis.instrument.model import load_instrument
 
 TINY = (
     """

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from fixtures_findings import FIXTURE_INSTRUMENT_YAML, fixture_findings
 
-from analysis import config, engine
-from analysis.export import export_html
+from analysis import config
+from analysis.engine import run as engine
+from analysis.render.export import export_html
 
 pytestmark = pytest.mark.browser
 

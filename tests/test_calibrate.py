@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from test_synth import TINY_INSTRUMENT, tiny_profile
 
-from analysis import calibrate as C
-from analysis import synth
-from analysis.instrument import load_instrument
+from analysis.instrument.model import load_instrument
+from analysis.synthetic import calibrate as C
+from analysis.synthetic import generate as synth
 
 S = C.Statement
 

@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import pytest
 from fixtures_findings import HOSTILE_LDUS, fixture_findings, fixture_instrument
 
-from analysis import charts
-from analysis.charts import DATA_COLUMNS, OKABE_ITO, Chart
+from analysis.render import charts
+from analysis.render.charts import DATA_COLUMNS, OKABE_ITO, Chart
 
 
 @pytest.fixture(scope="module")

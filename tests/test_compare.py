@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.compare import compare, group_values
-from analysis.instrument import load_instrument
-from analysis.scoring import judgement_matrix
+from analysis.engine.compare import compare, group_values
+from analysis.engine.scoring import judgement_matrix
+from analysis.instrument.model import load_instrument
 
 TINY = """
 id: tinyc
@@ -124,7 +124,7 @@ def test_single_group_gives_nothing(inst, two_groups):
 
 @pytest.mark.parametrize("max_cells", [4096, 1])
 def test_joint_counts_by_hand(inst, monkeypatch, max_cells):
-    import analysis.compare as cmp
+    import analysis.engine.compare as cmp
 
     monkeypatch.setattr(cmp, "MAX_JOINT_CELLS", max_cells)  # 1 forces one pass per column
     cases = pd.DataFrame(

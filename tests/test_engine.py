@@ -6,10 +6,10 @@ from helpers.instruments import ANSWER_SETS
 
 from analysis import config
 from analysis.cli import main
-from analysis.engine import analyse, write_findings
+from analysis.engine.findings import FINDINGS_COLUMNS
+from analysis.engine.run import analyse, write_findings
 from analysis.errors import UserError
-from analysis.findings import FINDINGS_COLUMNS
-from analysis.instrument import load_instrument
+from analysis.instrument.model import load_instrument
 
 TINY = (
     """

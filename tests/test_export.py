@@ -1,4 +1,4 @@
-"""Offline, self-contained HTML export (analysis.export)."""
+"""Offline, self-contained HTML export (analysis.render.export)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from fixtures_findings import fixture_findings, fixture_instrument
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from analysis import charts, export
-from analysis.export import ExportError
+from analysis.render import charts, export
+from analysis.render.export import ExportError
 
 XSS = "</script><script>alert(1)</script>"
 

@@ -3,16 +3,16 @@
 import pandas as pd
 import pytest
 
-from analysis.factors import (
+from analysis.engine.factors import (
     MOST_PREVALENT,
     OTHER_COMMON,
     factor_rows,
     factor_table,
     factor_table_from_findings,
 )
-from analysis.findings import conform
-from analysis.instrument import load_instrument
-from analysis.scoring import judgement_matrix
+from analysis.engine.findings import conform
+from analysis.engine.scoring import judgement_matrix
+from analysis.instrument.model import load_instrument
 
 TINY = """
 id: tinyf

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.findings import flag_set, number
+from analysis.engine.findings import flag_set, number
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import funnel
+from analysis.engine import funnel
 
 
 def test_z_values():

@@ -17,8 +17,8 @@ from helpers.workbooks import grid, valid_rows, write_big_xlsx, write_csv, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis import ingest
-from analysis.ingest import IngestError, ingest_file, read_cases
+from analysis.ingest import core as ingest
+from analysis.ingest.core import IngestError, ingest_file, read_cases
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 

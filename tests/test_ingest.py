@@ -13,8 +13,8 @@ from helpers.workbooks import expected, fill_template, grid, valid_rows, write_c
 
 from analysis import cli
 from analysis.errors import UserError
-from analysis.ingest import IngestError, Problem, check_trust, ingest_file, read_cases
-from analysis.template import write_template
+from analysis.ingest.core import IngestError, Problem, check_trust, ingest_file, read_cases
+from analysis.instrument.template import write_template
 
 # -- round trip ---------------------------------------------------------------------------
 
@@ -460,7 +460,7 @@ def _bare_xlsx(path: Path, sheet_xml: str) -> Path:
 
 
 def test_merged_ranges_after_a_megabyte_of_cells(tmp_path):
-    from analysis.ingest import _xlsx_merged
+    from analysis.ingest.core import _xlsx_merged
 
     head = f"<worksheet {_NS}><sheetData>"
     # Pad so that "</sheetData>" straddles the reader's 1 MiB chunks.
@@ -478,7 +478,7 @@ def test_merged_ranges_after_a_megabyte_of_cells(tmp_path):
 
 
 def test_merged_ranges_with_prefixed_tags_and_empty_sheet_data(tmp_path):
-    from analysis.ingest import _xlsx_merged
+    from analysis.ingest.core import _xlsx_merged
 
     prefixed = (
         f'<x:worksheet xmlns:x="{_NS[7:-1]}"><x:sheetData><x:row r="1"/></x:sheetData>'
@@ -492,7 +492,7 @@ def test_merged_ranges_with_prefixed_tags_and_empty_sheet_data(tmp_path):
 
 
 def test_cells_keep_excel_positions_when_a1_is_blank(tmp_path):
-    from analysis.ingest import _read_cells
+    from analysis.ingest.core import _read_cells
 
     # Header at C5: rows 1-4 and columns A-B are blank but must keep their places, or every
     # row and column a message names would be wrong.
@@ -558,7 +558,7 @@ def test_any_of_rule_problems_name_the_rule(tmp_path, any_of_instrument):
 def test_a_workbook_the_fast_reader_cannot_read_is_read_the_slow_way(
     tmp_path, tiny_instrument, tiny_rows, monkeypatch
 ):
-    from analysis import ingest
+    from analysis.ingest import core as ingest
 
     def broken(source, sheet):
         raise RuntimeError("fastexcel could not cope")

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 
-from analysis.kernels import IPCKernelManager, execute_notebook
+from analysis.pipeline.kernels import IPCKernelManager, execute_notebook
 
 
 def test_kernel_manager_uses_ipc():

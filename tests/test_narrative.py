@@ -1,4 +1,4 @@
-"""Report prose and tables drafted from the findings table (analysis.narrative)."""
+"""Report prose and tables drafted from the findings table (analysis.render.narrative)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from fixtures_findings import HOSTILE_LDUS, fixture_findings, fixture_instrument
 
-from analysis import narrative
-from analysis.findings import conform
+from analysis.engine.findings import conform
+from analysis.render import narrative
 
 XSS = "<script>alert(1)</script>"
 
@@ -95,7 +95,7 @@ def test_key_findings_skip_suppressed_and_low_bases(inst, findings):
 
 
 def test_key_findings_use_wording_quantifiers(inst, findings):
-    from analysis.wording import quantifier
+    from analysis.engine.wording import quantifier
 
     html = narrative.key_findings(findings, inst, "O1")
     assert f"done well enough in {quantifier(20, 23)} of the relevant cases (20 of 23" in html

@@ -1,6 +1,6 @@
 """Normalisation of typed answer variants, cell by cell and column by column.
 
-Expected values are worked by hand from the rules in analysis.normalise: case, spaces and
+Expected values are worked by hand from the rules in analysis.ingest.normalise: case, spaces and
 punctuation are ignored; Yes/No/N/A synonyms map only where the column allows them; a value
 that maps to nothing is kept (tidied) so validation can name it.
 """
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.normalise import CodeMatcher, clean_text, normalise_codes, normalise_counts
+from analysis.ingest.normalise import CodeMatcher, clean_text, normalise_codes, normalise_counts
 
 # -- one cell ------------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ import pytest
 from fixtures_findings import FIXTURE_INSTRUMENT_YAML, fixture_findings
 from helpers.workbooks import grid, valid_rows, write_xlsx
 
-from analysis import config, engine
+from analysis import config
+from analysis.engine import run as engine
 
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
 EXPECTED = [
@@ -173,7 +174,7 @@ def test_findings_notebooks_run_on_a_findings_table(tmp_path, isolated_dirs, nam
 
 @pytest.mark.notebooks
 def test_ingest_and_explore_notebooks_build_what_they_need(tmp_path, isolated_dirs):
-    from analysis.instrument import load_instrument
+    from analysis.instrument.model import load_instrument
 
     inst = load_instrument()
     rows = valid_rows(inst, 24)

@@ -1,4 +1,4 @@
-"""The report pipeline (analysis.report): workbook in, offline HTML and tables out."""
+"""The report pipeline (analysis.pipeline.report): workbook in, offline HTML and tables out."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ import pytest
 from fixtures_findings import fixture_findings, fixture_instrument
 from helpers.workbooks import grid, valid_rows, write_xlsx
 
-from analysis import config, engine, report
+from analysis import config
+from analysis.engine import run as engine
+from analysis.engine.findings import FINDINGS_COLUMNS
 from analysis.errors import UserError
-from analysis.findings import FINDINGS_COLUMNS
+from analysis.pipeline import report
 
 XSS = "<script>alert(1)</script>"
 TRUST = "test-trust"
@@ -62,7 +64,7 @@ def test_filter_cases():
 
 
 def test_place_charts_places_every_chart_once():
-    from analysis import charts
+    from analysis.render import charts
 
     findings, inst = fixture_findings(), fixture_instrument()
     placed = report.place_charts(findings, inst)
@@ -97,7 +99,7 @@ def test_missing_workbook_is_a_user_error(tmp_path, monkeypatch):
 
 
 def _workbook(path: Path) -> Path:
-    from analysis.instrument import load_instrument
+    from analysis.instrument.model import load_instrument
 
     inst = load_instrument()
     rows = valid_rows(inst, 30)

@@ -7,11 +7,11 @@ import json
 import pandas as pd
 import pytest
 
-from analysis import reproduce as R
-from analysis.calibrate import Statement
 from analysis.cli import main
-from analysis.findings import conform
-from analysis.instrument import load_instrument
+from analysis.engine.findings import conform
+from analysis.instrument.model import load_instrument
+from analysis.synthetic import reproduce as R
+from analysis.synthetic.calibrate import Statement
 
 S = Statement
 

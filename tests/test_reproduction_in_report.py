@@ -4,7 +4,8 @@ import json
 
 import pandas as pd
 
-from analysis import narrative, report
+from analysis.pipeline import report
+from analysis.render import narrative
 
 TABLE = pd.DataFrame(
     {

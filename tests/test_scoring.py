@@ -5,14 +5,14 @@ import pandas as pd
 import pytest
 from helpers.instruments import ANSWER_SETS
 
-from analysis.errors import UserError
-from analysis.instrument import load_instrument
-from analysis.scoring import (
+from analysis.engine.scoring import (
     judgement_matrix,
     question_frame,
     score_frame,
     score_rows,
 )
+from analysis.errors import UserError
+from analysis.instrument.model import load_instrument
 
 TINY = (
     """

@@ -1,11 +1,11 @@
-"""Tests for analysis.stats against published worked examples and hand-computed values."""
+"""Tests for analysis.engine.stats against published worked examples and hand-computed values."""
 
 import math
 
 import numpy as np
 import pytest
 
-from analysis.stats import (
+from analysis.engine.stats import (
     EXACT_MAX_TOTAL,
     FISHER_MAX_TOTAL,
     bh_adjust,

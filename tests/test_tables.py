@@ -2,7 +2,7 @@ import openpyxl
 import pytest
 from fixtures_findings import HOSTILE_LDUS, fixture_findings, fixture_instrument
 
-from analysis import tables
+from analysis.render import tables
 
 SHEETS = [
     "Cover",

@@ -7,7 +7,7 @@ import pytest
 
 from analysis import cli
 from analysis.errors import UserError
-from analysis.template import column_info, write_template
+from analysis.instrument.template import column_info, write_template
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.textsafe import escape_html, lc_first, neutralise_formula, safe_filename
+from analysis.render.textsafe import escape_html, lc_first, neutralise_formula, safe_filename
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from analysis.wording import (
+from analysis.engine.wording import (
     ALIASES,
     ALL_BUT_MIN_BASE,
     LADDER,

@@ -12,20 +12,32 @@ import importlib
 import sys
 
 from analysis.errors import UserError
-from analysis.instrument import InstrumentError
+from analysis.instrument.model import InstrumentError
 
 #: command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "dictionary": ("analysis.dictionary", "render the instrument as a markdown data dictionary"),
-    "template": ("analysis.template", "write a blank case workbook to fill in"),
-    "ingest": ("analysis.ingest", "validate a case workbook; write data/processed/<trust>.parquet"),
-    "analyse": ("analysis.engine", "compute the findings table for one organisation"),
-    "synthesise": ("analysis.synth", "write a synthetic case workbook from a profile"),
-    "demo-data": ("analysis.synth_demo", "write the twelve demo workbooks into data/raw/"),
-    "reproduce": ("analysis.reproduce", "check the demo data reproduces the reference report"),
-    "report": ("analysis.report", "run the whole pipeline for one workbook and export the report"),
-    "batch": ("analysis.batch", "run the report pipeline for many workbooks in parallel"),
-    "aggregate": ("analysis.aggregate", "build the cross-organisation aggregate report"),
+    "dictionary": (
+        "analysis.instrument.dictionary",
+        "render the instrument as a markdown data dictionary",
+    ),
+    "template": ("analysis.instrument.template", "write a blank case workbook to fill in"),
+    "ingest": (
+        "analysis.ingest.core",
+        "validate a case workbook; write data/processed/<trust>.parquet",
+    ),
+    "analyse": ("analysis.engine.run", "compute the findings table for one organisation"),
+    "synthesise": ("analysis.synthetic.generate", "write a synthetic case workbook from a profile"),
+    "demo-data": ("analysis.synthetic.demo", "write the twelve demo workbooks into data/raw/"),
+    "reproduce": (
+        "analysis.synthetic.reproduce",
+        "check the demo data reproduces the reference report",
+    ),
+    "report": (
+        "analysis.pipeline.report",
+        "run the whole pipeline for one workbook and export the report",
+    ),
+    "batch": ("analysis.pipeline.batch", "run the report pipeline for many workbooks in parallel"),
+    "aggregate": ("analysis.pipeline.aggregate", "build the cross-organisation aggregate report"),
 }
 
 

@@ -21,10 +21,11 @@ OUTPUTS_DIR = Path(os.environ.get("ANALYSIS_OUTPUTS_DIR", PROJ_ROOT / "outputs")
 NOTEBOOKS_DIR = PROJ_ROOT / "notebooks"
 DOCS_DIR = PROJ_ROOT / "docs"
 
-INSTRUMENTS_DIR = PACKAGE_DIR / "instruments"
-PROFILES_DIR = PACKAGE_DIR / "profiles"
-PUBLISHED_DIR = PACKAGE_DIR / "published"
-ASSETS_DIR = PACKAGE_DIR / "assets"
+INSTRUMENTS_DIR = PACKAGE_DIR / "instrument" / "programmes"
+PROFILES_DIR = PACKAGE_DIR / "synthetic" / "profiles"
+PUBLISHED_DIR = PACKAGE_DIR / "synthetic" / "published"
+ASSETS_DIR = PACKAGE_DIR / "render" / "assets"
+TEMPLATES_DIR = PACKAGE_DIR / "render" / "templates"
 
 #: The instrument used when none is named.
 DEFAULT_INSTRUMENT = INSTRUMENTS_DIR / "iaow-2013-14.yaml"

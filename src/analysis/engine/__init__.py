@@ -1,0 +1,1 @@
+"""Engine: scores, breakdowns, factors, comparisons and the one findings table."""

@@ -1,0 +1,1 @@
+"""Ingest: file guards, readers, normalisation and validation of case workbooks."""

@@ -1,0 +1,1 @@
+"""Pipeline: the report, batch and aggregate runs, their kernels and provenance."""

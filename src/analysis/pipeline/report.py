@@ -1,0 +1,494 @@
+"""The whole per-organisation pipeline: workbook in, offline HTML report out.
+
+``python -m analysis report [WORKBOOK] --trust SLUG [--audience ...] [--instrument PATH]``
+
+1. ingest the workbook (``data/raw/<trust>.xlsx`` by default) into processed cases;
+2. analyse them into the findings table (``findings.csv`` and ``.parquet``);
+3. write ``tables.xlsx`` and static charts (``charts/*.png|svg``);
+4. execute ``notebooks/10_report.ipynb`` with papermill into ``report.ipynb``;
+5. export it to a self-contained ``report.html`` (:mod:`analysis.render.export`);
+6. write ``provenance.json`` (the only file holding run times and hashes).
+
+Everything is built in a temporary folder inside ``outputs/`` and swapped into
+``outputs/<trust>/`` only when every step succeeded, so a failure never leaves
+a half-written report next to an older findings table. When the notebook
+fails, its executed copy (with the error) is kept as
+``outputs/<trust>/report.failed.ipynb`` for diagnosis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis import config
+from analysis.engine.findings import FINDINGS_COLUMNS, conform
+from analysis.errors import UserError
+
+AUDIENCES = ("internal", "publication")
+#: The report notebook papermill executes.
+REPORT_NOTEBOOK = "10_report.ipynb"
+#: Files of a finished run (checked before the build folder replaces the old outputs).
+REQUIRED_OUTPUTS = ("findings.csv", "tables.xlsx", "report.ipynb", "report.html", "provenance.json")
+#: Case-detail columns the exploration notebook (90_explore) filters by.
+EXPLORE_FILTERS = ("ldu", "om_grade", "gender", "case_type")
+_NUMERIC = ["numerator", "denominator", "percent", "ci_low", "ci_high", "p_value", "p_adjusted"]
+
+
+@dataclass
+class ReportResult:
+    """What one report run produced."""
+
+    html: Path
+    out_dir: Path
+    n_charts: int
+    size: int
+    seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+# -- findings ------------------------------------------------------------------------------
+
+
+def _write_tables_and_charts(
+    findings: pd.DataFrame, inst: Any, build: Path, audience: str
+) -> float:
+    """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took."""
+    from analysis.render import charts, tables
+
+    t = time.monotonic()
+    tables.write_tables(findings, inst, build / "tables.xlsx", audience)
+    (build / "charts").mkdir()
+    for chart in charts.all_charts(findings, inst):
+        charts.save_static(chart, build / "charts")
+    return time.monotonic() - t
+
+
+def _point_parameters_at(nb_path: Path, build: Path, final: Path) -> None:
+    """Make the executed notebook's injected ``out_dir`` name the final folder.
+
+    The notebook runs against the temporary build folder, which is gone once the
+    outputs are swapped into place; rerunning ``report.ipynb`` later must find them.
+    """
+    import nbformat  # here, not at the top: the report notebook imports this module, and
+    # nbformat's import (jsonschema's format checkers) costs the kernel about a second
+
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = cell.source.replace(str(build), str(final))
+    nbformat.write(nb, nb_path)
+
+
+def read_reproduction(out_dir: str | Path, input_sha256: str | None) -> pd.DataFrame | None:
+    """The reproduction check of the reference report, when it is about this very input.
+
+    ``python -m analysis reproduce`` records which workbook it checked; the table is
+    returned only when that workbook's sha256 is ``input_sha256`` (the report's input),
+    so a report on real data never carries a check made on synthetic data.
+    """
+    out_dir = Path(out_dir)
+    meta, table = out_dir / "reproduction.json", out_dir / "reproduction.csv"
+    if not (meta.is_file() and table.is_file() and input_sha256):
+        return None
+    if json.loads(meta.read_text(encoding="utf-8")).get("workbook_sha256") != input_sha256:
+        return None
+    return pd.read_csv(table, dtype=str, keep_default_na=False)
+
+
+def read_findings(out_dir: str | Path) -> pd.DataFrame:
+    """Read the findings table from ``out_dir`` (parquet when present, else CSV).
+
+    The CSV is read with every text column as text and no NA guessing: an answer
+    code "None" or an LDU called "NA" must stay text, not become missing.
+    """
+    out_dir = Path(out_dir)
+    pq = out_dir / "findings.parquet"
+    if pq.exists():
+        return conform(pd.read_parquet(pq))
+    csv = out_dir / "findings.csv"
+    if not csv.exists():
+        raise UserError(f"no findings table at {csv}")
+    df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    for c in _NUMERIC:
+        if c in df.columns:
+            df[c] = pd.to_numeric(df[c].replace("", None))
+    return conform(df[[c for c in FINDINGS_COLUMNS if c in df.columns]])
+
+
+def default_workbook(trust: str) -> Path:
+    """``data/raw/<trust>.xlsx``: where ``report`` looks when no workbook is named."""
+    return config.RAW_DIR / f"{trust}.xlsx"
+
+
+def build_findings(
+    trust: str,
+    workbook: str | Path | None = None,
+    instrument: Any = None,
+    audience: str = "internal",
+    out_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """Ingest a workbook and write its findings table (steps 1-2 of the pipeline).
+
+    Used by the notebooks when a trust's findings do not exist yet, so that they run
+    top to bottom on a fresh checkout holding only the demo workbook.
+    """
+    from analysis.engine import run as engine
+    from analysis.ingest import core as ingest
+    from analysis.instrument.model import load_instrument
+
+    inst = instrument if hasattr(instrument, "questions") else load_instrument(instrument or None)
+    workbook = Path(workbook) if workbook else default_workbook(trust)
+    if not workbook.exists():
+        raise UserError(
+            f"no workbook at {workbook}: name one, or run `python -m analysis demo-data`"
+        )
+    result = ingest.ingest_file(workbook, trust, instrument=inst)
+    cases = pd.read_parquet(result.path)
+    df = engine.analyse(cases, inst, trust, audience=audience)
+    engine.write_findings(df, Path(out_dir) if out_dir else config.trust_output_dir(trust))
+    return df
+
+
+def load_findings(
+    trust: str,
+    out_dir: str | Path | None = None,
+    instrument_path: str | Path | None = None,
+    audience: str = "internal",
+) -> tuple[pd.DataFrame, Any]:
+    """The findings table and instrument a notebook works from, building them if missing.
+
+    Parameters
+    ----------
+    trust
+        Organisation slug.
+    out_dir
+        Folder holding ``findings.csv``; ``analysis.config.trust_output_dir(trust)`` when empty.
+    instrument_path
+        Instrument YAML; the default instrument when empty.
+    audience
+        Used only when the findings have to be built.
+    """
+    from analysis.instrument.model import load_instrument
+
+    inst = load_instrument(instrument_path or None)
+    out = Path(out_dir) if out_dir else config.trust_output_dir(trust)
+    if not (out / "findings.csv").exists() and not (out / "findings.parquet").exists():
+        build_findings(trust, instrument=inst, audience=audience, out_dir=out)
+    return read_findings(out), inst
+
+
+def load_cases(trust: str, instrument: Any, path: str | Path | None = None) -> pd.DataFrame:
+    """Processed cases to look at in a notebook: identifiers and free text removed.
+
+    Reads ``path`` (a processed parquet file), by default the organisation's, ingesting
+    ``data/raw/<trust>.xlsx`` first when it has not been ingested yet (a fresh checkout).
+    """
+    from analysis.ingest import core as ingest
+
+    path = Path(path) if path is not None else config.processed_path(trust)
+    if not path.exists():
+        ingest.ingest_file(default_workbook(trust), trust, instrument=instrument)
+    cases = pd.read_parquet(path)
+    return cases.drop(columns=[c for c in instrument.sensitive_columns if c in cases.columns])
+
+
+def completeness(cases: pd.DataFrame) -> pd.DataFrame:
+    """Per column: how many cases have a value (``answered``) out of all (``of cases``)."""
+    out = cases.notna().sum().rename("answered").to_frame()
+    out["of cases"] = len(cases)
+    return out
+
+
+def filter_cases(cases: pd.DataFrame, selected: dict[str, Any]) -> pd.DataFrame:
+    """Cases whose value in each column is among the selected values.
+
+    Parameters
+    ----------
+    cases
+        Processed cases.
+    selected
+        Column -> allowed values; a column with no values selected keeps nothing, and a
+        column not named keeps everything.
+    """
+    mask = pd.Series(True, index=cases.index)
+    for column, values in selected.items():
+        if column in cases.columns:
+            mask &= cases[column].isin(list(values))
+    return cases[mask]
+
+
+def place_charts(findings: pd.DataFrame, instrument: Any) -> dict[str, list[Any]]:
+    """Every chart of :func:`analysis.render.charts.all_charts`, keyed by where the report shows it.
+
+    Keys: ``summary``; each outcome id (its data summary); ``breakdown:<question id>``;
+    ``factors``; ``comparison:<group_var>``; ``profile``; ``other`` (anything else, shown
+    last so that no chart the suite draws is left out of the report).
+    """
+    from analysis.render import charts
+    from analysis.render.textsafe import safe_filename
+
+    outcome_of = {safe_filename(f"data-summary-{o}"): o for o in instrument.outcomes}
+    question_of = {safe_filename(f"breakdown-{q}"): q for q in instrument.questions}
+    placed: dict[str, list[Any]] = {}
+    for chart in charts.all_charts(findings, instrument):
+        cid = chart.id
+        if cid == "outcome-summary":
+            key = "summary"
+        elif cid in outcome_of:
+            key = outcome_of[cid]
+        elif cid in question_of:
+            key = f"breakdown:{question_of[cid]}"
+        elif cid == "factors":
+            key = "factors"
+        elif cid.startswith("comparison-"):
+            key = "comparison:" + cid.removeprefix("comparison-")
+        elif cid.startswith("profile-"):
+            key = "profile"
+        else:
+            key = "other"
+        placed.setdefault(key, []).append(chart)
+    return placed
+
+
+# -- the pipeline ----------------------------------------------------------------------------
+
+
+#: Files in a trust's folder that other commands write (reproduce, batch): kept across runs.
+KEPT_FILES = ("reproduction.csv", "reproduction.json", "inconsistencies.json", ".batch-state.json")
+
+
+def _swap_into_place(build: Path, final: Path) -> None:
+    """Replace ``final`` by ``build`` with two renames (same filesystem, so each is atomic)."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+        os.replace(final, old)
+    os.replace(build, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_report(
+    trust: str,
+    workbook: str | Path | None = None,
+    *,
+    audience: str = "internal",
+    instrument_path: str | Path | None = None,
+    parameters: dict[str, Any] | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = False,
+) -> ReportResult:
+    """Run the whole pipeline for one organisation.
+
+    Parameters
+    ----------
+    trust
+        Organisation slug (also the output folder's name).
+    workbook
+        The case workbook; ``data/raw/<trust>.xlsx`` when omitted.
+    audience
+        ``internal`` or ``publication``.
+    instrument_path
+        Instrument YAML; the package default when omitted.
+    parameters
+        Further notebook parameters (as ``papermill -p``), e.g. ``trust_name``.
+    out_dir
+        Final output folder; ``outputs/<trust>`` when omitted.
+    progress
+        Show papermill's cell progress bar.
+
+    Returns
+    -------
+    ReportResult
+
+    Raises
+    ------
+    UserError
+        For problems the user can fix (missing workbook, invalid cases, bad audience).
+    """
+    from analysis.engine import run as engine
+    from analysis.ingest import core as ingest
+    from analysis.instrument.model import load_instrument
+    from analysis.pipeline import provenance
+    from analysis.render.export import export_html
+    from analysis.render.narrative import trust_display_name
+
+    if audience not in AUDIENCES:
+        raise UserError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    ingest.check_trust(trust)
+    t0 = time.monotonic()
+    phases: dict[str, float] = {}
+    started = provenance.now_utc()
+    workbook = Path(workbook) if workbook else default_workbook(trust)
+    if not workbook.is_file():
+        raise UserError(
+            f"no workbook at {workbook}: name one, or run `python -m analysis demo-data`"
+        )
+    inst = load_instrument(instrument_path or None)
+    final = Path(out_dir) if out_dir else config.trust_output_dir(trust)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".build-{trust}-", dir=final.parent))
+    # mkdtemp makes the folder private (0700); the outputs folder is shared with the team.
+    umask = os.umask(0)
+    os.umask(umask)
+    build.chmod(0o777 & ~umask)
+    # Files other commands wrote into the trust's folder (the reproduction check, batch
+    # state) are carried into the new build: the report notebook may show them.
+    for name in KEPT_FILES:
+        if (final / name).is_file():
+            shutil.copy2(final / name, build / name)
+    side = None
+    try:
+        t = time.monotonic()
+        # data/processed/<trust>.parquet, as the design's data flow says (the exploration
+        # notebook reads it); ingest writes it atomically.
+        result = ingest.ingest_file(workbook, trust, instrument=inst)
+        cases = pd.read_parquet(result.path)
+        phases["ingest"] = time.monotonic() - t
+
+        t = time.monotonic()
+        findings = engine.analyse(cases, inst, trust, audience=audience)
+        del cases  # nothing below may see case rows
+        engine.write_findings(findings, build)
+        phases["analyse"] = time.monotonic() - t
+        # tables.xlsx and the static charts are pure CPU work in this process, while the
+        # notebook below runs in a kernel process: overlapping them uses the second core.
+        side = ThreadPoolExecutor(max_workers=1)
+        side_job = side.submit(_write_tables_and_charts, findings, inst, build, audience)
+
+        params = {
+            "trust": trust,
+            "trust_name": trust_display_name(trust),
+            "audience": audience,
+            "instrument_path": str(Path(instrument_path).resolve()) if instrument_path else "",
+            **(parameters or {}),
+        }
+        record = provenance.build_provenance(
+            input_path=workbook, instrument=inst, parameters=params, started=started
+        )
+        provenance.write_provenance(record, build)
+
+        t = time.monotonic()
+        nb_out = build / "report.ipynb"
+        try:
+            from analysis.pipeline import (
+                kernels,
+            )  # papermill and jupyter_client: the parent side only
+
+            kernels.execute_notebook(
+                str(config.NOTEBOOKS_DIR / REPORT_NOTEBOOK),
+                str(nb_out),
+                parameters={**params, "out_dir": str(build)},
+                cwd=config.NOTEBOOKS_DIR,
+                progress=progress,
+            )
+        except Exception:
+            if nb_out.exists():
+                final.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(nb_out, final / "report.failed.ipynb")
+            raise
+        phases["notebook"] = time.monotonic() - t
+
+        t = time.monotonic()
+        title = f"Inspection of adult offending work in {params['trust_name']}"
+        exported = export_html(nb_out, build / "report.html", title=title)
+        phases["export"] = time.monotonic() - t
+
+        t = time.monotonic()
+        phases["tables_and_charts"] = side_job.result()
+        phases["waiting_for_charts"] = time.monotonic() - t
+        _point_parameters_at(nb_out, build, final)
+        provenance.finish_provenance(record, build, t0)
+        record["phases_seconds"] = {k: round(v, 2) for k, v in phases.items()}
+        provenance.write_provenance(record, build)
+        missing = [f for f in REQUIRED_OUTPUTS if not (build / f).exists()]
+        if missing:
+            raise RuntimeError(f"report run did not produce {', '.join(missing)}")
+        _swap_into_place(build, final)
+        (final / "report.failed.ipynb").unlink(missing_ok=True)
+    finally:
+        if side is not None:
+            side.shutdown(wait=True)  # never remove the build under a running writer
+        if build.exists():
+            shutil.rmtree(build, ignore_errors=True)
+    return ReportResult(
+        html=final / "report.html",
+        out_dir=final,
+        n_charts=exported.n_charts,
+        size=exported.size,
+        seconds=time.monotonic() - t0,
+        phases=phases,
+    )
+
+
+def run_for_batch(job: Any) -> dict[str, Any]:
+    """Entry point for :mod:`analysis.pipeline.batch` (one :class:`analysis.pipeline.batch.Job`)."""
+    res = run_report(
+        job.trust,
+        job.workbook,
+        audience=job.audience,
+        instrument_path=job.instrument,
+        parameters=dict(job.parameters or {}),
+        out_dir=job.out_dir,
+    )
+    return {"report": res.html, "phases": res.phases}
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def add_cli(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``report`` command's arguments."""
+    parser.add_argument(
+        "workbook",
+        nargs="?",
+        type=Path,
+        help="case workbook (default: data/raw/<trust>.xlsx)",
+    )
+    parser.add_argument(
+        "--trust", default=config.DEFAULT_TRUST, help="organisation slug (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--audience",
+        choices=AUDIENCES,
+        default="internal",
+        help="internal: small bases marked [low]; publication: small cells suppressed [c]",
+    )
+    parser.add_argument(
+        "--instrument",
+        type=Path,
+        default=None,
+        help="instrument YAML (default: the package's default instrument)",
+    )
+    parser.add_argument("--progress", action="store_true", help="show notebook cell progress")
+
+
+def cli(args: argparse.Namespace) -> int:
+    """Run the pipeline and print the path of the HTML report."""
+    if args.instrument is not None and not args.instrument.is_file():
+        raise UserError(f"no such instrument file: {args.instrument}")
+    res = run_report(
+        args.trust,
+        args.workbook,
+        audience=args.audience,
+        instrument_path=args.instrument,
+        progress=args.progress,
+    )
+    print(
+        f"{args.trust}: {res.n_charts} charts, {res.size / 1e6:.1f} MB, {res.seconds:.0f}s",
+        file=sys.stderr,
+    )
+    print(res.html)
+    return 0

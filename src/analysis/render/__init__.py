@@ -1,0 +1,1 @@
+"""Render: every presentation decision (present), narrative, charts, tables and export."""

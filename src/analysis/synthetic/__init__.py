@@ -1,0 +1,1 @@
+"""Synthetic data: profiles, published statements, calibration, generator, demo, reproduction."""

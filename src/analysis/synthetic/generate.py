@@ -1,0 +1,514 @@
+"""Synthetic case workbooks from a trust profile.
+
+Real case data is confidential, so the suite ships profiles of trusts and writes
+workbooks in exactly the format inspectors fill in (sheet ``cases``, header row 1 =
+instrument column ids, canonical answer codes, one row per case).
+
+``python -m analysis synthesise --profile PROFILE --out data/raw/X.xlsx [--seed N]``
+
+Profile format (YAML)
+---------------------
+::
+
+    name: Fenmarsh and Rivermouth (synthetic)   # display name
+    slug: fenmarsh-and-rivermouth               # organisation slug (written in `trust`)
+    synthetic: true                             # false only for a real trust's demo data
+    instrument: iaow-2013-14                    # optional: name or path of the instrument
+    n_cases: 64
+    seed: 7                                     # default seed; --seed overrides
+    case_id_prefix: FR                          # case ids FR-0001, FR-0002, ...
+    ldus: {Fenmarsh: 30, Rivermouth: 34}        # ints = exact counts (sum = n_cases),
+                                                # floats = weights (shared by largest remainder)
+    mixes:                                      # same rule: exact counts or proportions
+      om_grade: {PO: 36, PSO: 28}
+      gender: {Male: 0.88, Female: 0.12}
+      case_type: {...}; ethnicity: {...}; rosh_start: {...}; principal_offence: {...}
+      report_type: {...}; n_offender_managers: {1: 0.3, 2: 0.5, 3: 0.2}
+    associate: {om_grade: rosh_start}           # optional: give the first listed value of
+                                                # om_grade to the cases highest in rosh_start
+    defaults:                                   # every question unless overridden
+      above: 0.7        # share above the line among relevant cases (scored questions)
+      na: 0.05          # share not applicable among cases the skip rules allow
+      na_gated: 0.0     # the same for questions with a skip rule (the rule says when)
+      prevalence: 0.4   # share answered with the first code ("Yes") by unscored gate questions
+    outcomes: {O1: 0.85, O2: 0.75}              # performance level of each outcome's questions
+    questions:                                  # per-question overrides (keys: above, na,
+      p_oversight: {above: 0.3, na: 0.6}        # na_gated, prevalence, below)
+      d_plan_review: {below: {No review: 2, Insufficient review: 1}}  # below-code weights
+    effects:                                    # latent-quality shifts (logit units)
+      om_grade: {PO: 0.4, PSO: -0.4}            # e.g. PO cases better than PSO cases
+      ldu: {Rivermouth: -0.5}
+    quality_sd: 1.0                             # spread of the per-case latent quality
+    calibrate_to: published/norfolk-and-suffolk-2014.yaml   # optional (synthetic.calibrate)
+    targets: {s_children_checks: {numerator: 9, denominator: 18}}   # optional exact counts
+
+Each case gets a latent quality (profile effects + normal noise), so better cases are
+better across questions. Questions are answered in column order, so every skip rule
+(``applies_when``) sees the answers it depends on: a case a rule excludes gets the
+set's not-applicable code. A profile with ``calibrate_to`` or ``targets`` is answered
+by :func:`analysis.synthetic.calibrate.calibrated_answers` instead, which hits exact counts.
+Output is deterministic for a given seed, down to the workbook's bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from analysis import config
+from analysis.errors import UserError
+from analysis.fileio import atomic_path
+from analysis.instrument.model import ABOVE, BELOW, Instrument, Question, load_instrument
+
+#: Written as the workbook's author and lastModifiedBy: the stamp that marks it as unedited
+#: generator output (kept as the pre-subpackage module name, so older demo data still matches).
+GENERATOR_STAMP = "analysis.synth"
+#: Fixed workbook timestamp, so a given seed gives identical bytes.
+FIXED_TIME = dt.datetime(2014, 1, 1, 0, 0, 0)
+
+_PROFILE_KEYS = {
+    "name",
+    "slug",
+    "synthetic",
+    "instrument",
+    "n_cases",
+    "seed",
+    "case_id_prefix",
+    "ldus",
+    "mixes",
+    "associate",
+    "defaults",
+    "outcomes",
+    "questions",
+    "effects",
+    "quality_sd",
+    "calibrate_to",
+    "targets",
+    "description",
+    "notes",
+}
+
+
+class ProfileError(UserError):
+    """A profile file is missing or malformed."""
+
+
+# -- profiles ------------------------------------------------------------------------------
+
+
+def profile_path(name_or_path: str | Path) -> Path:
+    """Resolve a profile given as a path or as a name in ``src/analysis/profiles``."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    for cand in (config.PROFILES_DIR / f"{name_or_path}.yaml", config.PROFILES_DIR / str(p)):
+        if cand.exists():
+            return cand
+    known = ", ".join(sorted(x.stem for x in config.PROFILES_DIR.glob("*.yaml")))
+    raise ProfileError(f"no profile {name_or_path!r} (known profiles: {known or 'none'})")
+
+
+def load_profile(name_or_path: str | Path | dict) -> dict[str, Any]:
+    """Load and check a profile (a mapping, a path or a profile name).
+
+    Returns
+    -------
+    dict
+        The profile with defaults filled in.
+
+    Raises
+    ------
+    ProfileError
+        If the file is missing, not YAML, or has unknown keys or impossible counts.
+    """
+    if isinstance(name_or_path, dict):
+        raw = dict(name_or_path)
+        where = raw.get("slug", "profile")
+    else:
+        path = profile_path(name_or_path)
+        where = str(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ProfileError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ProfileError(f"{path}: expected a mapping")
+        raw["_path"] = str(path)
+    unknown = set(raw) - _PROFILE_KEYS - {"_path"}
+    if unknown:
+        raise ProfileError(f"{where}: unknown keys {sorted(unknown)}")
+    for key in ("name", "slug", "n_cases", "ldus"):
+        if key not in raw:
+            raise ProfileError(f"{where}: missing {key!r}")
+    n = int(raw["n_cases"])
+    if n < 1:
+        raise ProfileError(f"{where}: n_cases must be at least 1")
+    prof = {
+        "synthetic": True,
+        "seed": 0,
+        "case_id_prefix": "".join(w[0] for w in str(raw["slug"]).split("-")).upper()[:4],
+        "mixes": {},
+        "associate": {},
+        "defaults": {},
+        "outcomes": {},
+        "questions": {},
+        "effects": {},
+        "quality_sd": 1.0,
+        "targets": {},
+        **raw,
+    }
+    prof["defaults"] = {"above": 0.7, "na": 0.05, "prevalence": 0.4, **(raw.get("defaults") or {})}
+    rate_keys = {"above", "na", "na_gated", "prevalence", "below"}
+    for qid, over in [("defaults", prof["defaults"]), *(prof["questions"] or {}).items()]:
+        bad = [k for k in (over or {}) if k not in rate_keys]
+        if bad:
+            # YAML 1.1 reads a bare `yes:` key as True: name the allowed keys plainly.
+            raise ProfileError(
+                f"{where}: {qid} has unknown rate keys {bad} (use {sorted(rate_keys)})"
+            )
+    for col, mix in [("ldus", prof["ldus"]), *prof["mixes"].items()]:
+        if not isinstance(mix, dict) or not mix:
+            raise ProfileError(f"{where}: {col} must map values to counts or weights")
+        if all(isinstance(v, int) for v in mix.values()) and sum(mix.values()) != n:
+            raise ProfileError(f"{where}: {col} counts sum to {sum(mix.values())}, not n_cases={n}")
+    return prof
+
+
+_INSTRUMENTS: dict[tuple[str, int, int], Instrument] = {}
+
+
+def profile_instrument(prof: dict[str, Any]) -> Instrument:
+    """The instrument a profile is written against (the default one when unnamed).
+
+    Loaded instruments are cached by path, size and modification time: parsing the YAML
+    dominates the cost of a small synthetic workbook.
+    """
+    spec = prof.get("instrument")
+    p = Path(spec) if spec else config.DEFAULT_INSTRUMENT
+    if spec and not p.exists():
+        p = config.INSTRUMENTS_DIR / f"{spec}.yaml"
+    try:
+        st = p.stat()
+    except OSError:
+        return load_instrument(p)  # raises a clear InstrumentError
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _INSTRUMENTS:
+        _INSTRUMENTS[key] = load_instrument(p)
+    return _INSTRUMENTS[key]
+
+
+# -- case details --------------------------------------------------------------------------
+
+
+def allocate(mix: dict[Any, float | int], n: int) -> list[tuple[str, int]]:
+    """Exact counts per value: ints as given, proportions by largest remainder."""
+    from analysis.synthetic.calibrate import largest_remainder
+
+    keys = [str(k) for k in mix]
+    vals = list(mix.values())
+    if all(isinstance(v, int) for v in vals):
+        return list(zip(keys, vals, strict=True))
+    return list(zip(keys, largest_remainder(n, [float(v) for v in vals]), strict=True))
+
+
+def case_details(prof: dict[str, Any], inst: Instrument, rng: np.random.Generator) -> pd.DataFrame:
+    """Case-detail columns with the profile's exact mixes, shuffled over the cases."""
+    n = int(prof["n_cases"])
+    df = pd.DataFrame(index=range(n))
+    width = max(4, len(str(n)))
+    df[inst.identifier_column] = [f"{prof['case_id_prefix']}-{i + 1:0{width}d}" for i in range(n)]
+    mixes = {"ldu": prof["ldus"], **prof["mixes"]}
+    associate = prof.get("associate") or {}
+    # Columns an association depends on are drawn first.
+    order = [c for c in inst.case_details if c in mixes]
+    order.sort(key=lambda c: 1 if c in associate else 0)
+    for col in order:
+        if col not in inst.case_details:
+            raise ProfileError(f"profile mixes name unknown column {col!r}")
+        det = inst.case_details[col]
+        pairs = allocate(mixes[col], n)
+        if det.codes:
+            bad = [k for k, _ in pairs if k not in det.codes]
+            if bad:
+                raise ProfileError(f"{col}: unknown values {bad} (allowed: {list(det.codes)})")
+        values = [k for k, c in pairs for _ in range(c)]
+        if col in associate:
+            # First listed value goes to the cases highest on the associated column.
+            other = associate[col]
+            codes = list(inst.case_details[other].codes) or sorted(df[other].unique())
+            rank = np.array([codes.index(v) if v in codes else 0 for v in df[other]], float)
+            key = rank + rng.normal(0, 0.9, n)
+            idx = np.argsort(-key, kind="stable")
+            col_vals = np.empty(n, dtype=object)
+            col_vals[idx] = values
+            df[col] = col_vals
+        else:
+            df[col] = rng.permutation(np.array(values, dtype=object))
+    for col, det in inst.case_details.items():
+        if col in df.columns or det.type in ("identifier", "free_text"):
+            continue
+        if col == "trust":
+            df[col] = prof["slug"]
+        elif det.codes:
+            df[col] = rng.choice(np.array(det.codes, dtype=object), n)
+        elif det.type == "count":
+            lo, hi = det.min or 0, min(det.max or 5, (det.min or 0) + 4)
+            df[col] = rng.integers(lo, hi + 1, n)
+        elif det.required:
+            df[col] = "Unknown"
+    for col, det in inst.case_details.items():
+        if det.type == "count" and col in df.columns:
+            df[col] = df[col].astype(int)
+    return df
+
+
+def latent_quality(
+    prof: dict[str, Any], details: pd.DataFrame, rng: np.random.Generator
+) -> np.ndarray:
+    """Per-case latent quality: profile group effects plus normal noise."""
+    q = rng.normal(0, float(prof.get("quality_sd", 1.0)), len(details))
+    for col, eff in (prof.get("effects") or {}).items():
+        if col in details.columns:
+            q = q + details[col].astype(str).map({str(k): v for k, v in eff.items()}).fillna(0)
+    return np.asarray(q, dtype=float)
+
+
+# -- stochastic answers ------------------------------------------------------------------
+
+
+def question_rates(prof: dict[str, Any], inst: Instrument, q: Question) -> dict[str, float]:
+    """The profile's rates for one question: above, na, prevalence (and below weights)."""
+    d = prof["defaults"]
+    rates = {"above": d["above"], "na": d["na"], "prevalence": d["prevalence"]}
+    levels = [prof["outcomes"][o] for o in q.outcomes if o in (prof.get("outcomes") or {})]
+    if levels:
+        rates["above"] = float(np.mean(levels))
+    if q.has_rule:
+        # A skip rule already says when the question applies: prefer "all the gate allows".
+        rates["na"] = d.get("na_gated", 0.0)
+    rates.update(prof["questions"].get(q.id) or {})
+    return rates
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-3), 1 - 1e-3)
+    return float(np.log(p / (1 - p)))
+
+
+def stochastic_answers(
+    prof: dict[str, Any],
+    inst: Instrument,
+    details: pd.DataFrame,
+    quality: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Answer every question case by case, in column order, respecting skip rules."""
+    from analysis.synthetic.calibrate import applies_mask
+
+    # Plain arrays while answering: a DataFrame column insert per question is slow.
+    data: dict[str, np.ndarray] = {c: details[c].to_numpy(dtype=object) for c in details}
+    n = len(details)
+    for q in inst.questions.values():
+        rates = question_rates(prof, inst, q)
+        if q.answers == "count":
+            lo, hi = q.min or 0, min(q.max or 5, (q.min or 0) + 5)
+            data[q.id] = rng.integers(lo, hi + 1, n)
+            continue
+        aset = inst.answer_set(q)
+        na = aset.na_code
+        allowed = applies_mask(data, q)
+        out = np.full(n, na, dtype=object)
+        codes = [c for c in aset.code_values if c != na]
+        above = [c for c in codes if c in aset.codes_scoring(ABOVE)]
+        below = [c for c in codes if c in aset.codes_scoring(BELOW)]
+        relevant = allowed & (rng.random(n) >= rates["na"]) if na else allowed
+        if na is None:
+            relevant = np.ones(n, dtype=bool)
+        if above and below:
+            p = rates["above"] if q.scored else rates["prevalence"]
+            # Unscored gates (was X identified?) are not judgements of quality.
+            shift = quality if q.scored else 0.3 * quality
+            prob = 1 / (1 + np.exp(-(_logit(p) + shift)))
+            good = rng.random(n) < prob
+            pick_above = np.array(above, dtype=object)[rng.integers(0, len(above), n)]
+            # Worse codes (later in the set) are likelier for lower-quality cases.
+            base = np.array([float((rates.get("below") or {}).get(c, 1.0)) for c in below])
+            w = base[None, :] * np.exp(
+                -np.arange(len(below))[None, :] * (0.6 + 0.4 * quality[:, None])
+            )
+            cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+            idx = (rng.random(n)[:, None] > cum).sum(axis=1).clip(0, len(below) - 1)
+            pick_below = np.array(below, dtype=object)[idx]
+            out = np.where(relevant, np.where(good, pick_above, pick_below), out)
+        else:
+            pick = np.array(codes, dtype=object)[rng.integers(0, len(codes), n)]
+            out = np.where(relevant, pick, out)
+        data[q.id] = out
+    cases = pd.DataFrame(data, index=details.index)
+    for c in details:
+        cases[c] = details[c]  # keep the details' own dtypes (counts stay integers)
+    return cases
+
+
+# -- generation ------------------------------------------------------------------------
+
+
+def generate(
+    profile: str | Path | dict,
+    seed: int | None = None,
+    instrument: Instrument | None = None,
+    n_cases: int | None = None,
+    return_calibration: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, Any]:
+    """Generate the cases of a profile.
+
+    Parameters
+    ----------
+    profile
+        A profile name, path or mapping.
+    seed
+        Overrides the profile's seed.
+    instrument
+        Overrides the profile's instrument.
+    n_cases
+        Overrides the number of cases (mixes given as counts are rescaled), for tests.
+    return_calibration
+        Also return the :class:`analysis.synthetic.calibrate.Calibration` (None when uncalibrated).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every instrument column in order (free text blank), canonical codes.
+    """
+    prof = load_profile(profile)
+    if n_cases is not None and n_cases != prof["n_cases"]:
+        prof = _rescale(prof, n_cases)
+    inst = instrument or profile_instrument(prof)
+    seed = int(prof["seed"] if seed is None else seed)
+    rng = np.random.default_rng(seed)
+    details = case_details(prof, inst, rng)
+    quality = latent_quality(prof, details, rng)
+    cal = None
+    if prof.get("calibrate_to") or prof.get("targets"):
+        from analysis.synthetic.calibrate import calibrated_answers
+
+        cases, cal = calibrated_answers(prof, inst, details, quality, rng)
+    else:
+        cases = stochastic_answers(prof, inst, details, quality, rng)
+    missing = [c for c in inst.columns if c not in cases.columns]
+    if missing:
+        cases = pd.concat([cases, pd.DataFrame(None, index=cases.index, columns=missing)], axis=1)
+    cases = cases[inst.columns]
+    return (cases, cal) if return_calibration else cases
+
+
+def _rescale(prof: dict[str, Any], n: int) -> dict[str, Any]:
+    """A copy of ``prof`` with ``n`` cases: count mixes become proportions."""
+    prof = dict(prof)
+    prof["n_cases"] = n
+
+    def props(mix):
+        if all(isinstance(v, int) for v in mix.values()):
+            return {k: float(v) for k, v in mix.items()}
+        return mix
+
+    prof["ldus"] = props(prof["ldus"])
+    prof["mixes"] = {k: props(v) for k, v in prof["mixes"].items()}
+    prof["targets"] = {}
+    prof["calibrate_to"] = None
+    return prof
+
+
+def write_workbook(cases: pd.DataFrame, path: str | Path, inst: Instrument) -> Path:
+    """Write cases as a workbook users would fill in, atomically and reproducibly.
+
+    Sheet ``cases``, header row 1 = instrument column ids, one row per case. The file is
+    written next to ``path`` and moved into place, so a reader never sees half a file.
+    """
+    import xlsxwriter
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        wb = xlsxwriter.Workbook(
+            str(tmp), {"strings_to_numbers": False, "strings_to_formulas": False}
+        )
+        # A fixed creation time keeps the bytes identical for a given seed.
+        wb.set_properties(
+            {"created": FIXED_TIME, "author": GENERATOR_STAMP, "title": "Case workbook"}
+        )
+        ws = wb.add_worksheet(config.CASES_SHEET)
+        bold = wb.add_format({"bold": True})
+        cols = list(inst.columns)
+        for j, c in enumerate(cols):
+            ws.write_string(0, j, c, bold)
+        for i, row in enumerate(cases[cols].itertuples(index=False), start=1):
+            for j, v in enumerate(row):
+                if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+                    continue
+                if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                    ws.write_number(i, j, int(v))
+                else:
+                    ws.write_string(i, j, str(v))
+        ws.freeze_panes(1, 1)
+        ws.set_column(0, len(cols) - 1, 14)
+        wb.close()
+    return path
+
+
+def synthesise(
+    profile: str | Path | dict,
+    out: str | Path,
+    seed: int | None = None,
+    n_cases: int | None = None,
+    return_calibration: bool = False,
+) -> Path | tuple[Path, Any]:
+    """Generate a profile's cases and write its workbook; returns the path written."""
+    prof = load_profile(profile)
+    inst = profile_instrument(prof)
+    cases, cal = generate(
+        prof, seed=seed, instrument=inst, n_cases=n_cases, return_calibration=True
+    )
+    path = write_workbook(cases, out, inst)
+    return (path, cal) if return_calibration else path
+
+
+# -- command line ---------------------------------------------------------------------
+
+
+def add_cli(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``python -m analysis synthesise``."""
+    parser.add_argument(
+        "--profile", required=True, help="profile name (src/analysis/profiles) or YAML path"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="workbook to write (.xlsx)")
+    parser.add_argument("--seed", type=int, help="random seed (default: the profile's)")
+
+
+def cli(args: argparse.Namespace) -> int:
+    """Run ``synthesise``."""
+    if args.out.suffix.lower() != ".xlsx":
+        raise UserError(f"--out must be an .xlsx file, not {args.out.name!r}")
+    path = synthesise(args.profile, args.out, seed=args.seed)
+    prof = load_profile(args.profile)
+    print(f"wrote {path} ({prof['n_cases']} cases, profile {prof['slug']})")
+    return 0
+
+
+__all__ = [
+    "ProfileError",
+    "allocate",
+    "case_details",
+    "generate",
+    "latent_quality",
+    "load_profile",
+    "profile_path",
+    "stochastic_answers",
+    "synthesise",
+    "write_workbook",
+]
