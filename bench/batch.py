@@ -78,7 +78,7 @@ TABLES_AND_CHARTS = """
 import sys
 from analysis.render import charts, tables
 from analysis import config
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 from analysis.pipeline.report import read_findings
 trust = sys.argv[1]
 out = config.trust_output_dir(trust)
@@ -196,7 +196,7 @@ def profile_one(workbook: Path) -> list[tuple[str, float]]:
     from analysis import config
     from analysis.engine import run as engine
     from analysis.ingest import core as ingest
-    from analysis.instrument.model import load_instrument
+    from analysis.instrument import load_instrument
     from analysis.render import charts, tables
 
     phases = [("python imports (pandas, analysis)", time.perf_counter() - t)]

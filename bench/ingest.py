@@ -26,7 +26,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.ingest import core as ingest
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 
 RESULTS = config.PROJ_ROOT / "bench" / "results"
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.engine.run import analyse, write_findings
-from analysis.instrument.model import ABOVE, BELOW, NA, load_instrument
+from analysis.instrument import ABOVE, BELOW, NA, load_instrument
 
 
 def synthetic_cases(n: int, seed: int = 20140301) -> pd.DataFrame:

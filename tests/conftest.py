@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers.instruments import ANSWER_SETS
 
-from analysis.instrument.model import load_instrument  # noqa: E402
+from analysis.instrument import load_instrument  # noqa: E402
 
 #: A hand-written instrument small enough to predict every output exactly.
 TINY_INSTRUMENT_YAML = (

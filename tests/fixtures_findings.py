@@ -16,7 +16,7 @@ import pandas as pd
 from helpers.instruments import ANSWER_SETS
 
 from analysis.engine.findings import conform
-from analysis.instrument.model import Instrument, load_instrument
+from analysis.instrument import Instrument, load_instrument
 
 TRUST = "norfolk-and-suffolk"
 N_CASES = 73

@@ -15,7 +15,7 @@ from fixtures_findings import FIXTURE_INSTRUMENT_YAML
 
 from analysis import config
 from analysis.engine import run as engine
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 from analysis.pipeline import aggregate
 
 NA = "Not applicable"

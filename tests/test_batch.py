@@ -330,7 +330,7 @@ def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
     from conftest import TINY_INSTRUMENT_YAML
     from helpers.workbooks import grid, valid_rows, write_xlsx
 
-    from analysis.instrument.model import load_instrument
+    from analysis.instrument import load_instrument
 
     raw, outputs = dirs
     inst_path = tmp_path / "tiny.yaml"

@@ -8,7 +8,7 @@ from helpers.instruments import ANSWER_SETS
 from analysis.engine.breakdowns import breakdown, category_questions
 from analysis.engine.profile import MISSING, profile, profile_columns, sample_rows
 from analysis.engine.scoring import judgement_matrix
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 
 TINY = (
     """

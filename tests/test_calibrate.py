@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_synth import TINY_INSTRUMENT, tiny_profile
 
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 from analysis.synthetic import calibrate as C
 from analysis.synthetic import generate as synth
 

@@ -9,7 +9,7 @@ import pytest
 
 from analysis.engine.compare import compare, group_values
 from analysis.engine.scoring import judgement_matrix
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 
 TINY = """
 id: tinyc

@@ -54,7 +54,7 @@ def test_default_instrument_lists_every_question(default_instrument):
 
 
 def test_pipes_escaped(tmp_path, tiny_instrument_path):
-    from analysis.instrument.model import load_instrument
+    from analysis.instrument import load_instrument
 
     text = tiny_instrument_path.read_text().replace(
         "Was the typed report sufficient?", "Was the report | sufficient?"
@@ -82,8 +82,8 @@ def test_cli_bad_instrument(tmp_path, capsys):
 def test_committed_data_dictionary_is_current():
     # The README links docs/data-dictionary.md; regenerate with `make dictionary`.
     from analysis import config
+    from analysis.instrument import load_instrument
     from analysis.instrument.dictionary import render
-    from analysis.instrument.model import load_instrument
 
     committed = (config.DOCS_DIR / "data-dictionary.md").read_text(encoding="utf-8")
     assert committed == render(load_instrument()), "run `make dictionary` and commit the result"

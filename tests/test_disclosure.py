@@ -6,7 +6,7 @@ import yaml
 
 from analysis.engine.disclosure import apply_disclosure
 from analysis.engine.findings import conform
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 
 _ROW_COLUMNS = ["kind", "measure_id", "group_var", "group", "category", "numerator", "denominator"]
 
@@ -114,7 +114,7 @@ def test_bad_audience():
 
 
 def test_breakdown_sides_with_instrument(tmp_path):
-    from analysis.instrument.model import load_instrument
+    from analysis.instrument import load_instrument
 
     yaml = """
 id: d

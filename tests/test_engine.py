@@ -9,7 +9,7 @@ from analysis.cli import main
 from analysis.engine.findings import FINDINGS_COLUMNS
 from analysis.engine.run import analyse, write_findings
 from analysis.errors import UserError
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 
 TINY = (
     """

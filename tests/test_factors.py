@@ -12,7 +12,7 @@ from analysis.engine.factors import (
 )
 from analysis.engine.findings import conform
 from analysis.engine.scoring import judgement_matrix
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 
 TINY = """
 id: tinyf

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from analysis import config
-from analysis.instrument.model import ABOVE, BELOW, NA, InstrumentError, load_instrument
+from analysis.instrument import ABOVE, BELOW, NA, InstrumentError, load_instrument
 
 PUBLISHED = config.PUBLISHED_DIR / "norfolk-and-suffolk-2014.yaml"
 KINDS = {"outcome_score", "question", "breakdown", "factor", "profile", "comparison", "direction"}

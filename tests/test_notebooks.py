@@ -174,7 +174,7 @@ def test_findings_notebooks_run_on_a_findings_table(tmp_path, isolated_dirs, nam
 
 @pytest.mark.notebooks
 def test_ingest_and_explore_notebooks_build_what_they_need(tmp_path, isolated_dirs):
-    from analysis.instrument.model import load_instrument
+    from analysis.instrument import load_instrument
 
     inst = load_instrument()
     rows = valid_rows(inst, 24)

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.engine.run import analyse
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 
 BASE = (
     """

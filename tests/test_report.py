@@ -99,7 +99,7 @@ def test_missing_workbook_is_a_user_error(tmp_path, monkeypatch):
 
 
 def _workbook(path: Path) -> Path:
-    from analysis.instrument.model import load_instrument
+    from analysis.instrument import load_instrument
 
     inst = load_instrument()
     rows = valid_rows(inst, 30)

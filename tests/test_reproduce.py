@@ -9,7 +9,7 @@ import pytest
 
 from analysis.cli import main
 from analysis.engine.findings import conform
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 from analysis.synthetic import reproduce as R
 from analysis.synthetic.calibrate import Statement
 

@@ -12,7 +12,7 @@ from analysis.engine.scoring import (
     score_rows,
 )
 from analysis.errors import UserError
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 
 TINY = (
     """

@@ -13,7 +13,7 @@ from helpers.instruments import ANSWER_SETS
 from analysis import config
 from analysis.cli import main
 from analysis.ingest.core import read_cases
-from analysis.instrument.model import load_instrument
+from analysis.instrument import load_instrument
 from analysis.synthetic import generate as synth
 
 TINY_INSTRUMENT = (

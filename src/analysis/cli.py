@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from analysis.errors import UserError
-from analysis.instrument.model import InstrumentError
+from analysis.instrument import InstrumentError
 
 #: command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from analysis.instrument.model import Instrument
+from analysis.instrument import Instrument
 
 
 def _applies(inst: Instrument, qid: str, row: Mapping[str, Any]) -> bool:

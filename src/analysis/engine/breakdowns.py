@@ -15,7 +15,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.engine.stats import wilson
-from analysis.instrument.model import NA, Instrument
+from analysis.instrument import NA, Instrument
 
 
 def category_questions(instrument: Instrument) -> list[str]:

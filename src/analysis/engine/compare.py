@@ -35,7 +35,7 @@ from analysis.engine.stats import (
     two_by_two_test,
     wilson,
 )
-from analysis.instrument.model import Instrument
+from analysis.instrument import Instrument
 
 #: Separator between group names in the ``group`` of a difference row.
 DIFF_SEP = " - "

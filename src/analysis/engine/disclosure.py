@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import config
-from analysis.instrument.model import Instrument
+from analysis.instrument import Instrument
 
 AUDIENCES = ("internal", "publication")
 LOW, SUPPRESSED, SECONDARY = "low", "c", "secondary"

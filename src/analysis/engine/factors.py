@@ -16,7 +16,7 @@ import pandas as pd
 from analysis import config
 from analysis.engine.scoring import ABOVE_CODE, Judgements
 from analysis.engine.stats import wilson
-from analysis.instrument.model import Instrument
+from analysis.instrument import Instrument
 
 #: Section names of table 3.5.
 MOST_PREVALENT, OTHER_COMMON = "most prevalent", "other common"

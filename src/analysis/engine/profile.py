@@ -15,7 +15,7 @@ import pandas as pd
 from analysis import config
 from analysis.engine.scoring import Judgements, factorize_column
 from analysis.engine.stats import wilson
-from analysis.instrument.model import Instrument
+from analysis.instrument import Instrument
 
 #: Category shown for blank case details.
 MISSING = "Not recorded"

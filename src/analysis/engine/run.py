@@ -27,7 +27,7 @@ from analysis.engine.profile import profile, sample_rows
 from analysis.engine.scoring import judgement_matrix, question_frame, score_frame, score_rows
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
-from analysis.instrument.model import Instrument, load_instrument
+from analysis.instrument import Instrument, load_instrument
 
 
 def analyse(

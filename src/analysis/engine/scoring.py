@@ -49,7 +49,7 @@ import pandas as pd
 from analysis import config
 from analysis.engine.stats import wilson, z_value
 from analysis.errors import UserError
-from analysis.instrument.model import ABOVE, BELOW, Instrument
+from analysis.instrument import ABOVE, BELOW, Instrument
 
 ABOVE_CODE, BELOW_CODE, NOT_RELEVANT = np.int8(1), np.int8(0), np.int8(-1)
 #: Question-mean and criterion-mean outcome methods (see module docstring).

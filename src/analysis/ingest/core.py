@@ -59,7 +59,7 @@ from analysis import config
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
 from analysis.ingest.normalise import clean_text, normalise_codes, normalise_counts, normalise_text
-from analysis.instrument.model import Instrument, load_instrument
+from analysis.instrument import Instrument, load_instrument
 
 #: Refuse files larger than this before reading them (bytes).
 MAX_FILE_BYTES = 512 * 1024**2

@@ -1,1 +1,39 @@
-"""Instrument: the programme's questions, answer sets and rules, read from data files."""
+"""Instrument: the programme's questions, answer sets and rules, read from data files.
+
+The public face of the package: every other phase imports these names from here, never
+from the modules behind them.
+"""
+
+from analysis.instrument.model import (
+    ABOVE,
+    BELOW,
+    NA,
+    AnswerCode,
+    AnswerSet,
+    CaseDetail,
+    Criterion,
+    Factor,
+    Instrument,
+    InstrumentError,
+    Outcome,
+    Question,
+    Stage,
+    load_instrument,
+)
+
+__all__ = [
+    "ABOVE",
+    "BELOW",
+    "NA",
+    "AnswerCode",
+    "AnswerSet",
+    "CaseDetail",
+    "Criterion",
+    "Factor",
+    "Instrument",
+    "InstrumentError",
+    "Outcome",
+    "Question",
+    "Stage",
+    "load_instrument",
+]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
-from analysis.instrument.model import ABOVE, BELOW, NA, Instrument, load_instrument
+from analysis.instrument import ABOVE, BELOW, NA, Instrument, load_instrument
 
 _SCORE_WORDS = {
     ABOVE: "above the line",

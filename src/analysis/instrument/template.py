@@ -18,7 +18,7 @@ from pathlib import Path
 
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
-from analysis.instrument.model import Instrument, load_instrument
+from analysis.instrument import Instrument, load_instrument
 
 #: Data validation covers this many case rows (Excel's whole column would bloat the file).
 TEMPLATE_ROWS = 2000

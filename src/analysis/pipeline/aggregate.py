@@ -47,7 +47,7 @@ import pandas as pd
 from analysis import config
 from analysis.engine.findings import FINDINGS_COLUMNS, KINDS, conform, flag_set
 from analysis.errors import UserError
-from analysis.instrument.model import Instrument, load_instrument
+from analysis.instrument import Instrument, load_instrument
 
 AGGREGATE = "aggregate"
 #: The aggregate report notebook.

@@ -58,7 +58,7 @@ def build_provenance(
     input_path
         The case workbook that was ingested (None when the run started from findings).
     instrument
-        The loaded :class:`analysis.instrument.model.Instrument`.
+        The loaded :class:`analysis.instrument.Instrument`.
     parameters
         The run's parameters (trust, audience, ...); must be JSON-serialisable.
     started

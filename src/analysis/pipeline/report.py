@@ -146,7 +146,7 @@ def build_findings(
     """
     from analysis.engine import run as engine
     from analysis.ingest import core as ingest
-    from analysis.instrument.model import load_instrument
+    from analysis.instrument import load_instrument
 
     inst = instrument if hasattr(instrument, "questions") else load_instrument(instrument or None)
     workbook = Path(workbook) if workbook else default_workbook(trust)
@@ -180,7 +180,7 @@ def load_findings(
     audience
         Used only when the findings have to be built.
     """
-    from analysis.instrument.model import load_instrument
+    from analysis.instrument import load_instrument
 
     inst = load_instrument(instrument_path or None)
     out = Path(out_dir) if out_dir else config.trust_output_dir(trust)
@@ -320,7 +320,7 @@ def run_report(
     """
     from analysis.engine import run as engine
     from analysis.ingest import core as ingest
-    from analysis.instrument.model import load_instrument
+    from analysis.instrument import load_instrument
     from analysis.pipeline import provenance
     from analysis.render.export import export_html
     from analysis.render.narrative import trust_display_name

@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # heavy imports only when a renderer runs
     import plotly.graph_objects as go
     from matplotlib.figure import Figure
 
-    from analysis.instrument.model import Instrument
+    from analysis.instrument import Instrument
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 OKABE_ITO = {

@@ -36,7 +36,7 @@ import xlsxwriter
 
 from analysis import config
 from analysis.engine.findings import flag_set, number
-from analysis.instrument.model import Instrument
+from analysis.instrument import Instrument
 from analysis.render.charts import GROUP_VAR_LABELS, GROUP_VAR_ORDER, PROFILE_ORDER, _factor_rows
 from analysis.render.textsafe import neutralise_formula
 

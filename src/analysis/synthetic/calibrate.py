@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.instrument.model import ABOVE, BELOW, Instrument, Question
+from analysis.instrument import ABOVE, BELOW, Instrument, Question
 
 #: Rank of evidence: the more specific statement wins a conflict.
 SPEC_COUNT, SPEC_PERCENT, SPEC_VERBAL, SPEC_DIRECTION = 4, 3, 2, 1

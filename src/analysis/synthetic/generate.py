@@ -64,7 +64,7 @@ import yaml
 from analysis import config
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
-from analysis.instrument.model import ABOVE, BELOW, Instrument, Question, load_instrument
+from analysis.instrument import ABOVE, BELOW, Instrument, Question, load_instrument
 
 #: Written as the workbook's author and lastModifiedBy: the stamp that marks it as unedited
 #: generator output (kept as the pre-subpackage module name, so older demo data still matches).

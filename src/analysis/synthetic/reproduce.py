@@ -38,7 +38,7 @@ import yaml
 
 from analysis import config
 from analysis.fileio import atomic_path
-from analysis.instrument.model import ABOVE, Instrument
+from analysis.instrument import ABOVE, Instrument
 from analysis.pipeline.provenance import sha256_file
 from analysis.synthetic.calibrate import (
     Statement,
