@@ -13,7 +13,7 @@ from helpers.workbooks import expected, fill_template, grid, valid_rows, write_c
 
 from analysis import cli
 from analysis.errors import UserError
-from analysis.ingest.core import IngestError, Problem, check_trust, ingest_file, read_cases
+from analysis.ingest import IngestError, Problem, check_trust, ingest_file, read_cases, readers
 from analysis.instrument.template import write_template
 
 # -- round trip ---------------------------------------------------------------------------
@@ -460,8 +460,6 @@ def _bare_xlsx(path: Path, sheet_xml: str) -> Path:
 
 
 def test_merged_ranges_after_a_megabyte_of_cells(tmp_path):
-    from analysis.ingest.core import _xlsx_merged
-
     head = f"<worksheet {_NS}><sheetData>"
     # Pad so that "</sheetData>" straddles the reader's 1 MiB chunks.
     pad = "<row/>" * ((2**20 - len(head) - 5) // 6)
@@ -473,32 +471,32 @@ def test_merged_ranges_after_a_megabyte_of_cells(tmp_path):
     assert xml.index("</sheetData>") == 2**20 - 5
     path = _bare_xlsx(tmp_path / "big.xlsx", xml)
     # A2:B3 is rows 1-2, columns 0-1 counted from 0; C5:D5 is row 4, columns 2-3.
-    assert _xlsx_merged(path, "cases") == [((1, 0), (2, 1)), ((4, 2), (4, 3))]
-    assert _xlsx_merged(path, "other") == []
+    assert readers._xlsx_merged(path, "cases") == [((1, 0), (2, 1)), ((4, 2), (4, 3))]
+    assert readers._xlsx_merged(path, "other") == []
 
 
 def test_merged_ranges_with_prefixed_tags_and_empty_sheet_data(tmp_path):
-    from analysis.ingest.core import _xlsx_merged
-
     prefixed = (
         f'<x:worksheet xmlns:x="{_NS[7:-1]}"><x:sheetData><x:row r="1"/></x:sheetData>'
         '<x:mergeCells><x:mergeCell ref="A1:C1"/></x:mergeCells></x:worksheet>'
     )
-    assert _xlsx_merged(_bare_xlsx(tmp_path / "a.xlsx", prefixed), "cases") == [((0, 0), (0, 2))]
+    assert readers._xlsx_merged(_bare_xlsx(tmp_path / "a.xlsx", prefixed), "cases") == [
+        ((0, 0), (0, 2))
+    ]
     empty = (
         f'<worksheet {_NS}><sheetData/><mergeCells><mergeCell ref="B2"/></mergeCells></worksheet>'
     )
-    assert _xlsx_merged(_bare_xlsx(tmp_path / "b.xlsx", empty), "cases") == [((1, 1), (1, 1))]
+    assert readers._xlsx_merged(_bare_xlsx(tmp_path / "b.xlsx", empty), "cases") == [
+        ((1, 1), (1, 1))
+    ]
 
 
 def test_cells_keep_excel_positions_when_a1_is_blank(tmp_path):
-    from analysis.ingest.core import _read_cells
-
     # Header at C5: rows 1-4 and columns A-B are blank but must keep their places, or every
     # row and column a message names would be wrong.
     cells = [[None] * 4] * 4 + [[None, None, "case_id", "q"], [None, None, "A1", 3]]
     path = write_xlsx(tmp_path / "offset.xlsx", cells)
-    frame = _read_cells(str(path), "cases")
+    frame = readers._read_cells(str(path), "cases")
     assert frame.shape == (6, 4)
     assert frame.iat[4, 2] == "case_id" and frame.iat[5, 3] == "3"
     assert frame.iloc[:4].isna().all().all() and frame[[0, 1]].isna().all().all()
@@ -558,12 +556,10 @@ def test_any_of_rule_problems_name_the_rule(tmp_path, any_of_instrument):
 def test_a_workbook_the_fast_reader_cannot_read_is_read_the_slow_way(
     tmp_path, tiny_instrument, tiny_rows, monkeypatch
 ):
-    from analysis.ingest import core as ingest
-
     def broken(source, sheet):
         raise RuntimeError("fastexcel could not cope")
 
     path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
     expected_frame = read_cases(path, tiny_instrument)
-    monkeypatch.setattr(ingest, "_read_cells", broken)
+    monkeypatch.setattr(readers, "_read_cells", broken)
     assert read_cases(path, tiny_instrument).equals(expected_frame)
