@@ -193,6 +193,13 @@ def test_csv_variants(tmp_path, tiny_instrument, rows, encoding, delimiter, warn
     assert bool(warnings) == warns
 
 
+def test_utf16_csv_cut_mid_character(tmp_path, tiny_instrument):
+    # The BOM promises two bytes a character; one byte more cannot be decoded as UTF-16.
+    path = tmp_path / "cases.csv"
+    path.write_bytes("case_id,q_review\r\nC1,Yes\r\n".encode("utf-16") + b"x")
+    assert "cases.csv: is not a text (CSV) file" in refused(path, tiny_instrument, tmp_path)
+
+
 def test_excel_sep_hint_line(tmp_path, tiny_instrument, rows):
     rows[1]["q_review"] = "bad"
     path = tmp_path / "cases.csv"
