@@ -193,9 +193,8 @@ def profile_one(workbook: Path) -> list[tuple[str, float]]:
     t = time.perf_counter()
     import pandas as pd
 
-    from analysis import config
+    from analysis import config, ingest
     from analysis.engine import run as engine
-    from analysis.ingest import core as ingest
     from analysis.instrument import load_instrument
     from analysis.render import charts, tables
 

@@ -5,7 +5,7 @@ Usage: ``python bench/ingest.py [--cases 10000] [--repeat 1]``
 Writes ``bench/results/ingest-<n>-<instrument hash>.xlsx`` (the demo profile's generator,
 scaled to ``--cases``, on the full default instrument) once, then in one run, side by side:
 
-- fast path: ``analysis.ingest.core.read_cases`` as shipped (fastexcel: calamine straight to
+- fast path: ``analysis.ingest.read_cases`` as shipped (fastexcel: calamine straight to
   Arrow strings; python-calamine only for sheet metadata);
 - openpyxl: the same ``read_cases`` (same normalisation and validation) with only
   the reader swapped for ``pandas.read_excel(engine="openpyxl")``;
@@ -25,7 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import config
-from analysis.ingest import core as ingest
+from analysis.ingest import read_cases, readers
+from analysis.ingest.problems import Report
 from analysis.instrument import load_instrument
 
 RESULTS = config.PROJ_ROOT / "bench" / "results"
@@ -49,7 +50,7 @@ def make_workbook(n: int, path: Path) -> Path:
 
 
 def _openpyxl_reader(template_type: type):
-    """A drop-in for ingest._read_excel that reads with pandas + openpyxl."""
+    """A drop-in for readers._read_excel that reads with pandas + openpyxl."""
 
     def read(path: Path, kind: str, sheet: str | None, rep):
         df = pd.read_excel(
@@ -78,7 +79,7 @@ def _shape_of_reader() -> type:
         wb = xlsxwriter.Workbook(str(probe))
         wb.add_worksheet("cases").write(0, 0, "x")
         wb.close()
-    rows, _ = ingest._read_excel(probe, "zip", None, ingest._Report(probe.name))
+    rows, _ = readers._read_excel(probe, "zip", None, Report(probe.name))
     return list if isinstance(rows, list) else pd.DataFrame
 
 
@@ -111,21 +112,21 @@ def main(argv: list[str] | None = None) -> int:
     size = path.stat().st_size / 1e6
     print(f"workbook: {path.name}, {size:.1f} MB, {args.cases} cases x {len(inst.columns)} columns")
 
-    shipped = ingest._read_excel
+    shipped = readers._read_excel
     slow = _openpyxl_reader(_shape_of_reader())
 
     def read_fast():
-        return shipped(path, "zip", None, ingest._Report(path.name))
+        return shipped(path, "zip", None, Report(path.name))
 
     def read_openpyxl():
-        return slow(path, "zip", None, ingest._Report(path.name))
+        return slow(path, "zip", None, Report(path.name))
 
     def full(reader):
-        ingest._read_excel = reader
+        readers._read_excel = reader
         try:
-            return ingest.read_cases(path, instrument=inst, trust="bench")
+            return read_cases(path, instrument=inst, trust="bench")
         finally:
-            ingest._read_excel = shipped
+            readers._read_excel = shipped
 
     r_fast, rc_fast, _ = timed(read_fast, args.repeat)
     r_slow, rc_slow, _ = timed(read_openpyxl, args.repeat_slow)

@@ -17,8 +17,7 @@ from helpers.workbooks import grid, valid_rows, write_big_xlsx, write_csv, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.ingest import core as ingest
-from analysis.ingest.core import IngestError, ingest_file, read_cases
+from analysis.ingest import IngestError, guards, ingest_file, read_cases
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -192,6 +191,13 @@ def test_csv_variants(tmp_path, tiny_instrument, rows, encoding, delimiter, warn
     assert df["case_id"].tolist()[0] == "Bíró-Ø"
     assert df["source_row"].tolist() == [2, 3, 4, 5, 6]
     assert bool(warnings) == warns
+
+
+def test_utf16_csv_cut_mid_character(tmp_path, tiny_instrument):
+    # The BOM promises two bytes a character; one byte more cannot be decoded as UTF-16.
+    path = tmp_path / "cases.csv"
+    path.write_bytes("case_id,q_review\r\nC1,Yes\r\n".encode("utf-16") + b"x")
+    assert "cases.csv: is not a text (CSV) file" in refused(path, tiny_instrument, tmp_path)
 
 
 def test_excel_sep_hint_line(tmp_path, tiny_instrument, rows):
@@ -391,7 +397,7 @@ def test_external_entity_in_sheet(tmp_path, tiny_instrument, good_xlsx):
 def test_entity_hidden_past_prolog_scan_is_still_refused(tmp_path, tiny_instrument, good_xlsx):
     # A long comment pushes the DTD past the pre-check; calamine then refuses the entity.
     part = _strings_part(good_xlsx)
-    pad = "<!--" + "p" * (ingest.XML_PROLOG_BYTES + 10) + "-->"
+    pad = "<!--" + "p" * (guards.XML_PROLOG_BYTES + 10) + "-->"
     path = rewrite_zip(
         good_xlsx,
         tmp_path / "cases.xlsx",
@@ -403,7 +409,7 @@ def test_entity_hidden_past_prolog_scan_is_still_refused(tmp_path, tiny_instrume
 
 
 def test_zip_bomb_refused(tmp_path, tiny_instrument, good_xlsx, monkeypatch):
-    monkeypatch.setattr(ingest, "MAX_UNCOMPRESSED_BYTES", 5 * 1024**2)
+    monkeypatch.setattr(guards, "MAX_UNCOMPRESSED_BYTES", 5 * 1024**2)
     path = tmp_path / "cases.xlsx"
     with zipfile.ZipFile(good_xlsx) as zi, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zo:
         for name in zi.namelist():

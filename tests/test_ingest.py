@@ -1,19 +1,31 @@
 """Ingest: round trip, malformed workbooks, reading cells and merged ranges, CLI exit codes.
 
+Also the pieces behind ``analysis.ingest`` (the problem report, cell addresses, sniffing) and
+that ingest never imports a later phase of the pipeline.
+
 Answer-variant normalisation is tested in test_normalise.py.
 """
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from helpers.workbooks import expected, fill_template, grid, valid_rows, write_csv, write_xlsx
 
+import analysis
 from analysis import cli
 from analysis.errors import UserError
-from analysis.ingest.core import IngestError, Problem, check_trust, ingest_file, read_cases
+from analysis.ingest import IngestError, Problem, check_trust, ingest_file, read_cases, readers
+from analysis.ingest.guards import column_index, sniff
+from analysis.ingest.header import column_letter
+from analysis.ingest.problems import Report
 from analysis.instrument.template import write_template
 
 # -- round trip ---------------------------------------------------------------------------
@@ -407,9 +419,6 @@ def test_cli_bad_trust_and_missing_file(tmp_path, capsys):
 
 
 def test_cli_subprocess_exit_code(tmp_path):
-    import subprocess
-    import sys
-
     proc = subprocess.run(
         [sys.executable, "-m", "analysis", "ingest", str(tmp_path / "nope.csv"), "--trust", "t",
          "--out-dir", str(tmp_path / "o")],
@@ -439,8 +448,6 @@ _R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 def _bare_xlsx(path: Path, sheet_xml: str) -> Path:
     """The three parts ``_xlsx_merged`` reads: workbook, its relationships, one sheet."""
-    import zipfile
-
     book = (
         f'<workbook {_NS} xmlns:r="{_R}"><sheets>'
         '<sheet name="other" sheetId="1" r:id="rId1"/>'
@@ -460,8 +467,6 @@ def _bare_xlsx(path: Path, sheet_xml: str) -> Path:
 
 
 def test_merged_ranges_after_a_megabyte_of_cells(tmp_path):
-    from analysis.ingest.core import _xlsx_merged
-
     head = f"<worksheet {_NS}><sheetData>"
     # Pad so that "</sheetData>" straddles the reader's 1 MiB chunks.
     pad = "<row/>" * ((2**20 - len(head) - 5) // 6)
@@ -473,32 +478,32 @@ def test_merged_ranges_after_a_megabyte_of_cells(tmp_path):
     assert xml.index("</sheetData>") == 2**20 - 5
     path = _bare_xlsx(tmp_path / "big.xlsx", xml)
     # A2:B3 is rows 1-2, columns 0-1 counted from 0; C5:D5 is row 4, columns 2-3.
-    assert _xlsx_merged(path, "cases") == [((1, 0), (2, 1)), ((4, 2), (4, 3))]
-    assert _xlsx_merged(path, "other") == []
+    assert readers._xlsx_merged(path, "cases") == [((1, 0), (2, 1)), ((4, 2), (4, 3))]
+    assert readers._xlsx_merged(path, "other") == []
 
 
 def test_merged_ranges_with_prefixed_tags_and_empty_sheet_data(tmp_path):
-    from analysis.ingest.core import _xlsx_merged
-
     prefixed = (
         f'<x:worksheet xmlns:x="{_NS[7:-1]}"><x:sheetData><x:row r="1"/></x:sheetData>'
         '<x:mergeCells><x:mergeCell ref="A1:C1"/></x:mergeCells></x:worksheet>'
     )
-    assert _xlsx_merged(_bare_xlsx(tmp_path / "a.xlsx", prefixed), "cases") == [((0, 0), (0, 2))]
+    assert readers._xlsx_merged(_bare_xlsx(tmp_path / "a.xlsx", prefixed), "cases") == [
+        ((0, 0), (0, 2))
+    ]
     empty = (
         f'<worksheet {_NS}><sheetData/><mergeCells><mergeCell ref="B2"/></mergeCells></worksheet>'
     )
-    assert _xlsx_merged(_bare_xlsx(tmp_path / "b.xlsx", empty), "cases") == [((1, 1), (1, 1))]
+    assert readers._xlsx_merged(_bare_xlsx(tmp_path / "b.xlsx", empty), "cases") == [
+        ((1, 1), (1, 1))
+    ]
 
 
 def test_cells_keep_excel_positions_when_a1_is_blank(tmp_path):
-    from analysis.ingest.core import _read_cells
-
     # Header at C5: rows 1-4 and columns A-B are blank but must keep their places, or every
     # row and column a message names would be wrong.
     cells = [[None] * 4] * 4 + [[None, None, "case_id", "q"], [None, None, "A1", 3]]
     path = write_xlsx(tmp_path / "offset.xlsx", cells)
-    frame = _read_cells(str(path), "cases")
+    frame = readers._read_cells(str(path), "cases")
     assert frame.shape == (6, 4)
     assert frame.iat[4, 2] == "case_id" and frame.iat[5, 3] == "3"
     assert frame.iloc[:4].isna().all().all() and frame[[0, 1]].isna().all().all()
@@ -558,12 +563,110 @@ def test_any_of_rule_problems_name_the_rule(tmp_path, any_of_instrument):
 def test_a_workbook_the_fast_reader_cannot_read_is_read_the_slow_way(
     tmp_path, tiny_instrument, tiny_rows, monkeypatch
 ):
-    from analysis.ingest import core as ingest
-
     def broken(source, sheet):
         raise RuntimeError("fastexcel could not cope")
 
     path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
     expected_frame = read_cases(path, tiny_instrument)
-    monkeypatch.setattr(ingest, "_read_cells", broken)
+    monkeypatch.setattr(readers, "_read_cells", broken)
     assert read_cases(path, tiny_instrument).equals(expected_frame)
+
+
+# -- the pieces behind analysis.ingest ---------------------------------------------------------
+
+
+def test_report_lists_file_problems_first_then_by_row_then_column_order():
+    rep = Report("x.xlsx")
+    rep.sheet = "cases"
+    rep.error("b is bad", row=3, column="b")
+    rep.error("a is bad", row=3, column="a")
+    rep.error("a is bad again", row=3, column="a")  # the same cell: reported once
+    rep.error("column c is missing", column="c")
+    rep.error("b is bad too", row=2, column="b")
+    rep.warn("an odd column")
+    with pytest.raises(IngestError) as info:
+        rep.fail(order=["a", "b", "c"])
+    problems = info.value.problems
+    assert [p.message for p in problems] == [
+        "column c is missing",
+        "b is bad too",
+        "a is bad",
+        "b is bad",
+    ]
+    assert [w.message for w in info.value.warnings] == ["an odd column"]
+    assert str(problems[2]) == "x.xlsx, sheet 'cases', row 3, column a: a is bad"
+    assert str(info.value).splitlines()[0] == "4 problems in x.xlsx:"
+
+
+def test_report_fail_without_errors_returns_and_stop_raises():
+    rep = Report("x.csv")
+    rep.warn("not UTF-8")
+    assert rep.fail() is None
+    with pytest.raises(IngestError) as info:
+        rep.stop("is empty (0 bytes)")
+    assert str(info.value) == "1 problem in x.csv:\nx.csv: is empty (0 bytes)"
+    assert [w.message for w in info.value.warnings] == ["not UTF-8"]
+
+
+@pytest.mark.parametrize(
+    ("index", "letters"), [(0, "A"), (25, "Z"), (26, "AA"), (27, "AB"), (701, "ZZ"), (16383, "XFD")]
+)
+def test_column_letters_and_back(index, letters):
+    # XFD, Excel's last column: X = 24, F = 6, D = 4, so 24 * 26**2 + 6 * 26 + 4 = 16384.
+    assert column_letter(index) == letters
+    assert column_index(letters.encode()) == index + 1
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"PK\x03\x04\x14\x00\x06\x00", "zip"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole2"),
+        (b"case_id,", "text"),
+        (b"PK\x05\x06", "text"),  # an empty zip archive's end record is not a workbook
+        (b"", "text"),
+    ],
+)
+def test_sniff_by_first_bytes(head, kind):
+    assert sniff(head) == kind
+
+
+_LATER_PHASES = ("engine", "render", "pipeline", "synthetic")
+
+
+def _later_phase(module: str) -> bool:
+    parts = module.split(".")
+    return parts[0] == "analysis" and len(parts) > 1 and parts[1] in _LATER_PHASES
+
+
+def test_ingest_source_never_imports_a_later_phase():
+    # Every import statement, in functions too: ingest comes before the engine in the pipeline.
+    package = Path(analysis.__file__).parent / "ingest"
+    found = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            found += [(path.name, n) for n in names if _later_phase(n)]
+    assert found == []
+
+
+def test_importing_ingest_loads_no_later_phase():
+    # In a fresh interpreter, so that modules other tests imported do not count.
+    code = (
+        "import importlib, pkgutil, sys, analysis.ingest as p\n"
+        "for m in pkgutil.iter_modules(p.__path__):\n"
+        "    importlib.import_module(f'analysis.ingest.{m.name}')\n"
+        "print('\\n'.join(sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(analysis.__file__).parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    loaded = proc.stdout.split()
+    assert "analysis.ingest.read" in loaded and "analysis.instrument" in loaded
+    assert [m for m in loaded if _later_phase(m)] == []

@@ -12,7 +12,7 @@ from helpers.instruments import ANSWER_SETS
 
 from analysis import config
 from analysis.cli import main
-from analysis.ingest.core import read_cases
+from analysis.ingest import read_cases
 from analysis.instrument import load_instrument
 from analysis.synthetic import generate as synth
 
@@ -231,7 +231,7 @@ def test_demo_data_skips_existing_unless_forced(two_profiles, capsys):
 
 
 def test_generator_follows_an_any_of_rule_and_ingest_accepts_it(tmp_path, tiny_instrument):
-    from analysis.ingest.core import read_cases
+    from analysis.ingest import read_cases
 
     # q_either applies to licences OR cases whose checks were done (a detail and a question).
     text = tiny_instrument.read_text(encoding="utf-8") + (

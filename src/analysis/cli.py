@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "template": ("analysis.instrument.template", "write a blank case workbook to fill in"),
     "ingest": (
-        "analysis.ingest.core",
+        "analysis.ingest.read",
         "validate a case workbook; write data/processed/<trust>.parquet",
     ),
     "analyse": ("analysis.engine.run", "compute the findings table for one organisation"),

@@ -1,1 +1,17 @@
-"""Ingest: file guards, readers, normalisation and validation of case workbooks."""
+"""Ingest: file guards, readers, normalisation and validation of case workbooks.
+
+The public face of the package: every other phase imports these names from here, never
+from the modules behind them (:mod:`~analysis.ingest.read` holds the entry points).
+"""
+
+from analysis.ingest.problems import IngestError, Problem
+from analysis.ingest.read import IngestResult, check_trust, ingest_file, read_cases
+
+__all__ = [
+    "IngestError",
+    "IngestResult",
+    "Problem",
+    "check_trust",
+    "ingest_file",
+    "read_cases",
+]

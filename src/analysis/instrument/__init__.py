@@ -4,6 +4,7 @@ The public face of the package: every other phase imports these names from here,
 from the modules behind them.
 """
 
+from analysis.instrument.loader import load_instrument
 from analysis.instrument.model import (
     ABOVE,
     BELOW,
@@ -18,7 +19,6 @@ from analysis.instrument.model import (
     Outcome,
     Question,
     Stage,
-    load_instrument,
 )
 
 __all__ = [

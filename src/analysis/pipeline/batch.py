@@ -330,7 +330,7 @@ def warm_worker() -> None:
         "jupyter_client",
         "nbconvert",
         "nbconvert.exporters.html",
-        "analysis.ingest.core",
+        "analysis.ingest",
         "analysis.engine.run",
         "analysis.render.charts",
         "analysis.render.tables",

@@ -144,8 +144,8 @@ def build_findings(
     Used by the notebooks when a trust's findings do not exist yet, so that they run
     top to bottom on a fresh checkout holding only the demo workbook.
     """
+    from analysis import ingest
     from analysis.engine import run as engine
-    from analysis.ingest import core as ingest
     from analysis.instrument import load_instrument
 
     inst = instrument if hasattr(instrument, "questions") else load_instrument(instrument or None)
@@ -195,7 +195,7 @@ def load_cases(trust: str, instrument: Any, path: str | Path | None = None) -> p
     Reads ``path`` (a processed parquet file), by default the organisation's, ingesting
     ``data/raw/<trust>.xlsx`` first when it has not been ingested yet (a fresh checkout).
     """
-    from analysis.ingest import core as ingest
+    from analysis import ingest
 
     path = Path(path) if path is not None else config.processed_path(trust)
     if not path.exists():
@@ -318,8 +318,8 @@ def run_report(
     UserError
         For problems the user can fix (missing workbook, invalid cases, bad audience).
     """
+    from analysis import ingest
     from analysis.engine import run as engine
-    from analysis.ingest import core as ingest
     from analysis.instrument import load_instrument
     from analysis.pipeline import provenance
     from analysis.render.export import export_html

@@ -4,7 +4,7 @@
 
 1. Generates the profile's workbook afresh into a temporary folder (calibrated to the
    published figures by :mod:`analysis.synthetic.calibrate`).
-2. Ingests it with :func:`analysis.ingest.core.read_cases` and runs
+2. Ingests it with :func:`analysis.ingest.read_cases` and runs
    :func:`analysis.engine.run.analyse`, exactly as for a real workbook.
 3. For every figure of the published file, reads the reproduced value from the findings
    table and compares: counts and bases exactly, percentages after rounding half up,
@@ -351,7 +351,7 @@ def reproduce(
     table, summary counts, path of the CSV written
     """
     from analysis.engine.run import analyse
-    from analysis.ingest.core import read_cases
+    from analysis.ingest import read_cases
     from analysis.synthetic.generate import load_profile, profile_instrument, synthesise
 
     prof = load_profile(profile)
