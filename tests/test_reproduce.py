@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from analysis.cli import main
-from analysis.engine.findings import conform
+from analysis.engine import conform
 from analysis.instrument import load_instrument
 from analysis.synthetic import reproduce as R
-from analysis.synthetic.calibrate import Statement
+from analysis.synthetic.statements import Statement
 
 S = Statement
 

@@ -15,6 +15,7 @@ from analysis.cli import main
 from analysis.ingest import read_cases
 from analysis.instrument import load_instrument
 from analysis.synthetic import generate as synth
+from analysis.synthetic.profile import load_profile
 
 TINY_INSTRUMENT = (
     """
@@ -100,7 +101,7 @@ SYNTHETIC = sorted(
 def test_eleven_synthetic_profiles_are_marked_and_sized():
     assert len(SYNTHETIC) == 11
     for name in SYNTHETIC:
-        prof = synth.load_profile(name)
+        prof = load_profile(name)
         assert prof["synthetic"] is True
         assert "(synthetic)" in prof["name"]
         assert 50 <= prof["n_cases"] <= 90
@@ -177,15 +178,6 @@ def test_latent_quality_makes_po_cases_better(tiny_instrument):
     rel = cases[cases.q_checks != "Not applicable"]
     rate = rel.groupby("om_grade").q_checks.apply(lambda s: (s == "Yes").mean())
     assert rate["PO"] > rate["PSO"] + 0.15
-
-
-def test_profile_errors():
-    with pytest.raises(synth.ProfileError, match="sum to"):
-        synth.load_profile(tiny_profile(10, ldus={"A": 3, "B": 3}))
-    with pytest.raises(synth.ProfileError, match="unknown rate keys"):
-        synth.load_profile(tiny_profile(10, questions={"q_checks": {True: 0.5}}))
-    with pytest.raises(synth.ProfileError, match="no profile"):
-        synth.load_profile("no-such-profile")
 
 
 def test_workbook_format(tmp_path, tiny_instrument):

@@ -5,10 +5,10 @@
 1. Generates the profile's workbook afresh into a temporary folder (calibrated to the
    published figures by :mod:`analysis.synthetic.calibrate`).
 2. Ingests it with :func:`analysis.ingest.read_cases` and runs
-   :func:`analysis.engine.run.analyse`, exactly as for a real workbook.
+   :func:`analysis.engine.analyse`, exactly as for a real workbook.
 3. For every figure of the published file, reads the reproduced value from the findings
    table and compares: counts and bases exactly, percentages after rounding half up,
-   verbal quantifiers within their band (:func:`analysis.synthetic.calibrate.verbal_ok`),
+   verbal quantifiers within their band (:func:`analysis.synthetic.statements.verbal_ok`),
    directions by comparing the two groups' rates.
 
 One kind of split is not tabulated by the engine: a direction on one answer category by
@@ -34,18 +34,21 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from analysis import config
+from analysis.engine import analyse
 from analysis.fileio import atomic_path
+from analysis.ingest import read_cases
 from analysis.instrument import ABOVE, Instrument
 from analysis.pipeline.provenance import sha256_file
-from analysis.synthetic.calibrate import (
+from analysis.synthetic.generate import synthesise
+from analysis.synthetic.profile import load_profile, profile_instrument, published_path
+from analysis.synthetic.statements import (
     Statement,
     codes_for,
     pct,
+    read_published,
     round_half_up,
-    statements_from_published,
     verbal_ok,
 )
 
@@ -297,7 +300,7 @@ def check_figures(
     Parameters
     ----------
     statements
-        Published figures (:func:`analysis.synthetic.calibrate.statements_from_published`).
+        Published figures (:func:`analysis.synthetic.statements.read_published`).
     findings
         The findings table of the reproduced data.
     cases
@@ -350,13 +353,10 @@ def reproduce(
     -------
     table, summary counts, path of the CSV written
     """
-    from analysis.engine.run import analyse
-    from analysis.ingest import read_cases
-    from analysis.synthetic.generate import load_profile, profile_instrument, synthesise
-
     prof = load_profile(profile)
     inst = profile_instrument(prof)
-    if not prof.get("calibrate_to"):
+    pub_path = published_path(prof)
+    if pub_path is None:
         raise ValueError(f"profile {prof['slug']} has no calibrate_to: nothing to reproduce")
     with tempfile.TemporaryDirectory(prefix="reproduce-") as tmp:
         book = Path(tmp) / f"{prof['slug']}.xlsx"
@@ -364,8 +364,7 @@ def reproduce(
         book_sha = sha256_file(book)
         cases = read_cases(book, instrument=inst, trust=prof["slug"])
     findings = analyse(cases, inst, prof["slug"])
-    pub_path = _published_path(prof)
-    statements = statements_from_published(yaml.safe_load(pub_path.read_text(encoding="utf-8")))
+    statements = read_published(pub_path)
     table = check_figures(statements, findings, cases, inst, cal.inconsistent_figures())
     out = Path(out_dir) if out_dir else config.trust_output_dir(prof["slug"])
     out.mkdir(parents=True, exist_ok=True)
@@ -378,16 +377,6 @@ def reproduce(
     meta = {"profile": prof["slug"], "workbook_sha256": book_sha, "summary": summary(table)}
     _atomic_write_text(out / "reproduction.json", json.dumps(meta, indent=2) + "\n")
     return table, summary(table), path
-
-
-def _published_path(prof: dict[str, Any]) -> Path:
-    ref = Path(prof["calibrate_to"])
-    if ref.is_absolute():
-        return ref
-    for cand in (config.PUBLISHED_DIR.parent / ref, config.PUBLISHED_DIR / ref.name):
-        if cand.exists():
-            return cand
-    return config.PUBLISHED_DIR.parent / ref
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

@@ -1,0 +1,49 @@
+"""The synthetic-data package: one-way imports, the engine only through its public face."""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+from pathlib import Path
+
+import analysis.synthetic
+
+PACKAGE = Path(analysis.synthetic.__file__).parent
+
+
+def _modules() -> dict[str, ast.Module]:
+    return {p.stem: ast.parse(p.read_text(encoding="utf-8")) for p in PACKAGE.glob("*.py")}
+
+
+def _imported(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.ImportFrom) and node.module:
+        return [node.module]
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    return []
+
+
+def test_no_analysis_import_is_hidden_in_a_function():
+    for name, tree in _modules().items():
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(fn):
+                    assert not any(m.startswith("analysis") for m in _imported(node)), (
+                        name,
+                        fn.name,
+                    )
+
+
+def test_imports_are_one_way_and_the_engine_is_used_through_its_face():
+    graph = {}
+    for name, tree in _modules().items():
+        mods = [m for node in tree.body for m in _imported(node)]
+        assert not [m for m in mods if m.startswith("analysis.engine.")], name
+        graph[name] = {
+            m.removeprefix("analysis.synthetic.")
+            for m in mods
+            if m.startswith("analysis.synthetic.")
+        }
+    order = list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError
+    assert order.index("statements") < order.index("solve") < order.index("calibrate")
+    assert order.index("calibrate") < order.index("generate") < order.index("reproduce")
