@@ -58,6 +58,5 @@ def test_meet_gate_needs_swaps_the_gate_answers_between_groups(inst):
     gate = inst.questions["f_drugs_identified"]  # 'Yes' opens f_drugs_interventions
     sol = Solution({"Yes": 3, "No": 2}, above=3, relevant=5)
     needs = {"gender": {"F": 2, "M": 1}}
-    mask, rng = np.ones(5, bool), np.random.default_rng(0)
-    got = meet_gate_needs(col, cases, mask, inst.questions, gate, needs, sol, inst, rng)
+    got = meet_gate_needs(col, cases, np.ones(5, bool), inst.questions, gate, needs, sol)
     assert got.tolist() == ["No", "Yes", "No", "Yes", "Yes"]

@@ -90,9 +90,7 @@ def assign_question(
         prefer=noisy,
     )
     out = np.full(n_cases, aset.na_code, dtype=object)
-    above_codes = [c for c in aset.code_values if c in aset.codes_scoring(ABOVE)] or [
-        aset.code_values[0]
-    ]
+    above_codes = [c for c in aset.code_values if c in aset.codes_scoring(ABOVE)]
     codes = [c for c in aset.code_values if c != aset.na_code]
     below_codes = [c for c in codes if c not in above_codes]
     # Several above codes (e.g. fully / partially achieved): the better cases get the first.
@@ -125,8 +123,6 @@ def assign_question(
         for i in below[pos : pos + k]:
             out[i] = c
         pos += k
-    for i in below[pos:]:  # any remainder (should not happen) takes the first below code
-        out[i] = below_codes[0]
     return pd.Series(out, index=cases.index, name=qid, dtype=object)
 
 
@@ -238,8 +234,6 @@ def meet_gate_needs(
     gate: Question,
     needs: dict[str, dict[str, int]],
     sol: Solution,
-    inst: Instrument,
-    rng: np.random.Generator,
 ) -> pd.Series:
     """Swap whole answers between cases so each group keeps enough cases open downstream.
 

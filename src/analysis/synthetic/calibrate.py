@@ -131,7 +131,6 @@ def calibrated_answers(
             cal.warnings.append(f"{s.fid}: unknown quantifier {s.verbal!r}, not used")
             sts[k] = replace(s, verbal=None)
     cal.statements = sts
-    n = len(details)
     by_measure: dict[str, list[Statement]] = {}
     for s in sts:
         if s.kind in QUESTION_KINDS and s.measure in inst.questions:
@@ -207,7 +206,6 @@ def calibrated_answers(
         for m, ss in by_measure.items()
     }
     for q in inst.questions.values():
-        aset = inst.answer_set(q)
         if q.id not in planned:
             cases = _add_column(cases, q.id, draw_unsolved(cases, inst, q, rng))
             continue
@@ -222,12 +220,11 @@ def calibrated_answers(
         qual = quality if q.scored else np.zeros_like(quality)
         col = assign_question(cases, inst, q.id, sol, qual, rng, mask, directions.get(q.id))
         if q.id in need:
-            col = meet_gate_needs(col, cases, mask, inst.questions, q, need[q.id], sol, inst, rng)
+            col = meet_gate_needs(col, cases, mask, inst.questions, q, need[q.id], sol)
         cases = _add_column(cases, q.id, col)
     cal.solutions = planned
     if cal.targets:
         cases = _repair_scores(inst, cases, cal, planned, specs, free, has_dependents, quality, rng)
-    del aset, n
     return cases, cal
 
 

@@ -120,9 +120,7 @@ class _Lookup:
             vals = vals[mask]
         return int(vals.isin(cat).sum()), int(vals.isin(among).sum())
 
-    def group_ratio(
-        self, s: Statement, members: list[str], complement: list[str]
-    ) -> tuple[tuple[int, int] | None, bool]:
+    def group_ratio(self, s: Statement, members: list[str]) -> tuple[tuple[int, int] | None, bool]:
         """Counts for a set of groups (members) of ``s.group_var``; bool = came from cases."""
         q = self.inst.questions[s.measure]
         if s.category is None:
@@ -226,7 +224,7 @@ def evaluate(s: Statement, look: _Lookup) -> tuple[str, bool | None]:
     if s.kind == "comparison":
         groups = _groups(look, s.group_var)
         members = _members(s.group, groups)
-        got, from_cases = look.group_ratio(s, members, [g for g in groups if g not in members])
+        got, from_cases = look.group_ratio(s, members)
         text = _ratio_text(*got) + (" [from cases]" if from_cases else "")
         return text, _check_numbers(s, *got)
     if s.kind == "direction":
@@ -234,8 +232,8 @@ def evaluate(s: Statement, look: _Lookup) -> tuple[str, bool | None]:
         hi, lo = _members(s.higher, groups), _members(s.lower, groups)
         hi = hi or [g for g in groups if g not in lo]
         lo = lo or [g for g in groups if g not in hi]
-        (hn, hd), c1 = look.group_ratio(s, hi, lo)
-        (ln, ld), c2 = look.group_ratio(s, lo, hi)
+        (hn, hd), c1 = look.group_ratio(s, hi)
+        (ln, ld), c2 = look.group_ratio(s, lo)
         text = (
             f"{_lab(s.higher)} {_ratio_text(hn, hd)} vs {_lab(s.lower)} {_ratio_text(ln, ld)}"
             + (" [from cases]" if (c1 or c2) else "")

@@ -98,7 +98,7 @@ def solve_question(
     q = inst.questions[spec.qid]
     aset = inst.answer_set(q)
     codes = [c for c in aset.code_values if c != aset.na_code]
-    above_codes = set(aset.codes_scoring(ABOVE)) or {codes[0]}
+    above_codes = set(aset.codes_scoring(ABOVE))
     overall = [s for s in statements if s.kind in ("question", "factor", "breakdown")]
     overall = [s for s in overall if not s.group_var]
     # A direction on a below-the-line category is honoured when codes are placed on cases.
@@ -375,7 +375,6 @@ def solve_split(
 
     option_lists = [options(g) for g in named]
     option_sets = [set(o) for o in option_lists]
-    total_pool = max(sum(pools.values()), 1)
 
     def finish(chosen: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]] | None:
         n_r = relevant - sum(v[0] for v in chosen.values())
@@ -404,7 +403,6 @@ def solve_split(
                 return got
         return None
 
-    del total_pool
     return search(0, {})
 
 
