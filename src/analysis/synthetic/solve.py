@@ -8,6 +8,13 @@ the profile (:class:`QuestionSpec`); when no integer solution exists,
 (PO/PSO, LDUs) to meet comparisons and directions. :func:`free_candidates` lists the
 candidates of a question no figure constrains, and :func:`largest_remainder` apportions
 a total to shares.
+
+Why enumeration and not an integer program (``scipy.optimize.milp``): the realism cost
+compares rates (``above / relevant``) and directions compare two groups' rates, both
+ratios of unknowns, so neither is linear; outcome fitting needs a ranked list of
+candidates per question, not one optimum; and an inconsistency's explanation lists the
+values the kept figures allow. Bases are small (at most a few hundred cases), so the
+exhaustive search stays affordable.
 """
 
 from __future__ import annotations
