@@ -27,6 +27,7 @@ holds the arithmetic) or ``FAIL``. The table is written to
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import tempfile
 from collections import Counter
@@ -40,7 +41,6 @@ from analysis.engine import analyse
 from analysis.fileio import atomic_path
 from analysis.ingest import read_cases
 from analysis.instrument import ABOVE, Instrument
-from analysis.pipeline.provenance import sha256_file
 from analysis.synthetic.generate import synthesise
 from analysis.synthetic.profile import load_profile, profile_instrument, published_path
 from analysis.synthetic.statements import (
@@ -359,7 +359,8 @@ def reproduce(
     with tempfile.TemporaryDirectory(prefix="reproduce-") as tmp:
         book = Path(tmp) / f"{prof['slug']}.xlsx"
         _, cal = synthesise(prof, book, return_calibration=True)
-        book_sha = sha256_file(book)
+        with open(book, "rb") as fh:
+            book_sha = hashlib.file_digest(fh, "sha256").hexdigest()
         cases = read_cases(book, instrument=inst, trust=prof["slug"])
     findings = analyse(cases, inst, prof["slug"])
     statements = read_published(pub_path)
