@@ -32,6 +32,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.engine import funnel
+from analysis.engine.disclosure import AUDIENCES
 from analysis.engine.findings import FindingsContext, conform, flag_set, read_context
 from analysis.engine.pooling import (
     AGGREGATE,
@@ -320,7 +321,7 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "trusts", nargs="*", metavar="TRUST", help="organisation slugs (default: all with findings)"
     )
-    parser.add_argument("--audience", choices=("internal", "publication"), default="internal")
+    parser.add_argument("--audience", choices=AUDIENCES, default="internal")
     parser.add_argument("--instrument", default=None, help="instrument YAML (default: built-in)")
     parser.add_argument(
         "--n-basis",

@@ -39,6 +39,7 @@ from typing import Any
 from tqdm import tqdm
 
 from analysis import config
+from analysis.engine.disclosure import AUDIENCES
 from analysis.errors import UserError
 from analysis.pipeline import aggregate, report
 from analysis.pipeline.failures import (
@@ -435,7 +436,7 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--audience",
         default="internal",
-        choices=report.AUDIENCES,
+        choices=AUDIENCES,
         help="internal (all figures) or publication (small cells suppressed)",
     )
     parser.add_argument("--instrument", default=None, help="instrument YAML (default: built-in)")

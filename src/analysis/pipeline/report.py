@@ -39,6 +39,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import config
+from analysis.engine.disclosure import AUDIENCES
 from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext, conform, read_context
 from analysis.errors import UserError
 from analysis.ingest import core as ingest
@@ -49,7 +50,6 @@ from analysis.render.export import export_html
 from analysis.render.narrative import trust_display_name
 from analysis.render.textsafe import safe_filename
 
-AUDIENCES = ("internal", "publication")
 #: The report notebook papermill executes.
 REPORT_NOTEBOOK = "10_report.ipynb"
 #: Files of a finished run (checked before the build folder replaces the old outputs).
