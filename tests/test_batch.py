@@ -16,13 +16,9 @@ import pytest
 
 from analysis import config
 from analysis.cli import main
-from analysis.pipeline import batch
+from analysis.pipeline import batch, state
 
 # -- stand-ins ----------------------------------------------------------------------------
-
-
-class ZMQError(Exception):
-    """Same name as pyzmq's error, which is all the classifier looks at."""
 
 
 class PapermillExecutionError(Exception):
@@ -34,7 +30,7 @@ class PapermillExecutionError(Exception):
 
 
 class IngestError(Exception):
-    """Same name as analysis.ingest.core's error."""
+    """Same name as analysis.ingest's error."""
 
     def __init__(self, problem: str):
         super().__init__(f"1 problem in x.xlsx:\n{problem}")
@@ -110,8 +106,8 @@ def test_failure_is_isolated_and_good_trusts_are_skipped_next_time(dirs):
     assert res["a"].status == res["c"].status == "ok"
     assert res["b"].status == "failed"
     assert res["b"].summary_status.startswith("failed (invalid workbook: x.xlsx, row 1")
-    assert (outputs / "a" / batch.STATE_FILE).exists()
-    assert not (outputs / "b" / batch.STATE_FILE).exists()  # only success records state
+    assert (outputs / "a" / state.STATE_FILE).exists()
+    assert not (outputs / "b" / state.STATE_FILE).exists()  # only success records state
 
     again = _run(_jobs(raw, a="ok", b="broken", c="ok"))
     assert again["a"].status == again["c"].status == "skipped"
@@ -151,87 +147,7 @@ def test_changed_input_instrument_code_or_params_trigger_rerun(dirs, tmp_path, m
     assert (res["a"].status, res["b"].status) == ("ok", "ok")
 
 
-def test_why_run_reasons(tmp_path):
-    out = tmp_path / "t"
-    out.mkdir()
-    state = {"schema": 1, "input_sha256": "i", "instrument_sha256": "s"}
-    state |= {"code_sha256": "c", "params_sha256": "p"}
-    assert batch.why_run(out, state, ["report.html"]) == "no previous successful run"
-    batch.write_state(out, state)
-    assert batch.why_run(out, state, []) is None
-    assert batch.why_run(out, state, ["report.html"]) == "output missing: report.html"
-    (out / "report.html").write_text("x")
-    assert batch.why_run(out, state, ["report.html"]) is None
-    assert batch.why_run(out, {**state, "input_sha256": "j"}, []) == "workbook changed"
-    assert batch.why_run(out, {**state, "code_sha256": "d"}, []) == "code or notebooks changed"
-    assert batch.why_run(out, {**state, "instrument_sha256": "x"}, []) == "instrument changed"
-    assert batch.why_run(out, {**state, "params_sha256": "x"}, []) == "parameters changed"
-    (out / batch.STATE_FILE).write_text("{not json")
-    assert batch.why_run(out, state, []) == "no previous successful run"
-
-
-def test_code_hash_tracks_sources_and_notebooks(tmp_path):
-    pkg, nbs = tmp_path / "analysis", tmp_path / "notebooks"
-    (pkg / "__pycache__").mkdir(parents=True)
-    nbs.mkdir()
-    (pkg / "a.py").write_text("x = 1")
-    (nbs / "10_report.ipynb").write_text("{}")
-    h0 = batch.code_hash(pkg, nbs)
-    (pkg / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"junk")
-    assert batch.code_hash(pkg, nbs) == h0  # bytecode is not code
-    (pkg / "a.py").write_text("x = 2")
-    h1 = batch.code_hash(pkg, nbs)
-    assert h1 != h0
-    (nbs / "10_report.ipynb").write_text('{"cells": []}')
-    assert batch.code_hash(pkg, nbs) != h1
-    assert len(batch.code_hash(None, None)) == 64  # the real package hashes
-
-
-def test_params_hash_depends_on_audience_and_values():
-    a = batch.params_hash({"x": 1}, "internal")
-    assert a == batch.params_hash({"x": 1}, "internal")
-    assert a != batch.params_hash({"x": 1}, "publication")
-    assert a != batch.params_hash({"x": 2}, "internal")
-
-
 # -- kernel retries -----------------------------------------------------------------------------
-
-
-def _kernel_start_frame():
-    def start_new_kernel():
-        raise RuntimeError("something odd")
-
-    try:
-        start_new_kernel()
-    except RuntimeError as exc:
-        return exc
-
-
-@pytest.mark.parametrize(
-    ("exc", "expected"),
-    [
-        (ZMQError("Address already in use (addr='tcp://127.0.0.1:54321')"), True),
-        (RuntimeError("Kernel didn't respond in 60 seconds"), True),
-        (RuntimeError("Kernel died before replying to kernel_info"), True),
-        (TimeoutError("Timeout waiting for kernel_info reply"), True),
-        (_kernel_start_frame(), True),
-        (PapermillExecutionError("ZMQError: Address already in use"), False),
-        (ValueError("bad value in cell"), False),
-        (RuntimeError("report run did not produce tables.xlsx"), False),
-    ],
-)
-def test_kernel_start_classifier(exc, expected):
-    assert batch.is_kernel_start_failure(exc) is expected
-
-
-def test_classifier_follows_the_cause_chain():
-    try:
-        try:
-            raise ZMQError("Address already in use")
-        except ZMQError as inner:
-            raise RuntimeError("papermill could not start the kernel") from inner
-    except RuntimeError as outer:
-        assert batch.is_kernel_start_failure(outer)
 
 
 def test_kernel_failure_is_retried_and_reported(dirs):
@@ -269,24 +185,6 @@ def test_discover(dirs, tmp_path):
         batch.discover(None, empty)
 
 
-def test_load_params(tmp_path):
-    p = tmp_path / "params.yaml"
-    p.write_text("trust_name: Demo\nthreshold: 3\n")
-    assert batch.load_params(p, [["extra", "4"]]) == {
-        "trust_name": "Demo",
-        "threshold": 3,
-        "extra": 4,
-    }
-    p.write_text("- not a mapping\n")
-    with pytest.raises(batch.UserError, match="mapping"):
-        batch.load_params(p)
-    p.write_text("trust: x\n")
-    with pytest.raises(batch.UserError, match="trust"):
-        batch.load_params(p)
-    with pytest.raises(batch.UserError, match="cannot read"):
-        batch.load_params(tmp_path / "missing.yaml")
-
-
 def test_summary_table_lists_every_trust():
     results = [
         batch.Result("a", "ok", seconds=1.5, output="/x/a/report.html"),
@@ -321,6 +219,31 @@ def test_cli_exit_status_and_summary(dirs, monkeypatch, capsys):
     assert main(["batch", "--jobs", "0"]) == 2
 
 
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["-p", "audience", "publication"], "--audience"),
+        (["-p", "instrument_path", "other.yaml"], "--instrument"),
+    ],
+)
+def test_cli_refuses_audience_or_instrument_as_parameters(dirs, capsys, argv, option):
+    raw, outputs = dirs
+    (raw / "a.csv").write_text("ok")
+    assert main(["batch", "--no-progress", "--no-aggregate", *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"use {option}" in err and "Traceback" not in err
+    assert not outputs.exists()  # refused before any organisation ran
+
+
+def test_cli_refuses_audience_in_a_parameters_file(dirs, capsys):
+    raw, _ = dirs
+    (raw / "a.csv").write_text("ok")
+    params = raw.parent / "params.yaml"
+    params.write_text("trust_name: Demo\naudience: publication\n")
+    assert main(["batch", "--no-progress", "-f", str(params)]) == 2
+    assert "use --audience" in capsys.readouterr().err
+
+
 # -- the real pipeline ----------------------------------------------------------------------------
 
 
@@ -345,7 +268,7 @@ def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
     out = capsys.readouterr().out
     for slug in ("alpha", "beta"):
         assert (outputs / slug / "report.html").stat().st_size > 10_000
-        assert (outputs / slug / batch.STATE_FILE).exists()
+        assert (outputs / slug / state.STATE_FILE).exists()
     gamma = next(line for line in out.splitlines() if line.startswith("gamma"))
     assert "failed (invalid workbook" in gamma
     assert "2 ok, 0 skipped (up to date), 1 failed" in out

@@ -1,12 +1,21 @@
 """The engine end to end on a tiny instrument: contents, determinism, files and CLI."""
 
+import json
+
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from helpers.instruments import ANSWER_SETS
 
 from analysis import config
 from analysis.cli import main
-from analysis.engine.findings import FINDINGS_COLUMNS
+from analysis.engine import run as engine_run
+from analysis.engine.findings import (
+    FINDINGS_COLUMNS,
+    PARQUET_CONTEXT_KEY,
+    FindingsContext,
+    read_context,
+)
 from analysis.engine.run import analyse, write_findings
 from analysis.errors import UserError
 from analysis.instrument import load_instrument
@@ -102,8 +111,10 @@ def test_byte_identical_runs(inst, cases, tmp_path):
     b = write_findings(analyse(cases, inst, "t"), tmp_path / "b")
     assert a["csv"].read_bytes() == b["csv"].read_bytes()
     assert a["parquet"].read_bytes() == b["parquet"].read_bytes()
+    assert a["meta"].read_bytes() == b["meta"].read_bytes()
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
         "findings.csv",
+        "findings.meta.json",
         "findings.parquet",
     ]
     back = pd.read_parquet(a["parquet"])
@@ -143,3 +154,54 @@ def test_cli_writes_findings(monkeypatch, tmp_path, capsys, cases, inst_path):
     assert (tmp_path / "outputs" / "t" / "findings.csv").exists()
     assert (tmp_path / "outputs" / "t" / "findings.parquet").exists()
     assert "O1" in out and "71%" in out and "findings.csv" in out
+
+
+def test_cli_records_the_findings_context(monkeypatch, tmp_path, cases, inst_path, inst):
+    monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path / "processed")
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path / "outputs")
+    (tmp_path / "processed").mkdir()
+    cases.to_parquet(tmp_path / "processed" / "t.parquet")
+    argv = ["analyse", "--trust", "t", "--instrument", str(inst_path), "--audience", "publication"]
+    argv += ["--low-threshold", "3", "--suppression-threshold", "2"]
+    assert main(argv) == 0
+    meta = tmp_path / "outputs" / "t" / "findings.meta.json"
+    text = meta.read_text()
+    assert json.loads(text) == {
+        "audience": "publication",
+        "confidence_level": 0.95,
+        "instrument_id": "tinye",
+        "instrument_sha256": inst.sha256,
+        "instrument_version": "0",
+        "low_threshold": 3,
+        "outcome_method": "question_mean",
+        "suppression_threshold": 2,
+    }
+    assert list(json.loads(text)) == sorted(json.loads(text))  # sorted keys
+    assert read_context(tmp_path / "outputs" / "t").low_threshold == 3
+
+
+def test_parquet_metadata_carries_the_context(inst, cases, tmp_path):
+    context = FindingsContext.for_run(inst, audience="publication")
+    paths = write_findings(analyse(cases, inst, "t", audience="publication"), tmp_path, context)
+    stored = pq.read_schema(paths["parquet"]).metadata[PARQUET_CONTEXT_KEY]
+    assert stored.decode() == paths["meta"].read_text() == context.to_json()
+    # The CSV holds the table alone.
+    assert paths["csv"].read_text().splitlines()[0] == ",".join(FINDINGS_COLUMNS)
+
+
+def test_findings_and_context_are_replaced_together_or_not_at_all(
+    inst, cases, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    before = write_findings(analyse(cases, inst, "t"), out, FindingsContext.for_run(inst))
+    old = {k: p.read_bytes() for k, p in before.items()}
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(engine_run.pq, "write_table", broken)
+    publication = FindingsContext.for_run(inst, audience="publication")
+    with pytest.raises(OSError, match="disk full"):
+        write_findings(analyse(cases, inst, "t", audience="publication"), out, publication)
+    assert {k: p.read_bytes() for k, p in before.items()} == old
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in before.values())

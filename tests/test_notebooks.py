@@ -11,11 +11,12 @@ import tokenize
 from pathlib import Path
 
 import pytest
-from fixtures_findings import FIXTURE_INSTRUMENT_YAML, fixture_findings
+from fixtures_findings import FIXTURE_INSTRUMENT_YAML, fixture_findings, fixture_instrument
 from helpers.workbooks import grid, valid_rows, write_xlsx
 
 from analysis import config
 from analysis.engine import run as engine
+from analysis.engine.findings import FindingsContext
 
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
 EXPECTED = [
@@ -76,7 +77,9 @@ def test_one_parameters_cell_of_typed_commented_literals(path):
         assert "#" in line, f"{path.name}: parameter {node.target.id} has no comment"
     names = {n.target.id: n.value.value for n in tree.body}
     if path.name in EXPECTED[1:6]:
-        assert {"trust", "audience", "instrument_path", "out_dir"} <= set(names)
+        assert {"trust", "instrument_path", "out_dir"} <= set(names)
+    # The audience is the findings' (their context), never a notebook parameter.
+    assert "audience" not in names, f"{path.name}: audience comes from the findings' context"
     if "trust" in names:
         assert names["trust"] == config.DEFAULT_TRUST  # defaults point at the demo trust
 
@@ -165,7 +168,7 @@ def _html_outputs(nb: dict) -> str:
 )
 def test_findings_notebooks_run_on_a_findings_table(tmp_path, isolated_dirs, name):
     out = isolated_dirs["outputs"] / "fixture"
-    engine.write_findings(fixture_findings(), out)
+    engine.write_findings(fixture_findings(), out, FindingsContext.for_run(fixture_instrument()))
     inst = tmp_path / "fixture.yaml"
     inst.write_text(FIXTURE_INSTRUMENT_YAML, encoding="utf-8")
     nb = _execute(name, tmp_path / name, out_dir=str(out), instrument_path=str(inst))
@@ -194,3 +197,23 @@ def test_ingest_and_explore_notebooks_build_what_they_need(tmp_path, isolated_di
     assert "24 of 24 cases selected" in json.dumps(nb90)
     assert "Summary of scores" in _html_outputs(nb02)
     assert (isolated_dirs["outputs"] / config.DEFAULT_TRUST / "findings.csv").exists()
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize(
+    ("audience", "banner"),
+    [("publication", "Publication version"), ("internal", "Internal version")],
+)
+def test_report_banner_follows_the_findings_context(tmp_path, isolated_dirs, audience, banner):
+    out = isolated_dirs["outputs"] / "fixture"
+    context = FindingsContext.for_run(fixture_instrument(), audience=audience)
+    engine.write_findings(fixture_findings(), out, context)
+    inst = tmp_path / "fixture.yaml"
+    inst.write_text(FIXTURE_INSTRUMENT_YAML, encoding="utf-8")
+    nb = _execute(
+        "10_report.ipynb", tmp_path / "10.ipynb", out_dir=str(out), instrument_path=str(inst)
+    )
+    html = _html_outputs(nb)
+    assert banner in html
+    other = {"Publication version", "Internal version"} - {banner}
+    assert not any(b in html for b in other)

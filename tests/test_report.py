@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fixtures_findings import fixture_findings, fixture_instrument
+from fixtures_findings import FIXTURE_INSTRUMENT_YAML, fixture_findings, fixture_instrument
 from helpers.workbooks import grid, valid_rows, write_xlsx
 
 from analysis import config
+from analysis.cli import main
 from analysis.engine import run as engine
-from analysis.engine.findings import FINDINGS_COLUMNS
+from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext
 from analysis.errors import UserError
 from analysis.pipeline import report
 
@@ -46,14 +47,29 @@ def test_read_findings_missing_is_a_user_error(tmp_path):
         report.read_findings(tmp_path)
 
 
-def test_load_findings_reads_an_existing_table(tmp_path):
-    engine.write_findings(fixture_findings(), tmp_path)
+def test_load_findings_reads_an_existing_table_and_its_context(tmp_path):
+    context = FindingsContext.for_run(fixture_instrument(), audience="publication")
+    engine.write_findings(fixture_findings(), tmp_path, context)
     inst_path = tmp_path / "i.yaml"
-    from fixtures_findings import FIXTURE_INSTRUMENT_YAML
-
     inst_path.write_text(FIXTURE_INSTRUMENT_YAML, encoding="utf-8")
-    findings, inst = report.load_findings("x", tmp_path, inst_path)
+    findings, inst, got = report.load_findings("x", tmp_path, inst_path)
     assert inst.id == "fixture" and len(findings) == len(fixture_findings())
+    assert got == context and got.audience == "publication"
+
+
+def test_load_findings_refuses_another_instrument(tmp_path):
+    engine.write_findings(
+        fixture_findings(), tmp_path, FindingsContext.for_run(fixture_instrument())
+    )
+    with pytest.raises(UserError, match="computed with instrument fixture 0.0.1"):
+        report.load_findings("x", tmp_path)  # the default instrument
+
+
+def test_load_findings_refuses_findings_without_context(tmp_path):
+    engine.write_findings(fixture_findings(), tmp_path)
+    (tmp_path / "findings.meta.json").unlink()
+    with pytest.raises(UserError, match="no findings context"):
+        report.load_findings("x", tmp_path)
 
 
 def test_filter_cases():
@@ -93,6 +109,35 @@ def test_missing_workbook_is_a_user_error(tmp_path, monkeypatch):
         report.run_report(TRUST, out_dir=tmp_path / "out")
     with pytest.raises(UserError, match="audience"):
         report.run_report(TRUST, tmp_path / "x.xlsx", audience="everyone")
+
+
+@pytest.mark.parametrize(
+    ("parameters", "option"),
+    [({"audience": "publication"}, "--audience"), ({"instrument_path": "x.yaml"}, "--instrument")],
+)
+def test_run_report_refuses_audience_or_instrument_as_parameters(tmp_path, parameters, option):
+    with pytest.raises(UserError, match=f"use {option}"):
+        report.run_report(TRUST, tmp_path / "x.xlsx", parameters=parameters)
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["-p", "audience", "publication"], "--audience"),
+        (["-p", "instrument_path", "other.yaml"], "--instrument"),
+    ],
+)
+def test_cli_refuses_audience_or_instrument_as_parameters(tmp_path, capsys, argv, option):
+    assert main(["report", str(tmp_path / "x.xlsx"), "--trust", TRUST, *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"use {option}" in err and "Traceback" not in err
+
+
+def test_cli_refuses_audience_in_a_parameters_file(tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("audience: publication\n")
+    assert main(["report", "--trust", TRUST, "-f", str(params)]) == 2
+    assert "use --audience" in capsys.readouterr().err
 
 
 # -- the whole pipeline, twice ------------------------------------------------------------------
@@ -151,6 +196,7 @@ def test_report_prints_the_html_path_and_writes_every_output(pipeline):
     for name in (
         "findings.csv",
         "findings.parquet",
+        "findings.meta.json",
         "tables.xlsx",
         "report.ipynb",
         "report.html",
@@ -161,6 +207,11 @@ def test_report_prints_the_html_path_and_writes_every_output(pipeline):
     # No build folder or half-written file left behind.
     assert [p.name for p in (pipeline["tmp"] / "outputs").iterdir()] == [TRUST]
     assert not list(out.rglob("*.tmp"))
+    # The notebook takes the audience from the findings' context, not from a parameter.
+    nb = json.loads((out / "report.ipynb").read_text(encoding="utf-8"))
+    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert len(injected) == 1 and "audience" not in "".join(injected[0]["source"])
+    assert json.loads((out / "findings.meta.json").read_text())["audience"] == "internal"
 
 
 @pytest.mark.notebooks
@@ -232,6 +283,7 @@ def test_findings_and_tables_are_byte_identical_across_runs(pipeline):
     before, out = pipeline["snapshot"], pipeline["out"]
     assert (out / "findings.csv").read_bytes() == before["findings.csv"]
     assert (out / "tables.xlsx").read_bytes() == before["tables.xlsx"]
+    assert (out / "findings.meta.json").read_bytes() == before["findings.meta.json"]
     # Run times and hashes live only in provenance.json, which does change.
     assert (out / "provenance.json").read_bytes() != before["provenance.json"]
 

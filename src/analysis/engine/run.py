@@ -1,7 +1,8 @@
 """The analysis engine: processed cases in, the findings table out.
 
 ``python -m analysis analyse --trust SLUG`` reads ``data/processed/SLUG.parquet``
-and writes ``outputs/SLUG/findings.csv`` and ``findings.parquet``. Only
+and writes ``outputs/SLUG/findings.csv``, ``findings.parquet`` and their context
+``findings.meta.json`` (:class:`analysis.engine.findings.FindingsContext`). Only
 aggregates leave this module: no case identifier, free text or case row.
 
 Row order is fixed (sample, profile, outcome scores, criterion scores,
@@ -13,16 +14,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from analysis import config
 from analysis.engine.breakdowns import breakdown
 from analysis.engine.compare import compare, group_values, joint_group_counts
 from analysis.engine.disclosure import AUDIENCES, apply_disclosure
 from analysis.engine.factors import factor_rows, factor_table
-from analysis.engine.findings import conform
+from analysis.engine.findings import CONTEXT_FILE, PARQUET_CONTEXT_KEY, FindingsContext, conform
 from analysis.engine.profile import profile, sample_rows
 from analysis.engine.scoring import judgement_matrix, question_frame, score_frame, score_rows
 from analysis.errors import UserError
@@ -95,26 +99,50 @@ def analyse(
     return apply_disclosure(df, audience, low_threshold, suppression_threshold, instrument)
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write via a temporary file in the same folder, then rename: readers never see half a file."""
-    with atomic_path(path) as tmp:
-        write(tmp)
+def write_findings(
+    df: pd.DataFrame, out_dir: str | Path, context: FindingsContext | None = None
+) -> dict[str, Path]:
+    """Write ``findings.csv``, ``findings.parquet`` and ``findings.meta.json`` together.
 
+    Each file is written to a temporary file beside it and the three are moved into
+    place only when all are complete, so a failure leaves the previous ones, never a
+    table without its context. The context also goes into the parquet file's metadata
+    (under :data:`analysis.engine.findings.PARQUET_CONTEXT_KEY`); ``findings.csv``
+    holds the table alone.
 
-def write_findings(df: pd.DataFrame, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``findings.csv`` and ``findings.parquet`` atomically.
+    Parameters
+    ----------
+    df
+        The findings table.
+    out_dir
+        Folder to write into (created if needed).
+    context
+        What the findings were computed for (:meth:`FindingsContext.for_run`); the
+        defaults (internal, no instrument) when None, as for a hand-made table.
 
     Returns
     -------
     dict
-        ``{"csv": path, "parquet": path}``.
+        ``{"csv": path, "parquet": path, "meta": path}``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     df = conform(df)
-    paths = {"csv": out_dir / "findings.csv", "parquet": out_dir / "findings.parquet"}
-    _atomic_write(paths["csv"], lambda p: df.to_csv(p, index=False, lineterminator="\n"))
-    _atomic_write(paths["parquet"], lambda p: df.to_parquet(p, index=False))
+    meta = (context or FindingsContext()).to_json()
+    paths = {
+        "csv": out_dir / "findings.csv",
+        "parquet": out_dir / "findings.parquet",
+        "meta": out_dir / CONTEXT_FILE,
+    }
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata(
+        {**table.schema.metadata, PARQUET_CONTEXT_KEY: meta.encode("utf-8")}
+    )
+    with ExitStack() as stack:
+        tmp = {k: stack.enter_context(atomic_path(p)) for k, p in paths.items()}
+        df.to_csv(tmp["csv"], index=False, lineterminator="\n")
+        pq.write_table(table, tmp["parquet"])
+        tmp["meta"].write_text(meta, encoding="utf-8")
     return paths
 
 
@@ -180,16 +208,15 @@ def cli(args: argparse.Namespace) -> int:
         )
     inst = load_instrument(args.instrument)
     cases = pd.read_parquet(src)
-    df = analyse(
-        cases,
-        inst,
-        args.trust,
-        audience=args.audience,
-        low_threshold=args.low_threshold,
-        suppression_threshold=args.suppression_threshold,
-        outcome_method=args.outcome_method,
-    )
-    paths = write_findings(df, config.trust_output_dir(args.trust))
+    options = {
+        "audience": args.audience,
+        "low_threshold": args.low_threshold,
+        "suppression_threshold": args.suppression_threshold,
+        "outcome_method": args.outcome_method,
+    }
+    df = analyse(cases, inst, args.trust, **options)
+    context = FindingsContext.for_run(inst, **options)
+    paths = write_findings(df, config.trust_output_dir(args.trust), context)
     print(f"{args.trust}: {len(cases)} cases, {len(df)} findings ({args.audience})")
     for line in summary_lines(df):
         print("  " + line)

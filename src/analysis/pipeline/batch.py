@@ -13,198 +13,55 @@ Fault isolation
     organisation's outcome is caught in its worker and reported in the summary;
     a failed notebook's executed copy (with the error in it) is kept.
 Incremental
-    An organisation whose workbook, instrument and code (a hash of the
-    ``analysis`` package sources and the notebooks) and run parameters are
-    unchanged since its last *successful* run is skipped. The hashes are kept
-    in ``outputs/<trust>/.batch-state.json``, written only after success, so a
-    failure is always retried.
+    An organisation unchanged since its last *successful* run is skipped
+    (:mod:`analysis.pipeline.state`), so a failure is always retried.
 Transient kernel failures
-    Starting many Jupyter kernels at once occasionally fails (papermill issues
-    #511 "ZMQError: Address already in use" - two kernels picked the same free
-    port - and #239 "Kernel didn't respond"). Those are retried with a short
-    backoff before the organisation is called failed, and the summary says so.
+    A kernel that fails to start is retried after a short pause before the
+    organisation is called failed (:mod:`analysis.pipeline.failures`), and the
+    summary says so.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import importlib
 import json
 import os
 import sys
 import time
-import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from analysis import config
+from analysis.engine.disclosure import AUDIENCES
 from analysis.errors import UserError
-from analysis.fileio import atomic_path
-from analysis.pipeline.provenance import sha256_file
+from analysis.pipeline import aggregate, report
+from analysis.pipeline.failures import (
+    KERNEL_BACKOFF,
+    KERNEL_RETRIES,
+    describe_failure,
+    kernel_retrying,
+)
+from analysis.pipeline.params import add_parameter_options, load_params
+from analysis.pipeline.state import (
+    EXPECTED_OUTPUTS,
+    clear_state,
+    code_hash,
+    current_state,
+    why_run,
+    write_state,
+)
 
 #: Workbook suffixes picked up from data/raw/ when no workbook is named.
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".csv")
-#: Name of the per-organisation state file (hidden: it is bookkeeping, not an output).
-STATE_FILE = ".batch-state.json"
-#: Bump when the state file's keys change meaning; an old state then never matches.
-STATE_SCHEMA = 1
-#: Kernel start retries and the pause before each (seconds): short, because the usual
-#: cause (a port race between two starting kernels) clears as soon as one has bound.
-KERNEL_RETRIES = 2
-KERNEL_BACKOFF = (1.0, 3.0)
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
-
-
-# -- hashing and state -------------------------------------------------------------------
-
-
-def _code_files(package_dir: Path, notebooks_dir: Path) -> list[tuple[str, Path]]:
-    files: list[tuple[str, Path]] = []
-    for p in sorted(package_dir.rglob("*")):
-        # Only what can change a report: sources, instruments, profiles, templates, assets.
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"):
-            files.append(("analysis/" + p.relative_to(package_dir).as_posix(), p))
-    if notebooks_dir.is_dir():
-        for p in sorted(notebooks_dir.glob("*.ipynb")):
-            files.append(("notebooks/" + p.name, p))
-    return files
-
-
-def code_hash(package_dir: Path | None = None, notebooks_dir: Path | None = None) -> str:
-    """Hash of the installed ``analysis`` package files and the notebooks.
-
-    Any edit to the code, an instrument, a template or a notebook changes it,
-    so every organisation is rerun after an upgrade. Paths are hashed with the
-    contents so that renaming a file counts as a change.
-    """
-    package_dir = package_dir or config.PACKAGE_DIR
-    notebooks_dir = notebooks_dir or config.NOTEBOOKS_DIR
-    h = hashlib.sha256()
-    for rel, path in _code_files(Path(package_dir), Path(notebooks_dir)):
-        h.update(rel.encode() + b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def params_hash(parameters: dict[str, Any], audience: str) -> str:
-    """Hash of the run parameters (a different audience or -f file is a different report)."""
-    blob = json.dumps({"audience": audience, "parameters": parameters}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def current_state(job: Job, code: str) -> dict[str, Any]:
-    """The state a successful run of ``job`` would record now."""
-    return {
-        "schema": STATE_SCHEMA,
-        "input_sha256": sha256_file(job.workbook),
-        "instrument_sha256": sha256_file(job.instrument or config.DEFAULT_INSTRUMENT),
-        "code_sha256": code,
-        "params_sha256": params_hash(job.parameters, job.audience),
-    }
-
-
-def read_state(out_dir: Path) -> dict[str, Any]:
-    """The recorded state of the last successful run, or {} (missing or unreadable)."""
-    try:
-        return json.loads((Path(out_dir) / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def write_state(out_dir: Path, state: dict[str, Any]) -> Path:
-    """Record a successful run atomically (a crash mid-write must not look like success)."""
-    path = Path(out_dir) / STATE_FILE
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return path
-
-
-_KEY_WORDS = {
-    "schema": "batch state format changed",
-    "input_sha256": "workbook changed",
-    "instrument_sha256": "instrument changed",
-    "code_sha256": "code or notebooks changed",
-    "params_sha256": "parameters changed",
-}
-
-
-def why_run(out_dir: Path, state: dict[str, Any], expected_outputs: Iterable[str]) -> str | None:
-    """Why an organisation must be (re)run, or None when it is up to date.
-
-    Parameters
-    ----------
-    out_dir
-        The organisation's output folder.
-    state
-        :func:`current_state` for this run.
-    expected_outputs
-        Files (relative to ``out_dir``) a successful run leaves; a deleted
-        output forces a rerun even when nothing else changed.
-    """
-    old = read_state(out_dir)
-    if not old:
-        return "no previous successful run"
-    for key, words in _KEY_WORDS.items():
-        if old.get(key) != state.get(key):
-            return words
-    missing = [f for f in expected_outputs if not (Path(out_dir) / f).exists()]
-    if missing:
-        return f"output missing: {missing[0]}"
-    return None
-
-
-# -- kernel failure classifier --------------------------------------------------------------
-
-#: Messages of kernel start failures worth retrying (lower case).
-_KERNEL_START_PATTERNS = (
-    "address already in use",  # papermill #511: ZMQError, port race between kernels
-    "kernel didn't respond",  # papermill #239: RuntimeError from wait_for_ready
-    "kernel died before replying to kernel_info",
-    "kernel failed to start",
-    "timeout waiting for kernel_info reply",
-    "error occurred while starting new kernel client",
-)
-#: Exception types that mean the *notebook* failed: never retried however they read.
-_NOTEBOOK_ERRORS = ("PapermillExecutionError", "CellExecutionError", "CellTimeoutError")
-#: Functions on a traceback that show a RuntimeError came from starting a kernel.
-_KERNEL_START_FRAMES = ("start_new_kernel", "start_kernel", "wait_for_ready", "async_start_kernel")
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    while exc is not None and exc not in seen:
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return seen
-
-
-def is_kernel_start_failure(exc: BaseException) -> bool:
-    """True when ``exc`` (or what caused it) is a transient failure to start a kernel.
-
-    A notebook that raised (papermill's ``PapermillExecutionError``) is never a
-    kernel failure, even if its own error text mentions ports or kernels: rerunning
-    it would only fail again and waste time.
-    """
-    chain = _chain(exc)
-    if any(type(e).__name__ in _NOTEBOOK_ERRORS for e in chain):
-        return False
-    for e in chain:
-        text = f"{type(e).__name__}: {e}".lower()
-        if type(e).__name__ == "ZMQError" and "address" in text:
-            return True
-        if any(p in text for p in _KERNEL_START_PATTERNS):
-            return True
-        if isinstance(e, RuntimeError | TimeoutError) and e.__traceback__ is not None:
-            frames = {f.name for f in traceback.extract_tb(e.__traceback__)}
-            if frames & set(_KERNEL_START_FRAMES):
-                return True
-    return False
 
 
 # -- jobs and results ---------------------------------------------------------------------
@@ -252,42 +109,6 @@ class Result:
         return "ok"
 
 
-#: Outputs a successful trust run leaves (checked before skipping).
-EXPECTED_OUTPUTS = ("report.html", "findings.parquet")
-
-
-def _clip(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _first_line(exc: BaseException, limit: int = 160) -> str:
-    text = str(exc).strip().splitlines()
-    msg = text[0] if text else ""
-    name = type(exc).__name__
-    out = f"{name}: {msg}" if msg else name
-    return out if len(out) <= limit else out[: limit - 1] + "…"
-
-
-def describe_failure(exc: BaseException) -> str:
-    """One short reason for the summary table."""
-    name = type(exc).__name__
-    if name == "IngestError":
-        problems = getattr(exc, "problems", [])
-        first = str(problems[0]) if problems else _first_line(exc)
-        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-        return _clip(f"invalid workbook: {first}{more}")
-    if name == "PapermillExecutionError":
-        ename = getattr(exc, "ename", "") or "error"
-        evalue = (getattr(exc, "evalue", "") or "").splitlines()
-        cell = getattr(exc, "exec_count", None)
-        where = f" in cell {cell}" if cell is not None else ""
-        reason = f"notebook error{where}: {ename}: {evalue[0] if evalue else ''}".rstrip(": ")
-        return reason[:160]
-    if is_kernel_start_failure(exc):
-        return "kernel did not start: " + _first_line(exc)
-    return _first_line(exc)
-
-
 # -- the worker side ----------------------------------------------------------------------
 
 #: The function a worker calls to run one organisation: (job) -> dict of extra info.
@@ -297,8 +118,6 @@ Runner = Callable[[Job], dict[str, Any]]
 
 def _report_pipeline(job: Job) -> dict[str, Any]:
     """Run the real per-organisation pipeline (ingest, analyse, notebook, export)."""
-    from analysis.pipeline import report
-
     return report.run_for_batch(job) or {}
 
 
@@ -309,8 +128,6 @@ def warm_worker() -> None:
     imports once per worker rather than once per organisation is most of what
     makes the batch faster than a loop of command-line calls.
     """
-    import importlib
-
     for mod in (
         "pandas",
         "numpy",
@@ -330,12 +147,11 @@ def warm_worker() -> None:
         "jupyter_client",
         "nbconvert",
         "nbconvert.exporters.html",
-        "analysis.ingest",
+        # What the report module defers (it is imported by notebooks, which need less).
         "analysis.engine.run",
         "analysis.render.charts",
         "analysis.render.tables",
-        "analysis.render.export",
-        "analysis.pipeline.report",
+        "analysis.pipeline.kernels",
     ):
         try:
             importlib.import_module(mod)
@@ -355,38 +171,33 @@ def run_job(
     The previous state file is removed before the run and a new one written only
     after it succeeded, so a failed or interrupted run is always retried next
     time, never mistaken for up to date. A kernel that fails to start is retried
-    (``retries`` times, pausing ``backoff`` seconds); any other failure is final.
+    (``retries`` times, pausing ``backoff`` seconds; see
+    :func:`analysis.pipeline.failures.kernel_retrying`); any other failure is final.
     """
     runner = runner or _report_pipeline
     t0 = time.perf_counter()
     out_dir = Path(job.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / STATE_FILE).unlink(missing_ok=True)
-    attempt = 0
-    while True:
-        try:
-            info = runner(job) or {}
-        except Exception as exc:  # noqa: BLE001 - fault isolation: every failure is reported
-            if is_kernel_start_failure(exc) and attempt < retries:
-                time.sleep(backoff[min(attempt, len(backoff) - 1)])
-                attempt += 1
-                continue
-            return Result(
-                job.trust,
-                FAILED,
-                seconds=time.perf_counter() - t0,
-                output=str(_failed_output(out_dir)),
-                reason=describe_failure(exc),
-                kernel_retries=attempt,
-            )
-        break
+    clear_state(out_dir)
+    retrying = kernel_retrying(retries, backoff)
+    try:
+        info = retrying(runner, job) or {}
+    except Exception as exc:  # noqa: BLE001 - fault isolation: every failure is reported
+        return Result(
+            job.trust,
+            FAILED,
+            seconds=time.perf_counter() - t0,
+            output=str(_failed_output(out_dir)),
+            reason=describe_failure(exc),
+            kernel_retries=retrying.statistics["attempt_number"] - 1,
+        )
     write_state(out_dir, {**state, "seconds": round(time.perf_counter() - t0, 2)})
     return Result(
         job.trust,
         OK,
         seconds=time.perf_counter() - t0,
         output=str(info.get("report", out_dir / "report.html")),
-        kernel_retries=attempt,
+        kernel_retries=retrying.statistics["attempt_number"] - 1,
         phases=dict(info.get("phases", {})),
     )
 
@@ -437,37 +248,7 @@ def discover(paths: list[str] | None, raw_dir: Path | None = None) -> list[tuple
     return sorted(slugs.items())
 
 
-def load_params(path: str | Path | None, pairs: list[list[str]] | None = None) -> dict[str, Any]:
-    """Parameters for every run: a YAML mapping (papermill's ``-f``) then ``-p`` pairs.
-
-    Values of ``-p`` are read as YAML, as papermill does (``-p n 3`` gives 3).
-    ``trust`` is always set per organisation and cannot be overridden here.
-    """
-    import yaml
-
-    params: dict[str, Any] = {}
-    if path:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UserError(f"cannot read parameters file {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise UserError(f"{path}: not valid YAML: {exc}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise UserError(f"{path}: parameters must be a YAML mapping of name: value")
-        params.update(loaded)
-    for name, value in pairs or []:
-        params[name] = yaml.safe_load(value)
-    if "trust" in params:
-        raise UserError("`trust` is set from each workbook's name; remove it from the parameters")
-    return params
-
-
-def _progress(total: int, disable: bool | None):
-    from tqdm import tqdm
-
+def _progress(total: int, disable: bool | None) -> tqdm:
     return tqdm(total=total, desc="trusts", unit="trust", disable=disable, file=sys.stderr)
 
 
@@ -504,7 +285,7 @@ def run_batch(
     todo: list[tuple[Job, dict[str, Any]]] = []
     for job in jobs:
         try:
-            state = current_state(job, code)
+            state = current_state(job.workbook, job.instrument, job.parameters, job.audience, code)
         except OSError as exc:
             results[job.trust] = Result(job.trust, FAILED, reason=f"cannot read input: {exc}")
             continue
@@ -645,22 +426,7 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         help="case workbooks (default: every .xlsx/.xlsm/.csv in data/raw/); slug = file stem",
     )
     parser.add_argument("--force", action="store_true", help="rerun organisations up to date")
-    parser.add_argument(
-        "-f",
-        "--parameters-file",
-        dest="parameters_file",
-        metavar="PARAMS.yaml",
-        help="YAML mapping of notebook parameters applied to every run (as papermill -f)",
-    )
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        dest="parameter",
-        nargs=2,
-        action="append",
-        metavar=("NAME", "VALUE"),
-        help="one notebook parameter for every run (as papermill -p); repeatable",
-    )
+    add_parameter_options(parser)  # applied to every organisation's run
     parser.add_argument(
         "--jobs",
         "-j",
@@ -671,7 +437,7 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--audience",
         default="internal",
-        choices=("internal", "publication"),
+        choices=AUDIENCES,
         help="internal (all figures) or publication (small cells suppressed)",
     )
     parser.add_argument("--instrument", default=None, help="instrument YAML (default: built-in)")
@@ -702,7 +468,7 @@ def cli(args: argparse.Namespace) -> int:
     )
     print(summary_table(results))
     print(f"batch wall time {time.perf_counter() - t0:.1f}s")
-    write_summary(results, config.OUTPUTS_DIR / "aggregate" / "batch-summary.json")
+    write_summary(results, aggregate.aggregate_dir() / "batch-summary.json")
     status = 1 if any(r.status == FAILED for r in results) else 0
 
     if not args.no_aggregate:
@@ -710,8 +476,6 @@ def cli(args: argparse.Namespace) -> int:
         if len(good) < 2:
             print("aggregate: skipped (needs at least two organisations that succeeded)")
         else:
-            from analysis.pipeline import aggregate
-
             try:
                 out = aggregate.build(good, audience=args.audience, instrument=instrument)
                 print(f"aggregate: {_rel(str(out))} ({len(good)} organisations)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -106,8 +107,6 @@ def finish_provenance(
     started_monotonic
         ``time.monotonic()`` at the start of the run, to record the duration.
     """
-    import time
-
     record["finished"] = now_utc()
     if started_monotonic is not None:
         record["duration_seconds"] = round(time.monotonic() - started_monotonic, 1)

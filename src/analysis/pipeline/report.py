@@ -3,7 +3,8 @@
 ``python -m analysis report [WORKBOOK] --trust SLUG [--audience ...] [--instrument PATH]``
 
 1. ingest the workbook (``data/raw/<trust>.xlsx`` by default) into processed cases;
-2. analyse them into the findings table (``findings.csv`` and ``.parquet``);
+2. analyse them into the findings table (``findings.csv`` and ``.parquet``) and its
+   context (``findings.meta.json``: audience, thresholds, instrument);
 3. write ``tables.xlsx`` and static charts (``charts/*.png|svg``);
 4. execute ``notebooks/10_report.ipynb`` with papermill into ``report.ipynb``;
 5. export it to a self-contained ``report.html`` (:mod:`analysis.render.export`);
@@ -14,6 +15,11 @@ Everything is built in a temporary folder inside ``outputs/`` and swapped into
 a half-written report next to an older findings table. When the notebook
 fails, its executed copy (with the error) is kept as
 ``outputs/<trust>/report.failed.ipynb`` for diagnosis.
+
+The tables and the notebooks take the audience from the findings' context
+(:func:`analysis.engine.findings.read_context`), never from a notebook parameter:
+``-p audience ...`` or ``-p instrument_path ...`` is refused
+(:mod:`analysis.pipeline.params`).
 """
 
 from __future__ import annotations
@@ -32,11 +38,17 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import config
-from analysis.engine.findings import FINDINGS_COLUMNS, conform
+from analysis import config, ingest
+from analysis.engine.disclosure import AUDIENCES
+from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext, conform, read_context
 from analysis.errors import UserError
+from analysis.instrument import Instrument, load_instrument
+from analysis.pipeline import provenance
+from analysis.pipeline.params import add_parameter_options, check_parameters, load_params
+from analysis.render.export import export_html
+from analysis.render.narrative import trust_display_name
+from analysis.render.textsafe import safe_filename
 
-AUDIENCES = ("internal", "publication")
 #: The report notebook papermill executes.
 REPORT_NOTEBOOK = "10_report.ipynb"
 #: Files of a finished run (checked before the build folder replaces the old outputs).
@@ -62,9 +74,10 @@ class ReportResult:
 
 
 def _write_tables_and_charts(
-    findings: pd.DataFrame, inst: Any, build: Path, audience: str
+    findings: pd.DataFrame, inst: Instrument, build: Path, audience: str
 ) -> float:
     """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took."""
+    # Heavy (matplotlib, plotly, xlsxwriter): not for the notebooks that import this module.
     from analysis.render import charts, tables
 
     t = time.monotonic()
@@ -135,20 +148,18 @@ def default_workbook(trust: str) -> Path:
 def build_findings(
     trust: str,
     workbook: str | Path | None = None,
-    instrument: Any = None,
+    instrument: Instrument | str | Path | None = None,
     audience: str = "internal",
     out_dir: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Ingest a workbook and write its findings table (steps 1-2 of the pipeline).
+    """Ingest a workbook and write its findings table and context (steps 1-2 of the pipeline).
 
     Used by the notebooks when a trust's findings do not exist yet, so that they run
     top to bottom on a fresh checkout holding only the demo workbook.
     """
-    from analysis import ingest
-    from analysis.engine import run as engine
-    from analysis.instrument import load_instrument
+    from analysis.engine import run as engine  # scipy, statsmodels: heavy, as in run_report
 
-    inst = instrument if hasattr(instrument, "questions") else load_instrument(instrument or None)
+    inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument or None)
     workbook = Path(workbook) if workbook else default_workbook(trust)
     if not workbook.exists():
         raise UserError(
@@ -157,7 +168,8 @@ def build_findings(
     result = ingest.ingest_file(workbook, trust, instrument=inst)
     cases = pd.read_parquet(result.path)
     df = engine.analyse(cases, inst, trust, audience=audience)
-    engine.write_findings(df, Path(out_dir) if out_dir else config.trust_output_dir(trust))
+    out = Path(out_dir) if out_dir else config.trust_output_dir(trust)
+    engine.write_findings(df, out, FindingsContext.for_run(inst, audience=audience))
     return df
 
 
@@ -165,9 +177,12 @@ def load_findings(
     trust: str,
     out_dir: str | Path | None = None,
     instrument_path: str | Path | None = None,
-    audience: str = "internal",
-) -> tuple[pd.DataFrame, Any]:
-    """The findings table and instrument a notebook works from, building them if missing.
+) -> tuple[pd.DataFrame, Instrument, FindingsContext]:
+    """The findings table, instrument and context a notebook works from.
+
+    Findings that do not exist yet are built (internal) from ``data/raw/<trust>.xlsx``.
+    The audience and every other setting the report states come from the context,
+    never from the notebook's parameters.
 
     Parameters
     ----------
@@ -176,27 +191,29 @@ def load_findings(
     out_dir
         Folder holding ``findings.csv``; ``analysis.config.trust_output_dir(trust)`` when empty.
     instrument_path
-        Instrument YAML; the default instrument when empty.
-    audience
-        Used only when the findings have to be built.
-    """
-    from analysis.instrument import load_instrument
+        Instrument YAML; the default instrument when empty. It must be the instrument
+        the findings were computed with.
 
+    Raises
+    ------
+    UserError
+        When the findings have no context or were computed with another instrument.
+    """
     inst = load_instrument(instrument_path or None)
     out = Path(out_dir) if out_dir else config.trust_output_dir(trust)
     if not (out / "findings.csv").exists() and not (out / "findings.parquet").exists():
-        build_findings(trust, instrument=inst, audience=audience, out_dir=out)
-    return read_findings(out), inst
+        build_findings(trust, instrument=inst, out_dir=out)
+    context = read_context(out)
+    context.check_instrument(inst)
+    return read_findings(out), inst, context
 
 
-def load_cases(trust: str, instrument: Any, path: str | Path | None = None) -> pd.DataFrame:
+def load_cases(trust: str, instrument: Instrument, path: str | Path | None = None) -> pd.DataFrame:
     """Processed cases to look at in a notebook: identifiers and free text removed.
 
     Reads ``path`` (a processed parquet file), by default the organisation's, ingesting
     ``data/raw/<trust>.xlsx`` first when it has not been ingested yet (a fresh checkout).
     """
-    from analysis import ingest
-
     path = Path(path) if path is not None else config.processed_path(trust)
     if not path.exists():
         ingest.ingest_file(default_workbook(trust), trust, instrument=instrument)
@@ -229,15 +246,14 @@ def filter_cases(cases: pd.DataFrame, selected: dict[str, Any]) -> pd.DataFrame:
     return cases[mask]
 
 
-def place_charts(findings: pd.DataFrame, instrument: Any) -> dict[str, list[Any]]:
+def place_charts(findings: pd.DataFrame, instrument: Instrument) -> dict[str, list[Any]]:
     """Every chart of :func:`analysis.render.charts.all_charts`, keyed by where the report shows it.
 
     Keys: ``summary``; each outcome id (its data summary); ``breakdown:<question id>``;
     ``factors``; ``comparison:<group_var>``; ``profile``; ``other`` (anything else, shown
     last so that no chart the suite draws is left out of the report).
     """
-    from analysis.render import charts
-    from analysis.render.textsafe import safe_filename
+    from analysis.render import charts  # heavy (matplotlib, plotly), as above
 
     outcome_of = {safe_filename(f"data-summary-{o}"): o for o in instrument.outcomes}
     question_of = {safe_filename(f"breakdown-{q}"): q for q in instrument.questions}
@@ -318,15 +334,12 @@ def run_report(
     UserError
         For problems the user can fix (missing workbook, invalid cases, bad audience).
     """
-    from analysis import ingest
+    # scipy and statsmodels are heavy, and the notebooks importing this module never analyse.
     from analysis.engine import run as engine
-    from analysis.instrument import load_instrument
-    from analysis.pipeline import provenance
-    from analysis.render.export import export_html
-    from analysis.render.narrative import trust_display_name
 
     if audience not in AUDIENCES:
         raise UserError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    check_parameters(parameters or {})
     ingest.check_trust(trust)
     t0 = time.monotonic()
     phases: dict[str, float] = {}
@@ -361,31 +374,35 @@ def run_report(
         t = time.monotonic()
         findings = engine.analyse(cases, inst, trust, audience=audience)
         del cases  # nothing below may see case rows
-        engine.write_findings(findings, build)
+        engine.write_findings(findings, build, FindingsContext.for_run(inst, audience=audience))
+        # From here on, like the notebook, everything takes the audience from the findings.
+        context = read_context(build)
         phases["analyse"] = time.monotonic() - t
         # tables.xlsx and the static charts are pure CPU work in this process, while the
         # notebook below runs in a kernel process: overlapping them uses the second core.
         side = ThreadPoolExecutor(max_workers=1)
-        side_job = side.submit(_write_tables_and_charts, findings, inst, build, audience)
+        side_job = side.submit(_write_tables_and_charts, findings, inst, build, context.audience)
 
         params = {
             "trust": trust,
             "trust_name": trust_display_name(trust),
-            "audience": audience,
             "instrument_path": str(Path(instrument_path).resolve()) if instrument_path else "",
             **(parameters or {}),
         }
+        # The provenance record names the audience too: it lists how the run was asked for.
         record = provenance.build_provenance(
-            input_path=workbook, instrument=inst, parameters=params, started=started
+            input_path=workbook,
+            instrument=inst,
+            parameters={**params, "audience": context.audience},
+            started=started,
         )
         provenance.write_provenance(record, build)
 
         t = time.monotonic()
         nb_out = build / "report.ipynb"
         try:
-            from analysis.pipeline import (
-                kernels,
-            )  # papermill and jupyter_client: the parent side only
+            # papermill and jupyter_client: heavy, and for the parent side only.
+            from analysis.pipeline import kernels
 
             kernels.execute_notebook(
                 str(config.NOTEBOOKS_DIR / REPORT_NOTEBOOK),
@@ -472,11 +489,13 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="instrument YAML (default: the package's default instrument)",
     )
+    add_parameter_options(parser)
     parser.add_argument("--progress", action="store_true", help="show notebook cell progress")
 
 
 def cli(args: argparse.Namespace) -> int:
     """Run the pipeline and print the path of the HTML report."""
+    params = load_params(args.parameters_file, args.parameter)
     if args.instrument is not None and not args.instrument.is_file():
         raise UserError(f"no such instrument file: {args.instrument}")
     res = run_report(
@@ -484,6 +503,7 @@ def cli(args: argparse.Namespace) -> int:
         args.workbook,
         audience=args.audience,
         instrument_path=args.instrument,
+        parameters=params,
         progress=args.progress,
     )
     print(

@@ -1,0 +1,86 @@
+"""The aggregate report's own HTML: its opening, the score table and the funnel notes.
+
+Everything else the aggregate report shows (factor table, comparisons, methods)
+is the single-organisation renderers' work on the pooled rows
+(:func:`analysis.engine.pooling.pooled_rows`); ``notebooks/20_aggregate.ipynb``
+stays thin by calling these.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.engine.funnel import Funnel, describe
+from analysis.engine.pooling import AGGREGATE, pooled_rows, trusts_in
+from analysis.instrument import Instrument
+from analysis.render.narrative import esc, fmt_int
+
+#: How the pooled row is named in the score table.
+POOLED_LABEL = "All organisations (pooled)"
+
+
+def outcome_score_table(agg: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Wide table: one row per organisation (pooled last), each outcome score with interval."""
+    sc = agg[agg["kind"] == "outcome_score"]
+    rows = []
+    order = sorted(t for t in sc["trust"].unique() if t != AGGREGATE) + [AGGREGATE]
+    for t in order:
+        rec = {"organisation": POOLED_LABEL if t == AGGREGATE else t}
+        for o in instrument.outcomes:
+            r = sc[(sc["trust"] == t) & (sc["outcome"] == o)]
+            if r.empty or pd.isna(r["percent"].iloc[0]):
+                rec[o] = ""
+                continue
+            pc, lo, hi = (r[c].iloc[0] for c in ("percent", "ci_low", "ci_high"))
+            ci = f" ({lo:.0f}–{hi:.0f})" if pd.notna(lo) and pd.notna(hi) else ""
+            rec[o] = f"{pc:.0f}%{ci}"
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+def intro_html(agg: pd.DataFrame, instrument: Instrument, audience: str) -> str:
+    """Opening paragraph: how many organisations and cases, and what pooling means.
+
+    ``audience`` is the aggregate findings' own (their context), never a parameter.
+    """
+    pooled = pooled_rows(agg)
+    n = pooled[(pooled["kind"] == "sample") & (pooled["measure_id"] == "n_cases")]
+    n_cases = fmt_int(n["numerator"].iloc[0]) if len(n) else "–"
+    trusts = trusts_in(agg)
+    mode = (
+        "Small cells are suppressed [c] for publication."
+        if audience == "publication"
+        else "Internal version: small bases are marked [low], nothing is suppressed."
+    )
+    return (
+        f"<p>This report brings together the case inspections of {len(trusts)} organisations "
+        f"({n_cases} cases in all), inspected against {esc(instrument.title)} "
+        f"(version {esc(instrument.version)}). Pooled figures add up the judgements of every "
+        "organisation, so larger samples weigh more. "
+        f"{esc(mode)}</p>"
+        "<p>Organisations: " + ", ".join(esc(t) for t in trusts) + ".</p>"
+    )
+
+
+def score_table_html(agg: pd.DataFrame, instrument: Instrument) -> str:
+    """Outcome scores per organisation with 95% intervals, pooled row last."""
+    t = outcome_score_table(agg, instrument)
+    head = "".join(
+        f"<th scope='col'>{esc(o.id)} {esc(o.short)}</th>" for o in instrument.outcomes.values()
+    )
+    body = []
+    for r in t.to_dict("records"):
+        cls = " class='total'" if r["organisation"] == POOLED_LABEL else ""
+        cells = "".join(f"<td class='num'>{esc(r[o]) or '–'}</td>" for o in instrument.outcomes)
+        body.append(f"<tr{cls}><th scope='row'>{esc(r['organisation'])}</th>{cells}</tr>")
+    return (
+        '<table class="report-table score-table">'
+        "<caption>Outcome scores (95% confidence interval), by organisation</caption>"
+        f"<thead><tr><th scope='col'>Organisation</th>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def funnel_note_html(f: Funnel) -> str:
+    """The careful paragraph under one funnel chart."""
+    return f"<p>{esc(describe(f))}</p>"
