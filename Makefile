@@ -9,23 +9,37 @@ PY := $(VENV)/bin/python
 TRUST ?= norfolk-and-suffolk
 AUDIENCE ?= internal
 PYTEST_ARGS ?=
-# Stamp file: the venv is rebuilt only when the dependency declarations change.
+# Exact versions, with sha256 hashes, of every runtime and dev dependency (transitively),
+# resolved from pyproject.toml by `make lock`.
+LOCK := requirements/lock.txt
+LOCK_ARGS ?=
+# Stamp file: the venv is reinstalled only when the lock or the project's declarations change.
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup report demo-data batch aggregate test test-fast lint format dictionary reproduce bench clean
+.PHONY: help setup lock report demo-data batch aggregate test test-fast lint format dictionary reproduce bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The venv's own pip installs the lock (hash-checked: a file whose hash is not in the lock is
+# refused), then the package itself, editable, with nothing more to resolve.
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install the package with its dependencies
+setup: $(STAMP) ## create .venv; install the locked dependencies, then the package (editable)
+
+# Resolved for Python 3.11 and up on every platform (environment markers), keeping the pins the
+# lock already has while they still fit pyproject.toml; LOCK_ARGS=--upgrade takes the newest
+# releases instead (--upgrade-package NAME: one package). Uses the venv's uv (a dev dependency).
+lock: ## re-resolve requirements/lock.txt from pyproject.toml (LOCK_ARGS=--upgrade: newest)
+	@test -x $(VENV)/bin/uv || $(MAKE) setup
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" --quiet $(LOCK_ARGS) -o $(LOCK)
 
 # The demo workbooks are regenerated when what they are made from changes (a new instrument
 # version, say); demo-data refreshes only workbooks nobody has edited since it wrote them.

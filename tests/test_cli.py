@@ -16,6 +16,13 @@ def test_every_registered_command_has_help():
     assert not missing, f"commands registered but not built: {missing}"
 
 
+def test_a_command_whose_module_is_missing_fails_loudly(monkeypatch):
+    # No command is skipped quietly: a missing module is a broken install, not a future command.
+    monkeypatch.setitem(cli.COMMANDS, "ghost", ("analysis.no_such_module", "never built"))
+    with pytest.raises(ModuleNotFoundError, match="analysis.no_such_module"):
+        cli.build_parser()
+
+
 def test_user_error_exits_2_without_traceback(monkeypatch, capsys):
     class Boom:
         @staticmethod

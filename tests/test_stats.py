@@ -83,6 +83,29 @@ def test_newcombe_zero_base_is_nan():
     assert np.isnan(d[0]) and np.isnan(lo[0]) and np.isnan(hi[0])
 
 
+def test_newcombe_opposite_edges_stop_exactly_at_the_bound():
+    # 0/1 - 1/1 = -1. Wilson 0/1 is [0, z^2/(1 + z^2)] = [0, 3.841459/4.841459] = [0, .793451];
+    # Wilson 1/1 is [1/(1 + z^2), 1] = [.206549, 1].
+    # low  = -1 - sqrt((0 - 0)^2 + (1 - 1)^2) = -1, exactly (never a hair beyond -1)
+    # high = -1 + sqrt(.793451^2 + (1 - .206549)^2) = -1 + sqrt(2) * .793451 = .122109
+    d, lo, hi = newcombe_difference(0, 1, 1, 1)
+    assert float(d) == -1.0 and float(lo) == -1.0
+    assert float(hi) == pytest.approx(0.122109, abs=2e-6)
+    # The mirror image, 1/1 - 0/1: 1, from -.122109 to exactly 1.
+    d, lo, hi = newcombe_difference(1, 1, 0, 1)
+    assert float(d) == 1.0 and float(hi) == 1.0
+    assert float(lo) == pytest.approx(-0.122109, abs=2e-6)
+
+
+def test_newcombe_vectorised_with_a_zero_base_among_others():
+    # Example (b) beside a comparison with an empty group: only the second is NaN.
+    d, lo, hi = newcombe_difference([9, 1], [10, 0], [3, 1], [10, 2])
+    assert d.shape == lo.shape == hi.shape == (2,)
+    assert d[0] == pytest.approx(0.6)
+    assert lo[0] == pytest.approx(0.1705, abs=5e-5) and hi[0] == pytest.approx(0.8090, abs=5e-5)
+    assert np.isnan(d[1]) and np.isnan(lo[1]) and np.isnan(hi[1])
+
+
 def test_fisher_hand_computed():
     # [[3, 1], [1, 3]]: all margins 4, N = 8; P(a = k) = C(4,k)^2 / 70 = 1,16,36,16,1 /70.
     # Two-sided p = P(tables no more likely than observed) = (1 + 16 + 16 + 1) / 70.

@@ -1,8 +1,8 @@
 """Command-line entry point: ``python -m analysis COMMAND ...``.
 
 Each command lives in its own module, which exposes ``add_cli(parser)`` to
-declare its arguments and ``cli(args) -> int`` to run. Modules are imported
-only when their command runs, so ``--help`` and small commands start fast.
+declare its arguments and ``cli(args) -> int`` to run. Building the parser
+imports every command module, since each declares its own arguments.
 """
 
 from __future__ import annotations
@@ -42,19 +42,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one sub-parser per available command."""
+    """The top-level parser with one sub-parser per command."""
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
         description="Probation case-inspection analysis suite.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_) in COMMANDS.items():
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue  # command not built yet
+        mod = importlib.import_module(module)
         p = sub.add_parser(name, help=help_, description=help_)
         mod.add_cli(p)
         p.set_defaults(_module=mod)

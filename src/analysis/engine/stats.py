@@ -10,7 +10,7 @@ Methods
   1998, *Statistics in Medicine* 17:857-872), via statsmodels.
 - Difference of two independent proportions: Newcombe's hybrid score interval
   (method 10 in Newcombe 1998, *Statistics in Medicine* 17:873-890), built from
-  the two Wilson intervals.
+  the two Wilson intervals, via statsmodels.
 - 2 x 2 tables: Fisher's exact test (two-sided, scipy).
 - k x 2 tables: Pearson's chi-square, or the Fisher-Freeman-Halton exact test
   when some expected count is under 5 and the table is small enough to
@@ -26,7 +26,7 @@ import numpy as np
 import scipy.special
 import scipy.stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from analysis import config
 
@@ -89,6 +89,8 @@ def newcombe_difference(
         low  = d - sqrt((p1 - l1)**2 + (u2 - p2)**2)
         high = d + sqrt((u1 - p1)**2 + (p2 - l2)**2)
 
+    computed by statsmodels' ``confint_proportions_2indep(method="newcomb")``.
+
     Parameters
     ----------
     n1, N1, n2, N2
@@ -101,15 +103,17 @@ def newcombe_difference(
     (difference, low, high)
         On the 0-1 scale; NaN where either base is zero.
     """
-    n1, N1, n2, N2 = (np.asarray(x, dtype=float) for x in (n1, N1, n2, N2))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p1 = np.where(N1 > 0, n1 / np.where(N1 > 0, N1, 1), np.nan)
-        p2 = np.where(N2 > 0, n2 / np.where(N2 > 0, N2, 1), np.nan)
-    l1, u1 = wilson(n1, N1, level)
-    l2, u2 = wilson(n2, N2, level)
-    d = p1 - p2
-    low = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-    high = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    n1, N1, n2, N2 = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (n1, N1, n2, N2)))
+    d, low, high = (np.full(n1.shape, np.nan) for _ in range(3))
+    ok = (N1 > 0) & (N2 > 0)
+    if ok.any():
+        d[ok] = n1[ok] / N1[ok] - n2[ok] / N2[ok]
+        low[ok], high[ok] = confint_proportions_2indep(
+            n1[ok], N1[ok], n2[ok], N2[ok], method="newcomb", alpha=1 - level
+        )
+        # At 0 of N1 against N2 of N2 (or the reverse) statsmodels' Wilson limits miss 0 and 1
+        # by rounding, which puts the limit one unit in the last place beyond -1 (or 1).
+        low[ok], high[ok] = np.clip(low[ok], -1.0, 1.0), np.clip(high[ok], -1.0, 1.0)
     return d, low, high
 
 
