@@ -48,6 +48,7 @@ from analysis import config
 from analysis.engine.findings import FINDINGS_COLUMNS, KINDS, conform, flag_set
 from analysis.errors import UserError
 from analysis.instrument import Instrument, load_instrument
+from analysis.render.present import fmt_int
 
 AGGREGATE = "aggregate"
 #: The aggregate report notebook.
@@ -717,7 +718,7 @@ def trusts_in(agg: pd.DataFrame) -> list[str]:
 
 def intro_html(agg: pd.DataFrame, instrument: Instrument, audience: str) -> str:
     """Opening paragraph: how many organisations and cases, and what pooling means."""
-    from analysis.render.narrative import esc, fmt_int
+    from analysis.render.narrative import esc
 
     pooled = pooled_rows(agg)
     n = pooled[(pooled["kind"] == "sample") & (pooled["measure_id"] == "n_cases")]

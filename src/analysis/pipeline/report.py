@@ -323,7 +323,7 @@ def run_report(
     from analysis.instrument import load_instrument
     from analysis.pipeline import provenance
     from analysis.render.export import export_html
-    from analysis.render.narrative import trust_display_name
+    from analysis.render.present import trust_display_name
 
     if audience not in AUDIENCES:
         raise UserError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
