@@ -48,7 +48,7 @@ from analysis import config
 from analysis.engine.findings import FINDINGS_COLUMNS, KINDS, conform, flag_set
 from analysis.errors import UserError
 from analysis.instrument import Instrument, load_instrument
-from analysis.render.present import fmt_int
+from analysis.render.present import fmt_ci, fmt_int, fmt_pct
 
 AGGREGATE = "aggregate"
 #: The aggregate report notebook.
@@ -677,8 +677,8 @@ def outcome_score_table(agg: pd.DataFrame, instrument: Instrument) -> pd.DataFra
                 rec[o] = ""
                 continue
             pc, lo, hi = (r[c].iloc[0] for c in ("percent", "ci_low", "ci_high"))
-            ci = f" ({lo:.0f}–{hi:.0f})" if pd.notna(lo) and pd.notna(hi) else ""
-            rec[o] = f"{pc:.0f}%{ci}"
+            ci = f" ({fmt_ci(lo, hi)})" if pd.notna(lo) and pd.notna(hi) else ""
+            rec[o] = f"{fmt_pct(pc)}{ci}"
         rows.append(rec)
     return pd.DataFrame(rows)
 
