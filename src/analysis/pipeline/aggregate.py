@@ -541,8 +541,8 @@ def write_outputs(
     n_basis: str = DEFAULT_N_BASIS,
 ) -> dict[str, Path]:
     """Write findings, funnel table, static funnel charts and tables.xlsx into ``out_dir``."""
-    from analysis.engine import funnel as funnel_mod
     from analysis.engine.run import write_findings
+    from analysis.render.charts import funnel as funnel_mod
 
     out_dir = Path(out_dir)
     paths: dict[str, Path] = dict(write_findings(agg, out_dir))
