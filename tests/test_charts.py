@@ -8,7 +8,8 @@ import pytest
 from fixtures_findings import HOSTILE_LDUS, fixture_findings, fixture_instrument
 
 from analysis.render import charts
-from analysis.render.charts import DATA_COLUMNS, OKABE_ITO, Chart
+from analysis.render.charts import DATA_COLUMNS, OKABE_ITO, Chart, static
+from analysis.render.textsafe import safe_filename
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def test_every_chart_holds_aggregates_only(every_chart):
         assert c.title and c.subtitle and c.alt_text
         assert c.alt_text.endswith("."), c.id
         assert "case_id" not in c.data.columns
-        assert c.id == charts.safe_filename(c.id)
+        assert c.id == safe_filename(c.id)
 
 
 def test_outcome_summary(findings, inst):
@@ -342,7 +343,42 @@ def test_a_long_subtitle_is_rewrapped_to_stay_inside_the_figure(every_chart):
         return sub.get_window_extent(fig.canvas.get_renderer()).x1
 
     assert right_edge() > fig.bbox.width  # wrapped at 95 characters it runs off the page
-    assert charts._refit_subtitle(fig) is True
+    assert static.refit_subtitle(fig) is True
     fig.draw_without_rendering()
     assert right_edge() <= fig.bbox.width
-    assert charts._refit_subtitle(fig) is False  # fits now: nothing to redo
+    assert static.refit_subtitle(fig) is False  # fits now: nothing to redo
+
+
+def test_bar_labels_round_half_up(findings, inst):
+    # 50 of 80 is 62.5%: the bar says 63%, as the report's tables do (":.0f" said 62%).
+    f = findings.copy()
+    mask = f["measure_id"] == "d_constructive"
+    f.loc[mask, ["numerator", "denominator", "percent"]] = [50, 80, 100 * 50 / 80]
+    c = charts.data_summary(f, inst, "O3")
+    assert c.data.set_index("label").loc["Constructive interventions delivered", "text"] == (
+        "63% (50 of 80)"
+    )
+    hover = c.to_plotly().data[0].customdata[0]
+    assert hover[2] == "62.5%"  # the hover's one decimal comes from present, not plotly.js
+
+
+def test_tied_factors_keep_declared_order_and_share_the_title(findings, inst):
+    # alcohol misuse identified in 59 cases, as thinking and behaviour: declared order first.
+    f = findings.copy()
+    f.loc[f["measure_id"] == "f_alcohol_identified", ["numerator", "percent"]] = [59, 100 * 59 / 73]
+    c = charts.factor_chart(f, inst)
+    assert c.labels[:2] == ["thinking and behaviour (59 cases)", "alcohol misuse (59 cases)"]
+    assert c.title.startswith(
+        "Thinking and behaviour and alcohol misuse were the most common factors "
+        "(59 of 73 cases each)"
+    )
+
+
+def test_footnote_explains_a_bar_without_a_figure(findings, inst):
+    f = findings.copy()
+    mask = f["measure_id"] == "d_police_checks"
+    f.loc[mask, ["numerator", "denominator", "percent"]] = [0, 0, float("nan")]
+    c = charts.data_summary(f, inst, "O4")
+    assert c.data.set_index("label").loc["Police checks on domestic abuse", "text"] == "[z]"
+    assert "[z] not applicable" in c.footnote
+    assert c.footnote.startswith("[c] suppressed")  # markers in the table's order

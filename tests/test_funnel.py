@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.engine import funnel
+from analysis.render.charts import funnel as funnel_charts
 
 
 def test_z_values():
@@ -109,7 +110,7 @@ def test_empty_and_charts(tmp_path):
     empty = funnel.build_funnel(pd.DataFrame({"trust": [], "denominator": [], "percent": []}))
     assert empty.points.empty
     f = funnel.build_funnel(_points(), label="O1")
-    fig = funnel.to_plotly(f)
+    fig = funnel_charts.to_plotly(f)
     assert {t.type for t in fig.data} == {"scatter"}  # only what the basic bundle has
-    paths = funnel.save_static(f, tmp_path / "funnel_O1")
+    paths = funnel_charts.save_static(f, tmp_path / "funnel_O1")
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)

@@ -8,6 +8,7 @@ from fixtures_findings import HOSTILE_LDUS, fixture_findings, fixture_instrument
 
 from analysis.engine.findings import conform
 from analysis.render import narrative
+from analysis.render.narrative import comparisons
 
 XSS = "<script>alert(1)</script>"
 
@@ -27,29 +28,6 @@ def _set(df: pd.DataFrame, mask, **values) -> pd.DataFrame:
     for col, v in values.items():
         df.loc[mask, col] = v
     return conform(df)
-
-
-# -- formatting ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("x", "text"), [(66.5, "67%"), (2.5, "3%"), (0.49, "0%"), (100.0, "100%"), (pd.NA, "–")]
-)
-def test_fmt_pct_rounds_half_up(x, text):
-    assert narrative.fmt_pct(x) == text
-
-
-def test_fmt_int_and_ci():
-    assert narrative.fmt_int(2453.0) == "2,453"
-    assert narrative.fmt_ci(54.4, 86.6) == "54 to 87"
-    assert narrative.fmt_ci(None, 3) == "–"
-    assert narrative.fmt_p(0.0004) == "<0.001"
-    assert narrative.fmt_p(0.0312) == "0.03"
-
-
-def test_trust_display_name():
-    assert narrative.trust_display_name("norfolk-and-suffolk") == "Norfolk and Suffolk"
-    assert narrative.trust_display_name("city-of-london") == "City of London"
 
 
 @pytest.mark.parametrize(
@@ -219,7 +197,7 @@ def test_contents_lists_outcomes_and_sections(inst):
 
 
 def test_long_lists_of_differences_are_capped(inst, findings, monkeypatch):
-    monkeypatch.setattr(narrative, "MAX_LISTED_DIFFERENCES", 1)
+    monkeypatch.setattr(comparisons, "MAX_LISTED_DIFFERENCES", 1)
     d = (findings["kind"] == "difference") & (findings["group_var"] == "om_grade")
     html = narrative.comparison_section(_set(findings, d, p_adjusted=0.01), inst, "om_grade")
     assert "2 differences remained" in html
@@ -241,8 +219,42 @@ def test_comparison_heading_keeps_acronyms(findings, inst):
     assert ">By offender manager grade</h3>" in html
 
 
-@pytest.mark.parametrize(
-    ("p", "text"), [(0.0004, "p < 0.001"), (0.004, "p = 0.004"), (0.03, "p = 0.03")]
-)
-def test_p_equals_never_writes_equals_less_than(p, text):
-    assert narrative.p_equals(p) == text
+def test_factor_table_ties_follow_declared_order_as_the_chart(inst, findings):
+    from analysis.render import charts
+
+    tied = _set(findings, findings["measure_id"] == "f_alcohol_identified", numerator=59)
+    html = narrative.factor_table(tied, inst)
+    # Declared order (thinking and behaviour first), not the label ("alcohol" < "thinking").
+    assert html.index("thinking and behaviour") < html.index("alcohol misuse")
+    chart = charts.factor_chart(tied, inst)
+    assert [lab.split(" (")[0] for lab in chart.labels][:2] == [
+        "thinking and behaviour",
+        "alcohol misuse",
+    ]
+    # Two "most prevalent" factors in the fixture instrument: exactly those two.
+    most, other = html.split("Other common factors")
+    assert "alcohol misuse" in most and "accommodation" in other
+
+
+def test_half_percentages_round_up_in_the_report(inst, findings):
+    mask = (findings["kind"] == "question") & (findings["measure_id"] == "d_constructive")
+    df = _set(findings, mask, numerator=50, denominator=80, percent=62.5)
+    assert "<td class='num'>50 of 80</td><td class='num'>63%</td>" in narrative.question_table(
+        df, inst, "O3"
+    )
+
+
+def test_a_question_with_no_relevant_case_is_not_marked_suppressed(inst, findings):
+    # No relevant case: nothing to show, but nothing was suppressed either.
+    mask = (findings["kind"] == "question") & (findings["measure_id"] == "d_police_checks")
+    df = _set(findings, mask, numerator=0, denominator=0, percent=pd.NA, flags="low")
+    html = narrative.question_table(df, inst, "O4")
+    row = html.split("Police checks on domestic abuse")[1].split("</tr>")[0]
+    assert "[c]" not in row and "0 of 0" in row and "[low]" in row
+
+
+def test_surviving_differences_tie_in_declared_order(inst, findings):
+    d = (findings["kind"] == "difference") & (findings["group_var"] == "om_grade")
+    rows = narrative.surviving_differences(_set(findings, d, p_adjusted=0.01), "om_grade", inst)
+    # Equal adjusted p: s_children_checks is declared first (alphabetically it is second).
+    assert [r["measure_id"] for r in rows] == ["s_children_checks", "r_rosh_review"]

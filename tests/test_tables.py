@@ -200,3 +200,57 @@ def test_suppressed_prevalence_in_factor_table(findings, inst, tmp_path):
     internal = openpyxl.load_workbook(tables.write_tables(f, inst, tmp_path / "i.xlsx"))
     header, rows = _table_rows(internal["Factors"])
     assert rows[0][1:3] == ["thinking and behaviour", 59]
+
+
+def _internal_engine_like(findings):
+    """The fixture as an internal engine run writes it: no suppression flags, only low."""
+    import pandas as pd
+
+    f = findings.copy()
+    f["flags"] = f["flags"].str.replace(r"(^|;)(c|secondary)(?=;|$)", "", regex=True)
+    f["flags"] = f["flags"].str.strip(";")
+    return pd.DataFrame(f)
+
+
+def test_internal_cover_and_notes_describe_only_markers_that_occur(findings, inst, tmp_path):
+    path = tables.write_tables(_internal_engine_like(findings), inst, tmp_path / "i.xlsx")
+    wb = openpyxl.load_workbook(path)
+    cover = " ".join(str(c.value) for c in wb["Cover"]["A"] if c.value)
+    assert "[c]" not in cover and "Nothing is suppressed" in cover and "[low]" in cover
+    _, notes = _table_rows(wb["Notes"])
+    assert [r[0] for r in notes[:2]] == ["[low]", "[z]"]
+    for ws in wb.worksheets[3:]:
+        assert ws["A3"].value == (
+            "Markers: [low] fewer than 10 relevant cases, [z] not applicable; see the Notes sheet."
+        )
+    assert "[c]" not in wb["Factors"]["A2"].value
+
+
+def test_publication_notes_describe_suppression(books):
+    _, notes = _table_rows(books["publication"]["Notes"])
+    assert [r[0] for r in notes[:3]] == ["[c]", "[low]", "[z]"]
+    assert (
+        "[c] suppressed to protect confidentiality" in books["publication"]["Questions"]["A3"].value
+    )
+
+
+def test_percentages_round_half_up_to_one_decimal(findings, inst, tmp_path):
+    # 9 of 16 is 56.25%: stored as 56.3 (round() gave the even 56.2).
+    f = findings.copy()
+    mask = (f["kind"] == "question") & (f["measure_id"] == "d_police_checks")
+    f.loc[mask, ["numerator", "denominator", "percent"]] = [9, 16, 100 * 9 / 16]
+    wb = openpyxl.load_workbook(tables.write_tables(f, inst, tmp_path / "r.xlsx"))
+    header, rows = _table_rows(wb["Questions"])
+    row = next(r for r in rows if r[2] == "d_police_checks")
+    assert row[header.index("Percentage (%)")] == 56.3
+
+
+def test_names_are_display_names(findings, inst, tmp_path):
+    f = findings.assign(trust="newcastle-upon-tyne")
+    wb = openpyxl.load_workbook(tables.write_tables(f, inst, tmp_path / "n.xlsx"))
+    assert wb["Cover"]["A1"].value.endswith(", Newcastle upon Tyne")
+    rosh = f[f["kind"] == "comparison"].assign(group_var="rosh_start", group="Low")
+    wb = openpyxl.load_workbook(tables.write_tables(rosh, inst, tmp_path / "o.xlsx"))
+    assert wb["Comparison_rosh_start"]["A1"].value.startswith(
+        "Table 1: Comparison by OASys RoSH classification at start:"
+    )

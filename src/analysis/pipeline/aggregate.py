@@ -31,7 +31,6 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import config
-from analysis.engine import funnel
 from analysis.engine.disclosure import AUDIENCES
 from analysis.engine.findings import FindingsContext, conform, flag_set, read_context
 from analysis.engine.pooling import (
@@ -178,6 +177,7 @@ def write_outputs(
     renderer does.
     """
     # Heavy (matplotlib, xlsxwriter): only the writing of the outputs needs it.
+    from analysis.render.charts import funnel as funnel_chart
     from analysis.render.tables import write_tables
 
     out_dir = Path(out_dir)
@@ -186,7 +186,7 @@ def write_outputs(
     paths["funnel"] = out_dir / "funnel.csv"
     funnel_table(fs).to_csv(paths["funnel"], index=False, lineterminator="\n")
     for o, f in fs.items():
-        for p in funnel.save_static(f, out_dir / "charts" / f"funnel_{o}"):
+        for p in funnel_chart.save_static(f, out_dir / "charts" / f"funnel_{o}"):
             paths[f"chart_{o}_{p.suffix[1:]}"] = p
     paths["tables"] = out_dir / "tables.xlsx"
     write_tables(pooled_rows(agg), instrument, paths["tables"], read_context(out_dir).audience)

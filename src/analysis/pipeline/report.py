@@ -46,7 +46,7 @@ from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import provenance
 from analysis.pipeline.params import add_parameter_options, check_parameters, load_params
 from analysis.render.export import export_html
-from analysis.render.narrative import trust_display_name
+from analysis.render.present import trust_display_name
 from analysis.render.textsafe import safe_filename
 
 #: The report notebook papermill executes.

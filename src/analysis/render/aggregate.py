@@ -13,7 +13,8 @@ import pandas as pd
 from analysis.engine.funnel import Funnel, describe
 from analysis.engine.pooling import AGGREGATE, pooled_rows, trusts_in
 from analysis.instrument import Instrument
-from analysis.render.narrative import esc, fmt_int
+from analysis.render.narrative import esc
+from analysis.render.present import fmt_ci, fmt_int, fmt_pct
 
 #: How the pooled row is named in the score table.
 POOLED_LABEL = "All organisations (pooled)"
@@ -32,8 +33,8 @@ def outcome_score_table(agg: pd.DataFrame, instrument: Instrument) -> pd.DataFra
                 rec[o] = ""
                 continue
             pc, lo, hi = (r[c].iloc[0] for c in ("percent", "ci_low", "ci_high"))
-            ci = f" ({lo:.0f}–{hi:.0f})" if pd.notna(lo) and pd.notna(hi) else ""
-            rec[o] = f"{pc:.0f}%{ci}"
+            ci = f" ({fmt_ci(lo, hi)})" if pd.notna(lo) and pd.notna(hi) else ""
+            rec[o] = f"{fmt_pct(pc)}{ci}"
         rows.append(rec)
     return pd.DataFrame(rows)
 

@@ -23,6 +23,7 @@ import itertools
 import json
 import re
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +331,18 @@ def check_offline(html: str) -> None:
         raise ExportError("the report HTML is not self-contained: it has " + ", ".join(problems))
 
 
+def _package_version() -> str:
+    """Installed version of the ``analysis`` package, for the page footer.
+
+    Read from the package metadata here, as the provenance record reads it, because the
+    render phase never imports the pipeline that writes that record.
+    """
+    try:
+        return metadata.version("analysis")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def export_html(
     notebook: str | Path, html_path: str | Path, *, title: str = "Inspection report"
 ) -> ExportResult:
@@ -356,8 +369,6 @@ def export_html(
     """
     import nbformat
 
-    from analysis.pipeline.provenance import package_version
-
     nb = nbformat.read(str(notebook), as_version=4)
     n_charts = count_charts(nb)
     resources = {
@@ -365,7 +376,7 @@ def export_html(
         "analysis_plotly_js": plotly_bundle(),
         "analysis_chart_count": n_charts,
         "analysis_title": title,
-        "analysis_version": package_version(),
+        "analysis_version": _package_version(),
     }
     body, _ = exporter().from_notebook_node(nb, resources=resources)
     # nbconvert re-serialises the page with BeautifulSoup, which sorts attributes; restore

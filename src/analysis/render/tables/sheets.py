@@ -1,0 +1,449 @@
+"""The published tables of ``tables.xlsx`` as plain data: one :class:`Table` per sheet.
+
+Each builder reads one kind of findings row and returns its table's columns and cell
+values for one audience; :mod:`.workbook` writes them. Every figure is read from the
+findings table (nothing is recomputed from cases), and how it is rounded, marked,
+named and ordered is decided by :mod:`analysis.render.present`: internal tables keep a
+suppressed value beside its ``[c]`` marker, publication tables show ``[c]`` in its place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from analysis.engine.findings import flag_set, number
+from analysis.instrument import Instrument
+from analysis.render import present
+from analysis.render.present import C, Z
+
+AUDIENCES = ("internal", "publication")
+
+# How a value is stored: integer count, percent (1 dp), p-value, or text.
+INT, PCT, P, TEXT = "int", "pct", "p", "text"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a published table."""
+
+    header: str
+    kind: str = TEXT
+    width: float = 14
+
+
+@dataclass
+class Table:
+    """One published table (one sheet)."""
+
+    sheet: str
+    title: str
+    description: str
+    columns: list[Column]
+    rows: list[list[Any]]
+
+
+# -- reading findings ---------------------------------------------------------------------
+
+
+class _Cells:
+    """Turns findings values into cell values for one audience."""
+
+    def __init__(self, audience: str) -> None:
+        self.publication = audience == "publication"
+
+    def numbers(self, row: pd.Series | dict[str, Any], cols: Sequence[str]) -> list[Any]:
+        """Values of numeric findings columns, [c] when suppressed for publication, [z] if blank."""
+        hide = self.publication and present.is_suppressed(row["flags"])
+        out: list[Any] = []
+        for c in cols:
+            v = number(row[c])
+            out.append(C.symbol if hide else (Z.symbol if present.is_missing(v) else v))
+        return out
+
+
+def _records_by(rows: pd.DataFrame, key: str) -> dict[Any, list[dict[str, Any]]]:
+    """Rows as dicts, grouped by ``key`` in their original order."""
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for rec in rows.to_dict("records"):
+        out.setdefault(rec[key], []).append(rec)
+    return out
+
+
+def single_trust(findings: pd.DataFrame) -> str:
+    """The one organisation the findings are about ("" when unnamed); several are refused."""
+    trusts = sorted(set(findings["trust"].dropna()) - {""})
+    if len(trusts) > 1:
+        raise ValueError(f"findings hold several organisations {trusts}; filter to one trust first")
+    return trusts[0] if trusts else ""
+
+
+def _question_position(rows: pd.DataFrame, instrument: Instrument) -> dict[str, int]:
+    """Each question id's place in the declared order (undeclared ids after, as found)."""
+    return {q: i for i, q in enumerate(present.question_order(rows["measure_id"], instrument))}
+
+
+def _outcome_number(o: str) -> int:
+    m = re.search(r"\d+", o or "")
+    return int(m.group()) if m else 999
+
+
+def sheet_name(text: str) -> str:
+    """Excel sheet names: at most 31 characters, no spaces or special characters."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")[:31] or "Sheet"
+
+
+# -- the published tables ---------------------------------------------------------------
+
+_N_COLS = ["numerator", "denominator", "percent", "ci_low", "ci_high"]
+
+
+def _prop_columns(n_header: str, d_header: str) -> list[Column]:
+    return [
+        Column(n_header, INT, 14),
+        Column(d_header, INT, 14),
+        Column("Percentage (%)", PCT, 14),
+        Column("95% CI lower (%)", PCT, 13),
+        Column("95% CI upper (%)", PCT, 13),
+    ]
+
+
+def _outcome_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells) -> Table | None:
+    rows = findings[findings["kind"] == "outcome_score"]
+    if rows.empty:
+        return None
+    rows = rows.iloc[
+        sorted(range(len(rows)), key=lambda i: _outcome_number(rows["outcome"].iloc[i]))
+    ]
+    out = []
+    for _, r in rows.iterrows():
+        name = (
+            instrument.outcomes[r["outcome"]].name
+            if r["outcome"] in instrument.outcomes
+            else r["label"]
+        )
+        out.append([r["outcome"], name, *cells.numbers(r, _N_COLS), present.markers(r["flags"])])
+    return Table(
+        sheet="Outcome_scores",
+        title="Outcome scores: percentage of work done well enough",
+        description=(
+            "One row per outcome. The score is the share of the outcome's relevant "
+            "question answers judged above the line (see Notes for the method)."
+        ),
+        columns=[
+            Column("Outcome", TEXT, 10),
+            Column("Outcome name", TEXT, 50),
+            *_prop_columns("Answers above the line (n)", "Relevant answers (N)"),
+            Column("Markers", TEXT, 10),
+        ],
+        rows=out,
+    )
+
+
+def _criterion_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells) -> Table | None:
+    rows = findings[findings["kind"] == "criterion_score"]
+    if rows.empty:
+        return None
+    crit_order = {c: i for i, c in enumerate(instrument.criteria)}
+    keyed = sorted(rows.iterrows(), key=lambda t: (crit_order.get(t[1]["criterion"], 999), t[0]))
+    out = []
+    for _, r in keyed:
+        crit = instrument.criteria.get(r["criterion"])
+        title = crit.title if crit else r["label"]
+        outcome = r["outcome"] or (crit.outcome if crit else "")
+        out.append(
+            [
+                r["criterion"],
+                outcome,
+                title,
+                *cells.numbers(r, _N_COLS),
+                present.markers(r["flags"]),
+            ]
+        )
+    return Table(
+        sheet="Criterion_scores",
+        title="Criterion scores: percentage of work done well enough",
+        description="One row per case-assessed criterion of the inspection framework.",
+        columns=[
+            Column("Criterion", TEXT, 10),
+            Column("Outcome", TEXT, 10),
+            Column("Criterion title", TEXT, 60),
+            *_prop_columns("Answers above the line (n)", "Relevant answers (N)"),
+            Column("Markers", TEXT, 10),
+        ],
+        rows=out,
+    )
+
+
+def _question_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells) -> Table | None:
+    rows = findings[findings["kind"] == "question"]
+    if rows.empty:
+        return None
+    order = _question_position(rows, instrument)
+    keyed = sorted(
+        rows.iterrows(), key=lambda t: (_outcome_number(t[1]["outcome"]), order[t[1]["measure_id"]])
+    )
+    out = []
+    for _, r in keyed:
+        q = instrument.questions.get(r["measure_id"])
+        out.append(
+            [
+                r["outcome"],
+                r["criterion"] or (q.criterion if q else ""),
+                r["measure_id"],
+                q.text if q else r["label"],
+                *cells.numbers(r, _N_COLS),
+                present.markers(r["flags"]),
+            ]
+        )
+    return Table(
+        sheet="Questions",
+        title="Key questions by outcome: cases judged above the line",
+        description=(
+            "One row per scored question. The base (N) is the relevant cases: answers other "
+            "than not applicable, so bases vary between questions."
+        ),
+        columns=[
+            Column("Outcome", TEXT, 10),
+            Column("Criterion", TEXT, 10),
+            Column("Question id", TEXT, 22),
+            Column("Question", TEXT, 70),
+            *_prop_columns("Cases above the line (n)", "Relevant cases (N)"),
+            Column("Markers", TEXT, 10),
+        ],
+        rows=out,
+    )
+
+
+def _factor_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells) -> Table | None:
+    if not (findings["kind"] == "factor").any():
+        return None
+    factors = present.factors(findings, instrument, hide_suppressed=cells.publication)
+    groups = present.factor_groups(factors, instrument, hide_suppressed=cells.publication)
+    out = []
+    for f, group in zip(factors, groups, strict=True):
+        # A hidden prevalence has no known rank: its group is [c] (and it is listed last).
+        hidden = cells.publication and f.hidden
+        row: list[Any] = [group, f.label]
+        row += cells.numbers(f.identified, ["numerator", "denominator"])
+        flags = set(flag_set(f.identified["flags"]))
+        for item in ("interventions", "progress"):
+            if hidden:
+                # The items' base is the suppressed prevalence, so they are withheld too.
+                row += [C.symbol] * 3
+            elif item in f.rows:
+                row += cells.numbers(f.rows[item], ["numerator", "denominator", "percent"])
+                flags |= flag_set(f.rows[item]["flags"])
+            else:
+                row += [Z.symbol] * 3
+        row.append(present.markers(flags))
+        out.append(row)
+    return Table(
+        sheet="Factors",
+        title="Offending-related factors: prevalence, interventions and progress",
+        description=(
+            "Report table 3.5, flattened. Factors in order of prevalence, ties in the "
+            "instrument's order"
+            + (
+                f" (a factor whose prevalence is suppressed is listed last, with group {C.symbol})"
+                if cells.publication
+                else ""
+            )
+            + ". Interventions and progress are percentages of the cases where the factor was "
+            "identified."
+        ),
+        columns=[
+            Column("Factor group", TEXT, 24),
+            Column("Offending-related factor", TEXT, 40),
+            Column("Cases where identified (n)", INT, 14),
+            Column("Cases inspected (N)", INT, 14),
+            Column("Sufficient interventions (n)", INT, 14),
+            Column("Cases where identified, interventions base (N)", INT, 16),
+            Column("Sufficient interventions (%)", PCT, 14),
+            Column("Sufficient progress (n)", INT, 14),
+            Column("Cases where identified, progress base (N)", INT, 16),
+            Column("Sufficient progress (%)", PCT, 14),
+            Column("Markers", TEXT, 10),
+        ],
+        rows=out,
+    )
+
+
+def _comparison_table(
+    findings: pd.DataFrame, instrument: Instrument, cells: _Cells, group_var: str
+) -> Table:
+    comp = findings[(findings["kind"] == "comparison") & (findings["group_var"] == group_var)]
+    diff = findings[(findings["kind"] == "difference") & (findings["group_var"] == group_var)]
+    qids = present.question_order(list(comp["measure_id"]) + list(diff["measure_id"]), instrument)
+    rank = {g: i for i, g in enumerate(present.group_order(comp["group"], group_var, instrument))}
+    # Rows grouped by question once (as dicts): filtering the frame per question made this
+    # sheet quadratic, most of tables.xlsx's time with four comparison variables.
+    comp_by, diff_by = _records_by(comp, "measure_id"), _records_by(diff, "measure_id")
+    out = []
+    for qid in qids:
+        q = instrument.questions.get(qid)
+        for r in sorted(comp_by.get(qid, []), key=lambda r: rank[r["group"]]):
+            text = q.text if q else r["label"]
+            out.append(
+                [qid, text, "Group", r["group"], *cells.numbers(r, _N_COLS)]
+                + [Z.symbol] * 5
+                + [present.markers(r["flags"])]
+            )
+        for r in diff_by.get(qid, []):
+            text = q.text if q else r["label"]
+            out.append(
+                [qid, text, "Difference", r["group"]]
+                + [Z.symbol] * 5
+                + cells.numbers(r, ["percent", "ci_low", "ci_high", "p_value", "p_adjusted"])
+                + [present.markers(r["flags"])]
+            )
+    label = present.variable_label(group_var, instrument)
+    return Table(
+        sheet=sheet_name(f"Comparison_{group_var}"),
+        title=f"Comparison by {label}: cases judged above the line",
+        description=(
+            "Group rows give each group's result; difference rows give the difference in "
+            "percentage points (first group minus second), its Newcombe 95% interval, "
+            "Fisher's exact p-value and the Benjamini-Hochberg adjusted p-value. With more "
+            "than two groups the difference row gives only the exact test across all groups."
+        ),
+        columns=[
+            Column("Question id", TEXT, 22),
+            Column("Question", TEXT, 60),
+            Column("Row type", TEXT, 12),
+            Column("Group", TEXT, 22),
+            *_prop_columns("Cases above the line (n)", "Relevant cases (N)"),
+            Column("Difference (percentage points)", PCT, 16),
+            Column("Difference 95% CI lower", PCT, 14),
+            Column("Difference 95% CI upper", PCT, 14),
+            Column("p-value (Fisher exact)", P, 12),
+            Column("Adjusted p-value (Benjamini-Hochberg)", P, 16),
+            Column("Markers", TEXT, 10),
+        ],
+        rows=out,
+    )
+
+
+def _breakdown_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells) -> Table | None:
+    rows = findings[findings["kind"] == "breakdown"]
+    if rows.empty:
+        return None
+    order = _question_position(rows, instrument)
+    keyed = sorted(rows.iterrows(), key=lambda t: order[t[1]["measure_id"]])
+    out = []
+    for _, r in keyed:
+        q = instrument.questions.get(r["measure_id"])
+        out.append(
+            [
+                r["measure_id"],
+                q.text if q else r["label"],
+                r["category"],
+                *cells.numbers(r, ["numerator", "denominator", "percent"]),
+                present.markers(r["flags"]),
+            ]
+        )
+    return Table(
+        sheet="Breakdowns",
+        title="Answer breakdowns: relevant cases by answer category",
+        description="One row per question and answer category; bases are the relevant cases.",
+        columns=[
+            Column("Question id", TEXT, 22),
+            Column("Question", TEXT, 60),
+            Column("Answer category", TEXT, 30),
+            Column("Cases (n)", INT, 12),
+            Column("Relevant cases (N)", INT, 14),
+            Column("Percentage (%)", PCT, 14),
+            Column("Markers", TEXT, 10),
+        ],
+        rows=out,
+    )
+
+
+def _profile_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells) -> Table | None:
+    sample = findings[findings["kind"] == "sample"]
+    prof = findings[findings["kind"] == "profile"]
+    if sample.empty and prof.empty:
+        return None
+    out = []
+    for _, r in sample.iterrows():
+        label = r["label"] or r["measure_id"]
+        out.append([label, "All cases", *cells.numbers(r, ["numerator"]), Z.symbol, Z.symbol, ""])
+    for col in present.profile_columns(prof["measure_id"], instrument):
+        for _, r in prof[prof["measure_id"] == col].iterrows():
+            label = (
+                instrument.case_details[col].label if col in instrument.case_details else r["label"]
+            )
+            out.append(
+                [
+                    label,
+                    r["category"],
+                    *cells.numbers(r, ["numerator", "denominator", "percent"]),
+                    present.markers(r["flags"]),
+                ]
+            )
+    return Table(
+        sheet="Sample_profile",
+        title="Sample profile: the cases inspected",
+        description="Appendix 2 of the report: characteristics of the inspected case sample.",
+        columns=[
+            Column("Characteristic", TEXT, 40),
+            Column("Category", TEXT, 34),
+            Column("Cases (n)", INT, 12),
+            Column("Cases inspected (N)", INT, 14),
+            Column("Percentage (%)", PCT, 14),
+            Column("Markers", TEXT, 10),
+        ],
+        rows=out,
+    )
+
+
+def build_tables(
+    findings: pd.DataFrame, instrument: Instrument, audience: str = "internal"
+) -> list[Table]:
+    """The published tables, in workbook order, as plain data (cell values per row).
+
+    Parameters
+    ----------
+    findings
+        The findings table of one organisation.
+    instrument
+        Supplies question texts, criterion titles and orders.
+    audience
+        ``internal`` (suppressed cells keep their values and a ``[c]`` marker) or
+        ``publication`` (suppressed values are replaced by ``[c]``).
+
+    Returns
+    -------
+    list[Table]
+        Tables with no rows in the findings are left out.
+    """
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
+    single_trust(findings)
+    cells = _Cells(audience)
+    builders: list[Callable[[pd.DataFrame, Instrument, _Cells], Table | None]] = [
+        _outcome_table,
+        _criterion_table,
+        _question_table,
+        _factor_table,
+    ]
+    tables = [t for b in builders if (t := b(findings, instrument, cells)) is not None]
+    group_vars = findings.loc[findings["kind"] == "comparison", "group_var"]
+    tables += [
+        _comparison_table(findings, instrument, cells, g)
+        for g in present.comparison_vars(group_vars, instrument)
+    ]
+    for b in (_breakdown_table, _profile_table):
+        if (t := b(findings, instrument, cells)) is not None:
+            tables.append(t)
+    seen: set[str] = set()
+    for i, t in enumerate(tables, start=1):
+        t.title = f"Table {i}: {t.title}"
+        while t.sheet in seen or t.sheet in ("Cover", "Contents", "Notes"):
+            t.sheet = sheet_name(t.sheet[:28] + f"_{i}")
+        seen.add(t.sheet)
+    return tables
