@@ -15,7 +15,7 @@ PO held the case"). Each becomes a :class:`Statement` that accepts or rejects a 
 
 Percentages are rounded half up (:func:`round_half_up`); banker's rounding is accepted
 only for a statement whose ``note`` mentions it. Verbal bands come from
-:func:`analysis.engine.band` (its ladder, synonyms and vague words).
+:func:`analysis.engine.band` (its reading bands, synonyms and vague words).
 """
 
 from __future__ import annotations
@@ -75,10 +75,13 @@ def percent_band(phrase: str) -> tuple[float, float]:
 def verbal_ok(phrase: str, n: int, d: int) -> bool:
     """Whether ``n`` of ``d`` may be described by ``phrase``.
 
-    Bands are low-inclusive, high-exclusive (the :mod:`analysis.engine.wording` ladder) except
-    that a band ending at 100% includes it unless it starts "almost"/"nearly"; a point
-    band ("all", "none") needs equality; "more than X"/"over X"/"the majority" exclude X
-    itself; "all but one/two" mean exactly one/two short of the base.
+    The proportion must lie in the phrase's reading band (:func:`analysis.engine.band`,
+    both ends included), except where the phrase itself excludes an end: a point band
+    ("all", "none") needs equality; no other phrase stands for none of the cases, and only
+    a phrase whose band reaches 100% and that is not "almost"/"nearly" or "not always"
+    stands for all of them; "more than X"/"over X" and "less than X"/"fewer than X" exclude
+    X, "the majority" both half and three-quarters; "all but one/two" mean exactly one/two
+    short of the base.
     """
     if d <= 0 or n < 0 or n > d:
         return False
@@ -94,16 +97,22 @@ def verbal_ok(phrase: str, n: int, d: int) -> bool:
     eps = 1e-9
     if abs(hi - lo) < eps:
         return abs(p - lo) < eps
-    if key.startswith(("more than ", "over ", "slightly more than ")) or key in (
-        "the majority",
-        "a majority",
-        "majority",
-        "generally",
-    ):
-        return lo + eps < p and (p < hi - eps or (hi >= 100 - eps and p <= 100))
-    if hi >= 100 - eps and not key.startswith(("almost", "nearly")):
-        return lo - eps <= p <= 100
-    return lo - eps <= p < hi - eps
+    if p < eps:
+        return False  # none of the cases is "none", whatever the band's low end
+    if p > 100 - eps and (hi < 100 - eps or key.startswith(_SHORT_OF_ALL)):
+        return False
+    majority = key in ("the majority", "a majority", "majority")
+    strict_low = majority or key.startswith(("more than ", "over ", "slightly more than "))
+    strict_low = strict_low or key in ("generally", "largely")
+    # "Majority: 50% to 74%" leaves 75% to "most" (Education Scotland).
+    strict_high = majority or key.startswith(("less than ", "fewer than "))
+    above = p > lo + eps if strict_low else p >= lo - eps
+    below = p < hi - eps if strict_high else p <= hi + eps
+    return above and below
+
+
+#: Phrases that never stand for every case, whatever their band's top.
+_SHORT_OF_ALL = ("almost", "nearly", "not always")
 
 
 # -- rounding --------------------------------------------------------------------------
