@@ -358,8 +358,8 @@ def resolve(
     measure
         For the inconsistency record.
     explain
-        Optional: the arithmetic behind a conflict, given the dropped statement and the
-        kept ones it conflicts with (None: the generic reason).
+        Optional: the arithmetic behind a conflict, given the dropped statement and every
+        kept one (None: the generic reason).
 
     Returns
     -------
@@ -389,7 +389,7 @@ def resolve(
                         figure_ids=[s.fid for s in core] + [d.fid],
                         dropped=[d.fid],
                         measure=measure,
-                        reason=_explain(d, core, measure, explain),
+                        reason=_explain(d, core, kept, measure, explain),
                     )
                 )
             return cand, kept, incs
@@ -411,13 +411,19 @@ def _minimal_conflict(
 def _explain(
     dropped: Statement,
     core: list[Statement],
+    kept: list[Statement],
     measure: str,
     explain: Callable[[Statement, list[Statement]], str | None] | None = None,
 ) -> str:
+    """The reason: the smallest conflicting set, then the arithmetic over every kept figure.
+
+    The values the dropped figure could take are worked out from all the kept figures, not
+    only the smallest conflicting set, which would allow more than the counts do.
+    """
     kept_txt = "; ".join(s.describe() for s in core) or "the sample's bounds"
     msg = f"{measure}: no integer counts satisfy both [{kept_txt}] and [{dropped.describe()}]"
     exact = [s for s in core if s.numerator is not None and s.denominator is not None]
-    detail = explain(dropped, core) if explain else None
+    detail = explain(dropped, kept) if explain else None
     if len(exact) == 1 and not dropped.group_var and not exact[0].group_var and not detail:
         n, d = exact[0].numerator, exact[0].denominator
         msg += f"; {n}/{d} = {pct(n, d):.1f}%"
