@@ -14,6 +14,7 @@ from analysis.synthetic.statements import (
     known_phrase,
     members,
     percent_band,
+    rate_band,
     read_published,
     resolve,
     round_half_up,
@@ -161,3 +162,18 @@ def test_members_and_codes_for(inst):
     assert codes_for(inst, q, "no review|Sufficient review") == ("No review", "Sufficient review")
     with pytest.raises(ValueError, match="unknown category"):
         codes_for(inst, q, "Partial review")
+
+
+def test_rate_band_intersects_what_each_statement_allows():
+    # 'most' is 75%-90%; 80% prints for 79.5%-80.5%; together 0.795-0.805.
+    both = [S("v", "question", "q", verbal="most"), S("p", "question", "q", percent=80)]
+    assert rate_band(both) == pytest.approx((0.795, 0.805))
+    assert rate_band([S("c", "question", "q", numerator=9, denominator=18)]) == (0.5, 0.5)
+    # Group figures and breakdowns do not bound the question's own share.
+    grouped = S("g", "comparison", "q", percent=81, group_var="om_grade", group="PO")
+    assert rate_band([grouped, S("b", "breakdown", "q", verbal="many", category="No")]) is None
+    # Bands that do not meet: None (resolve settles the conflict).
+    assert (
+        rate_band([S("a", "question", "q", verbal="few"), S("b", "question", "q", verbal="most")])
+        is None
+    )

@@ -142,7 +142,8 @@ class Statement:
         Figure id (from the published file) or ``target:<measure>``.
     kind
         ``question``, ``factor``, ``breakdown``, ``comparison``, ``direction``,
-        ``profile``, ``outcome_score`` (others are ignored by the solver).
+        ``contrast`` (``higher`` and ``lower`` are two question ids, ``verbal`` the
+        comparative as printed), ``profile``, ``outcome_score``.
     measure
         Question id, profile column or score id.
     """
@@ -167,7 +168,7 @@ class Statement:
     @property
     def specificity(self) -> int:
         """How much to trust this statement in a conflict (higher wins)."""
-        if self.kind == "direction":
+        if self.kind in ("direction", "contrast"):
             return SPEC_DIRECTION
         if self.numerator is not None or self.denominator is not None:
             return SPEC_COUNT
@@ -197,8 +198,28 @@ class Statement:
             return False
         return True
 
+    def rate_interval(self) -> tuple[float, float] | None:
+        """The share above the line (0-1) this statement allows its question, or None.
+
+        Only ungrouped ``question``/``factor`` statements bound it: an exact count to its
+        ratio, a percentage to the shares that round to it, a verbal quantifier to its band.
+        """
+        if self.kind not in ("question", "factor") or self.group_var:
+            return None
+        if self.numerator is not None and self.denominator:
+            return (self.numerator / self.denominator,) * 2
+        lo, hi = 0.0, 1.0
+        if self.percent is not None:
+            lo, hi = (self.percent - 0.5) / 100, (self.percent + 0.5) / 100
+        if self.verbal and known_phrase(self.verbal):
+            b_lo, b_hi = percent_band(self.verbal)
+            lo, hi = max(lo, b_lo / 100), min(hi, b_hi / 100)
+        return None if (lo, hi) == (0.0, 1.0) else (lo, hi)
+
     def describe(self) -> str:
         """Short human-readable form used in inconsistency reasons."""
+        if self.kind == "contrast":
+            return f"{self.fid}: {self.higher} > {self.lower} ('{self.verbal}')"
         parts = []
         if self.numerator is not None and self.denominator is not None:
             parts.append(f"{self.numerator} of {self.denominator}")
@@ -219,6 +240,19 @@ class Statement:
         if self.category:
             where += f" [{label(self.category)}]"
         return f"{self.fid}: {', '.join(parts)}{where}"
+
+
+def rate_band(statements: list[Statement]) -> tuple[float, float] | None:
+    """The shares above the line (0-1) every statement allows, or None when none bounds it.
+
+    The intersection of :meth:`Statement.rate_interval`; None also when it is empty (the
+    statements conflict, which :func:`resolve` settles).
+    """
+    bounds = [b for b in (s.rate_interval() for s in statements) if b is not None]
+    if not bounds:
+        return None
+    lo, hi = max(b[0] for b in bounds), min(b[1] for b in bounds)
+    return (lo, hi) if lo <= hi else None
 
 
 def label(v: Any) -> str:
