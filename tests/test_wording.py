@@ -2,6 +2,7 @@
 
 import pytest
 
+from analysis import config
 from analysis.engine.wording import (
     ALIASES,
     ALL_BUT_MIN_BASE,
@@ -202,3 +203,14 @@ def test_report_pairs_use_vague_words_within_their_bands():
     # 9/18 = 0.50, 28/73 = 0.384, 20/73 = 0.274 are "many" (>= 0.25); 7/28 = 0.25 a
     # "small percentage" (<= 0.30).
     assert sorted((p.n, p.N) for p in vague) == [(7, 28), (9, 18), (20, 73), (28, 73)]
+
+
+def test_the_coverage_document_lists_every_band_and_its_source():
+    text = (config.DOCS_DIR / "instrument-coverage.md").read_text(encoding="utf-8")
+
+    def pct(x: float) -> str:
+        return f"{100 * x:.1f}".rstrip("0").rstrip(".")
+
+    for phrase, (lo, hi, source) in BANDS.items():
+        assert f"| {phrase} | {pct(lo)}-{pct(hi)}% |" in text, phrase
+        assert f"| {source} |" in text, phrase
