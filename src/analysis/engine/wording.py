@@ -13,8 +13,8 @@ Two jobs, two tables:
 Where the reading bands come from
 ---------------------------------
 The base is the one published quantifier scale we could check: Education Scotland's "Terms we
-use in the inspection process" (:data:`EDUCATION_SCOTLAND`): *almost all* over 90%, *most*
-75% to 90%, *majority* 50% to 74%, *less than half* 15% to 49%, *few* up to 15%. Each band
+use in the inspection process" (education.gov.scot): *almost all* over 90%, *most* 75% to
+90%, *majority* 50% to 74%, *less than half* 15% to 49%, *few* up to 15%. Each band
 is then widened until every pair of words and numbers in the reference report (HMI
 Probation, *Inspection of Adult Offending Work in Norfolk and Suffolk*, 2014; recorded in
 :data:`REPORT_PAIRS`, checked by the tests) fits: "almost all" reaches down to 8/9 (88.9%),
@@ -63,10 +63,6 @@ ONE_QUARTER, ONE_THIRD, HALF, TWO_THIRDS, THREE_QUARTERS = 1 / 4, 1 / 3, 1 / 2, 
 NEAR = 0.02
 #: Smallest base at which "all but one" / "all but two" replace the ladder.
 ALL_BUT_MIN_BASE = 20
-#: The published scale the reading bands start from.
-EDUCATION_SCOTLAND = (
-    "Education Scotland, 'Terms we use in the inspection process' (education.gov.scot)"
-)
 #: Published edges: "few" is up to 15%, "almost all" over 90% (Education Scotland).
 FEW_UP_TO, ALMOST_ALL_OVER = 0.15, 0.90
 #: The steps "nearly X", "just over X", "more than X" and "less than X" reach between.
