@@ -85,3 +85,53 @@ def test_unknown_quantifier_is_reported_and_ignored(inst):
     assert "v: unknown quantifier 'umpteen', not used" in cal.warnings
     assert cal.statements[0].verbal is None and not cal.inconsistencies
     assert len(cases) == 20
+
+
+def _calibrate(inst, statements, n=200, seed=3):
+    prof = load_profile(tiny_profile(n))
+    rng = np.random.default_rng(seed)
+    det = case_details(prof, inst, rng)
+    qual = latent_quality(prof, det, rng)
+    cases, cal = calibrated_answers(prof, inst, det, qual, rng, statements=list(statements))
+    return cases, cal
+
+
+def _share(cases, qid, na="Not applicable"):
+    rel = cases[qid].ne(na)
+    return cases.loc[rel, qid].eq("Yes").sum() / rel.sum()
+
+
+def test_a_verbal_figure_lands_anywhere_in_its_band_by_seed(inst):
+    """'most' is 75%-90%: each seed aims at its own point of it, the same one every time."""
+    most = [S("v", "question", "q_checks", verbal="most")]
+    shares = [_share(_calibrate(inst, most, seed=s)[0], "q_checks") for s in range(6)]
+    assert all(0.75 <= x <= 0.90 for x in shares)
+    # The profile's own rate (0.7) would put every seed at the band's foot, 75%.
+    assert len(set(shares)) > 1
+    assert _share(_calibrate(inst, most, seed=2)[0], "q_checks") == shares[2]
+
+
+def test_a_contrast_bounds_the_question_without_a_band(inst):
+    """'the majority' (above half) is higher than q_checks: q_checks stays at or below half."""
+    statements = [
+        S("maj", "question", "q_report", verbal="the majority"),
+        S("c", "contrast", "q_checks", verbal="less good at", higher="q_report", lower="q_checks"),
+    ]
+    cases, cal = _calibrate(inst, statements)
+    assert not cal.inconsistencies
+    assert _share(cases, "q_checks") < 0.5 < _share(cases, "q_report")
+
+
+def test_a_contrast_between_two_free_questions_splits_at_their_rates(inst):
+    # Both questions have the profile's default rate 0.7: q_checks above it, q_victim below.
+    statements = [
+        S("c", "contrast", "q_victim", verbal="less good at", higher="q_checks", lower="q_victim")
+    ]
+    cases, cal = _calibrate(inst, statements)
+    assert _share(cases, "q_checks") > 0.7 > _share(cases, "q_victim")
+
+
+def test_a_contrast_needs_two_questions(inst):
+    statements = [S("c", "contrast", "q_checks", higher="q_checks", lower="no_such_question")]
+    _, cal = _calibrate(inst, statements, n=20)
+    assert "c: a contrast needs two question ids" in cal.warnings

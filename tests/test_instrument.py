@@ -16,6 +16,7 @@ from analysis.instrument import ABOVE, BELOW, NA, InstrumentError, load_instrume
 
 PUBLISHED = config.PUBLISHED_DIR / "norfolk-and-suffolk-2014.yaml"
 KINDS = {"outcome_score", "question", "breakdown", "factor", "profile", "comparison", "direction"}
+KINDS |= {"contrast"}  # two questions compared ("less good at")
 PREFIX = {"O1": "s_", "O2": "d_", "O3": "l_", "O4": "p_", "O5": "v_"}
 
 

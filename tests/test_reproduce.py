@@ -157,3 +157,18 @@ def test_at_least_k_from_count_profile_rows(inst):
     table = R.check_figures(figs, f, cases, inst, {})
     assert table.status.tolist() == [R.EXACT, R.EXACT]
     assert "from cases" not in " ".join(table.reproduced)
+
+
+def test_contrast_compares_two_questions(inst):
+    # p_cs_checks 30/45 = 66.7% is higher than p_rosh_review 22/54 = 40.7%.
+    cases = pd.DataFrame({"om_grade": ["PO"]})
+    figs = [
+        S("ok", "contrast", "p_rosh_review", verbal="less good at", higher="p_cs_checks",
+          lower="p_rosh_review"),
+        S("wrong", "contrast", "p_cs_checks", verbal="less good at", higher="p_rosh_review",
+          lower="p_cs_checks"),
+    ]  # fmt: skip
+    table = R.check_figures(figs, _findings(), cases, inst, {})
+    assert table.status.tolist() == [R.BAND, R.FAIL]
+    assert table.published[0] == "p_cs_checks > p_rosh_review ('less good at')"
+    assert "30 of 45 (66.7%)" in table.reproduced[0] and "22 of 54 (40.7%)" in table.reproduced[0]

@@ -30,7 +30,7 @@ def spec(qid="q_checks", pool=60, prefer=45, rate=0.6, **kw):
 
 
 def test_count_and_verbal_agree(inst):
-    """'27 of 42' and 'just under two-thirds': 27/42 = 64.3% lies in [60, 64.67)."""
+    """'27 of 42' and 'just under two-thirds': 27/42 = 64.3% lies in [58.33, 64.67]."""
     sols, incs = solve_question(
         inst,
         spec(),
@@ -82,7 +82,7 @@ def test_contradiction_is_reported_and_the_count_kept(inst):
 
 
 def test_percent_beats_verbal(inst):
-    """'35%' of 20 needs 7/20; 'most' needs 77-80%: the percent is kept."""
+    """'35%' of 20 needs 7/20; 'most' needs 75%-90%: the percent is kept."""
     sols, incs = solve_question(
         inst,
         spec(),

@@ -14,6 +14,7 @@ from analysis.synthetic.statements import (
     known_phrase,
     members,
     percent_band,
+    rate_band,
     read_published,
     resolve,
     round_half_up,
@@ -41,6 +42,17 @@ def test_round_half_up_and_percent_rules():
     assert S("a", "question", "q", percent=62, note="banker's rounding").accepts(20, 32)
 
 
+def test_verbal_bands_exclude_what_the_phrase_excludes():
+    # "most" is 75% to 90%, both ends included (Education Scotland).
+    assert verbal_ok("most", 3, 4) and verbal_ok("most", 9, 10) and not verbal_ok("most", 10, 11)
+    # No quantity word stands for none of the cases; "not always" is never every case.
+    assert not verbal_ok("few", 0, 9) and verbal_ok("few", 1, 9)
+    assert verbal_ok("not always", 1, 3) and not verbal_ok("not always", 3, 3)
+    # "less than half" excludes half, "the majority" excludes it too: 1/2 is neither.
+    assert not verbal_ok("less than half", 1, 2) and not verbal_ok("the majority", 1, 2)
+    assert verbal_ok("many", 9, 9)  # a band reaching 100% includes it unless 'almost'
+
+
 def test_verbal_bands():
     assert verbal_ok("just under two-thirds", 27, 42)  # 64.3%
     assert not verbal_ok("almost three-quarters", 27, 42)
@@ -50,9 +62,10 @@ def test_verbal_bands():
     assert verbal_ok("more than one-third", 7, 20) and not verbal_ok("more than one-third", 1, 3)
 
 
-def test_percent_bands_come_from_the_wording_ladder():
-    # "the great majority" is [0.85, 0.90) in the ladder; the report also drops the "the".
-    assert percent_band("great majority") == (85.0, 90.0)
+def test_percent_bands_come_from_the_wording_reading_bands():
+    # "the great majority" is read as Education Scotland's "most", 75% to 90% (the ladder
+    # writes it for [85, 90) only); the report also drops the "the".
+    assert percent_band("great majority") == (75.0, 90.0)
     assert percent_band("all") == (100.0, 100.0)
     assert known_phrase("most") and not known_phrase("umpteen")
     with pytest.raises(KeyError):
@@ -149,3 +162,18 @@ def test_members_and_codes_for(inst):
     assert codes_for(inst, q, "no review|Sufficient review") == ("No review", "Sufficient review")
     with pytest.raises(ValueError, match="unknown category"):
         codes_for(inst, q, "Partial review")
+
+
+def test_rate_band_intersects_what_each_statement_allows():
+    # 'most' is 75%-90%; 80% prints for 79.5%-80.5%; together 0.795-0.805.
+    both = [S("v", "question", "q", verbal="most"), S("p", "question", "q", percent=80)]
+    assert rate_band(both) == pytest.approx((0.795, 0.805))
+    assert rate_band([S("c", "question", "q", numerator=9, denominator=18)]) == (0.5, 0.5)
+    # Group figures and breakdowns do not bound the question's own share.
+    grouped = S("g", "comparison", "q", percent=81, group_var="om_grade", group="PO")
+    assert rate_band([grouped, S("b", "breakdown", "q", verbal="many", category="No")]) is None
+    # Bands that do not meet: None (resolve settles the conflict).
+    assert (
+        rate_band([S("a", "question", "q", verbal="few"), S("b", "question", "q", verbal="most")])
+        is None
+    )

@@ -7,8 +7,11 @@ them, instead of hand-tuning rates:
 1. :func:`load_statements` reads the profile's ``calibrate_to`` file and its exact
    ``targets``.
 2. :func:`analysis.synthetic.solve.solve_question` enumerates the counts of each question
-   that satisfy its statements, ordered by how well they fit the profile; statements that
-   cannot all hold are dropped, least specific first, and recorded as inconsistencies.
+   that satisfy its statements, ordered by how close they come to the share the question
+   aims at; statements that cannot all hold are dropped, least specific first, and recorded
+   as inconsistencies. A question with a verbal figure aims at a seeded random point of its
+   band (the published "most" holds anywhere from 75% to 90%, so the data should not all say
+   77%); one without aims at the profile's rate.
 3. :func:`analysis.synthetic.fit.fit_outcomes` chooses one solution per question so that
    every outcome score rounds to the published score.
 4. :func:`analysis.synthetic.assign.assign_question` picks which cases are relevant /
@@ -22,8 +25,10 @@ gate allows"), gates are pinned to their best solution, free questions of an out
 start at the rate the outcome needs, and a gate keeps enough cases in each group for
 its dependents' group splits. A direction on one below-the-line category by group
 (e.g. fewer "No review" answers in one LDU) is honoured when placing codes on cases,
-not by the solver. Case-detail mixes come from the profile (exact counts), not from
-the published ``profile`` figures.
+not by the solver. A contrast between two questions ("less good at taking action" than
+at identifying the change) becomes a bound on one or both questions' shares, so that it
+holds whatever counts the solver picks. Case-detail mixes come from the profile (exact
+counts), not from the published ``profile`` figures.
 """
 
 from __future__ import annotations
@@ -53,9 +58,11 @@ from analysis.synthetic.solve import (
     solve_split,
 )
 from analysis.synthetic.statements import (
+    SPEC_DIRECTION,
     Inconsistency,
     Statement,
     known_phrase,
+    rate_band,
     read_published,
     statements_from_targets,
 )
@@ -127,13 +134,19 @@ def calibrated_answers(
     cal = Calibration()
     sts = load_statements(prof) if statements is None else statements
     for k, s in enumerate(sts):
-        if s.verbal and not known_phrase(s.verbal):
+        if s.verbal and s.kind != "contrast" and not known_phrase(s.verbal):
             cal.warnings.append(f"{s.fid}: unknown quantifier {s.verbal!r}, not used")
             sts[k] = replace(s, verbal=None)
     cal.statements = sts
     by_measure: dict[str, list[Statement]] = {}
+    contrasts = []
     for s in sts:
-        if s.kind in QUESTION_KINDS and s.measure in inst.questions:
+        if s.kind == "contrast":
+            if s.higher in inst.questions and s.lower in inst.questions:
+                contrasts.append(s)
+            else:
+                cal.warnings.append(f"{s.fid}: a contrast needs two question ids")
+        elif s.kind in QUESTION_KINDS and s.measure in inst.questions:
             if s.group_var and s.group_var not in details.columns:
                 cal.warnings.append(f"{s.fid}: group variable {s.group_var!r} is not a column")
                 continue
@@ -144,6 +157,9 @@ def calibrated_answers(
                 cal.targets[oid] = float(s.percent)
         elif s.kind in QUESTION_KINDS:
             cal.warnings.append(f"{s.fid}: measure {s.measure!r} is not a question")
+    for c in contrasts:
+        for bound in _contrast_bounds(prof, inst, c, by_measure):
+            by_measure.setdefault(bound.measure, []).append(bound)
     has_dependents = {c for q in inst.questions.values() for c in _gate_codes(inst, q)}
 
     # Planning pass: solve every question in column order with estimated pools.
@@ -155,8 +171,9 @@ def calibrated_answers(
         if aset is None or not aset.codes_scoring(ABOVE) or not aset.na_code:
             continue  # counts and descriptive answers are drawn, not solved
         spec = _spec(prof, inst, q, details, planned, question_rates(prof, inst, q))
-        specs[q.id] = spec
         stmts = by_measure.get(q.id, [])
+        spec = _aim(spec, stmts, rng)
+        specs[q.id] = spec
         if stmts:
             sols, incs = solve_question(inst, spec, stmts)
             cal.inconsistencies += incs
@@ -226,6 +243,23 @@ def calibrated_answers(
     if cal.targets:
         cases = _repair_scores(inst, cases, cal, planned, specs, free, has_dependents, quality, rng)
     return cases, cal
+
+
+def _aim(spec: QuestionSpec, stmts: list[Statement], rng: np.random.Generator) -> QuestionSpec:
+    """The share a question's counts aim at, within what its figures allow.
+
+    A verbal figure holds anywhere in its band, so the aim is a random point of the band
+    (seeded), not the profile's one rate: otherwise every "most" would land alike. A
+    question bounded only by a contrast keeps the profile's rate, moved inside the bound.
+    """
+    band = rate_band(stmts)
+    if band is None or band[1] <= band[0]:
+        return spec
+    if rate_band([s for s in stmts if not isinstance(s, _RateBound)]):
+        return replace(spec, prefer_rate=float(rng.uniform(*band)))
+    lo, hi = band
+    margin = min(0.02, (hi - lo) / 4)
+    return replace(spec, prefer_rate=float(np.clip(spec.prefer_rate, lo + margin, hi - margin)))
 
 
 def _realised(inst: Instrument, cases: pd.DataFrame, qid: str) -> tuple[int, int]:
@@ -408,6 +442,69 @@ def _fit_to_pool(
     known = [x.dropped for x in cal.inconsistencies]
     cal.inconsistencies += [i for i in incs if i.dropped not in known]
     return sols[0]
+
+
+@dataclass(frozen=True)
+class _RateBound(Statement):
+    """Internal: one side of a contrast, as a bound on a question's share above the line.
+
+    The share must be above ``over`` or below ``under`` (0-1); the figure id is the
+    contrast's, so a bound the solver has to drop marks the published contrast.
+    """
+
+    over: float | None = None
+    under: float | None = None
+
+    @property
+    def specificity(self) -> int:  # noqa: D102
+        return SPEC_DIRECTION
+
+    def accepts(self, n: int, d: int) -> bool:  # noqa: D102
+        if d <= 0:
+            return False
+        r = n / d
+        return (self.over is None or r > self.over + 1e-12) and (
+            self.under is None or r < self.under - 1e-12
+        )
+
+    def rate_interval(self) -> tuple[float, float]:  # noqa: D102
+        return (0.0 if self.over is None else self.over, 1.0 if self.under is None else self.under)
+
+    def describe(self) -> str:  # noqa: D102
+        side = f"above {self.over:.1%}" if self.over is not None else f"below {self.under:.1%}"
+        return f"{self.fid}: {self.measure} {side} ({self.higher} > {self.lower})"
+
+
+def _contrast_bounds(
+    prof: dict[str, Any], inst: Instrument, c: Statement, by_measure: dict[str, list[Statement]]
+) -> list[Statement]:
+    """Bounds that make ``higher`` beat ``lower`` whichever counts the solver picks.
+
+    Each question's own figures bound its share (:func:`rate_band`). The threshold is the
+    edge of the bounded side when only one is bounded, the middle of the overlap when both
+    are (nothing is needed when the bands already order them), the middle of the profile's
+    rates when neither is.
+    """
+    hb = rate_band(by_measure.get(c.higher, []))
+    lb = rate_band(by_measure.get(c.lower, []))
+    if hb and lb and hb[0] > lb[1]:
+        return []
+    if hb and lb:
+        t = (max(hb[0], lb[0]) + min(hb[1], lb[1])) / 2
+    elif hb or lb:
+        t = hb[0] if hb else lb[1]
+    else:
+        rates = [
+            question_rates(prof, inst, inst.questions[q])["above"] for q in (c.higher, c.lower)
+        ]
+        t = float(np.mean(rates))
+    common = {"fid": c.fid, "kind": "question", "higher": c.higher, "lower": c.lower}
+    out: list[Statement] = []
+    if not hb or lb:
+        out.append(_RateBound(measure=c.higher, over=t, **common))
+    if not lb or hb:
+        out.append(_RateBound(measure=c.lower, under=t, **common))
+    return out
 
 
 @dataclass(frozen=True)

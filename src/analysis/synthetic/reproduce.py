@@ -9,7 +9,8 @@
 3. For every figure of the published file, reads the reproduced value from the findings
    table and compares: counts and bases exactly, percentages after rounding half up,
    verbal quantifiers within their band (:func:`analysis.synthetic.statements.verbal_ok`),
-   directions by comparing the two groups' rates.
+   directions by comparing the two groups' rates, contrasts ("less good at") by comparing
+   the two questions' rates.
 
 One kind of split is not tabulated by the engine: a direction on one answer category by
 group (e.g. fewer "No review" answers in one LDU); it is computed from the ingested cases
@@ -17,7 +18,7 @@ and marked ``[from cases]``, as is any split by a column the instrument does not
 or profile.
 
 Each figure gets a status: ``exact`` (every stated number matches), ``within band``
-(a verbal quantifier or a direction holds), ``inconsistent in source (reason)`` (the
+(a verbal quantifier, a direction or a contrast holds), ``inconsistent in source (reason)`` (the
 calibration proved it cannot hold together with a more specific statement; the reason
 holds the arithmetic) or ``FAIL``. The table is written to
 ``outputs/<trust>/reproduction.csv`` with the machine-readable inconsistency records in
@@ -147,6 +148,8 @@ def _published_text(s: Statement) -> str:
     if s.kind == "direction":
         side = f" [{_lab(s.category)}]" if s.category is not None else ""
         return f"{_lab(s.higher)} > {_lab(s.lower)} on {s.group_var}{side}"
+    if s.kind == "contrast":
+        return f"{s.higher} > {s.lower} ('{s.verbal}')"
     if s.numerator is not None and s.denominator is not None:
         parts.append(f"{s.numerator} of {s.denominator}")
     elif s.numerator is not None:
@@ -212,6 +215,12 @@ def evaluate(s: Statement, look: _Lookup) -> tuple[str, bool | None]:
         return _profile(s, look)
     if s.measure not in inst.questions:
         return f"unknown measure {s.measure!r}", False
+    if s.kind == "contrast":
+        hi, lo = look.ratio(s.higher), look.ratio(s.lower)
+        if hi is None or lo is None:
+            return "no row in findings", False
+        text = f"{s.higher} {_ratio_text(*hi)} vs {s.lower} {_ratio_text(*lo)}"
+        return text, bool(hi[1] and lo[1] and hi[0] / hi[1] > lo[0] / lo[1])
     if s.kind in ("question", "factor"):
         got = look.ratio(s.measure)
         if got is None:

@@ -145,10 +145,10 @@ def solve_question(
                     break
         return out
 
-    def explain(dropped: Statement, core: list[Statement]) -> str | None:
+    def explain(dropped: Statement, kept: list[Statement]) -> str | None:
         """The arithmetic: every value the dropped figure could take given the kept ones."""
-        core_ov = [s for s in core if s in overall]
-        sols = _solve_overall(inst, q, spec, core_ov, codes, above_codes)
+        kept_ov = [s for s in kept if s in overall]
+        sols = _solve_overall(inst, q, spec, kept_ov, codes, above_codes)
         if not dropped.group_var and dropped in overall:
             vals = set()
             for sol in sols:
@@ -157,15 +157,16 @@ def solve_question(
                     vals.add(pct(num, den))
             if not vals:
                 return f"no base up to the {spec.pool} cases the skip rules allow fits the rest"
+            used = ", ".join(s.fid for s in kept_ov) or "none"
             return (
-                f"over every base up to {spec.pool}, the kept figures allow only "
+                f"over every base up to {spec.pool}, the kept figures ({used}) allow only "
                 f"{min(vals):.1f}%-{max(vals):.1f}% for {dropped.fid}"
             )
         if dropped.kind == "comparison":
             groups = list(spec.group_pools.get(dropped.group_var, {}))
             mine = members(dropped.group, groups)
             others = [g for g in groups if g not in mine]
-            stated = [s for s in core if s.group_var == dropped.group_var and s.kind != "direction"]
+            stated = [s for s in kept if s.group_var == dropped.group_var and s.kind != "direction"]
             pools = spec.group_pools.get(dropped.group_var, {})
             got: set[tuple[int, int]] = set()
             for sol in sols:

@@ -15,7 +15,7 @@ PO held the case"). Each becomes a :class:`Statement` that accepts or rejects a 
 
 Percentages are rounded half up (:func:`round_half_up`); banker's rounding is accepted
 only for a statement whose ``note`` mentions it. Verbal bands come from
-:func:`analysis.engine.band` (its ladder, synonyms and vague words).
+:func:`analysis.engine.band` (its reading bands, synonyms and vague words).
 """
 
 from __future__ import annotations
@@ -75,10 +75,13 @@ def percent_band(phrase: str) -> tuple[float, float]:
 def verbal_ok(phrase: str, n: int, d: int) -> bool:
     """Whether ``n`` of ``d`` may be described by ``phrase``.
 
-    Bands are low-inclusive, high-exclusive (the :mod:`analysis.engine.wording` ladder) except
-    that a band ending at 100% includes it unless it starts "almost"/"nearly"; a point
-    band ("all", "none") needs equality; "more than X"/"over X"/"the majority" exclude X
-    itself; "all but one/two" mean exactly one/two short of the base.
+    The proportion must lie in the phrase's reading band (:func:`analysis.engine.band`,
+    both ends included), except where the phrase itself excludes an end: a point band
+    ("all", "none") needs equality; no other phrase stands for none of the cases, and only
+    a phrase whose band reaches 100% and that is not "almost"/"nearly" or "not always"
+    stands for all of them; "more than X"/"over X" and "less than X"/"fewer than X" exclude
+    X, "the majority" both half and three-quarters; "all but one/two" mean exactly one/two
+    short of the base.
     """
     if d <= 0 or n < 0 or n > d:
         return False
@@ -94,16 +97,22 @@ def verbal_ok(phrase: str, n: int, d: int) -> bool:
     eps = 1e-9
     if abs(hi - lo) < eps:
         return abs(p - lo) < eps
-    if key.startswith(("more than ", "over ", "slightly more than ")) or key in (
-        "the majority",
-        "a majority",
-        "majority",
-        "generally",
-    ):
-        return lo + eps < p and (p < hi - eps or (hi >= 100 - eps and p <= 100))
-    if hi >= 100 - eps and not key.startswith(("almost", "nearly")):
-        return lo - eps <= p <= 100
-    return lo - eps <= p < hi - eps
+    if p < eps:
+        return False  # none of the cases is "none", whatever the band's low end
+    if p > 100 - eps and (hi < 100 - eps or key.startswith(_SHORT_OF_ALL)):
+        return False
+    majority = key in ("the majority", "a majority", "majority")
+    strict_low = majority or key.startswith(("more than ", "over ", "slightly more than "))
+    strict_low = strict_low or key in ("generally", "largely")
+    # "Majority: 50% to 74%" leaves 75% to "most" (Education Scotland).
+    strict_high = majority or key.startswith(("less than ", "fewer than "))
+    above = p > lo + eps if strict_low else p >= lo - eps
+    below = p < hi - eps if strict_high else p <= hi + eps
+    return above and below
+
+
+#: Phrases that never stand for every case, whatever their band's top.
+_SHORT_OF_ALL = ("almost", "nearly", "not always")
 
 
 # -- rounding --------------------------------------------------------------------------
@@ -133,7 +142,8 @@ class Statement:
         Figure id (from the published file) or ``target:<measure>``.
     kind
         ``question``, ``factor``, ``breakdown``, ``comparison``, ``direction``,
-        ``profile``, ``outcome_score`` (others are ignored by the solver).
+        ``contrast`` (``higher`` and ``lower`` are two question ids, ``verbal`` the
+        comparative as printed), ``profile``, ``outcome_score``.
     measure
         Question id, profile column or score id.
     """
@@ -158,7 +168,7 @@ class Statement:
     @property
     def specificity(self) -> int:
         """How much to trust this statement in a conflict (higher wins)."""
-        if self.kind == "direction":
+        if self.kind in ("direction", "contrast"):
             return SPEC_DIRECTION
         if self.numerator is not None or self.denominator is not None:
             return SPEC_COUNT
@@ -188,8 +198,28 @@ class Statement:
             return False
         return True
 
+    def rate_interval(self) -> tuple[float, float] | None:
+        """The share above the line (0-1) this statement allows its question, or None.
+
+        Only ungrouped ``question``/``factor`` statements bound it: an exact count to its
+        ratio, a percentage to the shares that round to it, a verbal quantifier to its band.
+        """
+        if self.kind not in ("question", "factor") or self.group_var:
+            return None
+        if self.numerator is not None and self.denominator:
+            return (self.numerator / self.denominator,) * 2
+        lo, hi = 0.0, 1.0
+        if self.percent is not None:
+            lo, hi = (self.percent - 0.5) / 100, (self.percent + 0.5) / 100
+        if self.verbal and known_phrase(self.verbal):
+            b_lo, b_hi = percent_band(self.verbal)
+            lo, hi = max(lo, b_lo / 100), min(hi, b_hi / 100)
+        return None if (lo, hi) == (0.0, 1.0) else (lo, hi)
+
     def describe(self) -> str:
         """Short human-readable form used in inconsistency reasons."""
+        if self.kind == "contrast":
+            return f"{self.fid}: {self.higher} > {self.lower} ('{self.verbal}')"
         parts = []
         if self.numerator is not None and self.denominator is not None:
             parts.append(f"{self.numerator} of {self.denominator}")
@@ -210,6 +240,19 @@ class Statement:
         if self.category:
             where += f" [{label(self.category)}]"
         return f"{self.fid}: {', '.join(parts)}{where}"
+
+
+def rate_band(statements: list[Statement]) -> tuple[float, float] | None:
+    """The shares above the line (0-1) every statement allows, or None when none bounds it.
+
+    The intersection of :meth:`Statement.rate_interval`; None also when it is empty (the
+    statements conflict, which :func:`resolve` settles).
+    """
+    bounds = [b for b in (s.rate_interval() for s in statements) if b is not None]
+    if not bounds:
+        return None
+    lo, hi = max(b[0] for b in bounds), min(b[1] for b in bounds)
+    return (lo, hi) if lo <= hi else None
 
 
 def label(v: Any) -> str:
@@ -349,8 +392,8 @@ def resolve(
     measure
         For the inconsistency record.
     explain
-        Optional: the arithmetic behind a conflict, given the dropped statement and the
-        kept ones it conflicts with (None: the generic reason).
+        Optional: the arithmetic behind a conflict, given the dropped statement and every
+        kept one (None: the generic reason).
 
     Returns
     -------
@@ -380,7 +423,7 @@ def resolve(
                         figure_ids=[s.fid for s in core] + [d.fid],
                         dropped=[d.fid],
                         measure=measure,
-                        reason=_explain(d, core, measure, explain),
+                        reason=_explain(d, core, kept, measure, explain),
                     )
                 )
             return cand, kept, incs
@@ -402,13 +445,19 @@ def _minimal_conflict(
 def _explain(
     dropped: Statement,
     core: list[Statement],
+    kept: list[Statement],
     measure: str,
     explain: Callable[[Statement, list[Statement]], str | None] | None = None,
 ) -> str:
+    """The reason: the smallest conflicting set, then the arithmetic over every kept figure.
+
+    The values the dropped figure could take are worked out from all the kept figures, not
+    only the smallest conflicting set, which would allow more than the counts do.
+    """
     kept_txt = "; ".join(s.describe() for s in core) or "the sample's bounds"
     msg = f"{measure}: no integer counts satisfy both [{kept_txt}] and [{dropped.describe()}]"
     exact = [s for s in core if s.numerator is not None and s.denominator is not None]
-    detail = explain(dropped, core) if explain else None
+    detail = explain(dropped, kept) if explain else None
     if len(exact) == 1 and not dropped.group_var and not exact[0].group_var and not detail:
         n, d = exact[0].numerator, exact[0].denominator
         msg += f"; {n}/{d} = {pct(n, d):.1f}%"
