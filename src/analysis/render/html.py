@@ -1,0 +1,48 @@
+"""The report's HTML fragments, rendered from Jinja2 templates with autoescaping on.
+
+One :class:`jinja2.Environment` (built once) loads ``render/templates/fragments/``;
+the formatting functions of :mod:`analysis.render.present` are its filters, so a
+template never formats a number itself. Every value a template prints is escaped
+unless it is a :class:`markupsafe.Markup` — the only way one fragment's HTML is passed
+into another.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from analysis import config
+from analysis.render import present
+
+#: Where the fragment templates live (the page template sits one level up).
+FRAGMENTS_DIR = config.TEMPLATES_DIR / "fragments"
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The fragments' Jinja2 environment: autoescape, strict undefined, present's filters."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(FRAGMENTS_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters.update(
+        pct=present.fmt_pct,
+        int=present.fmt_int,
+        ci=present.fmt_ci,
+        n_of_n=present.n_of_n,
+        markers=present.markers,
+    )
+    return env
+
+
+def render(template: str, **values: Any) -> Markup:
+    """Render one fragment template; the result is markup, safe to embed in another."""
+    return Markup(environment().get_template(template).render(**values).strip())
