@@ -17,9 +17,19 @@ from markupsafe import Markup
 
 from analysis import config
 from analysis.render import present
+from analysis.render.textsafe import escape_html
 
 #: Where the fragment templates live (the page template sits one level up).
 FRAGMENTS_DIR = config.TEMPLATES_DIR / "fragments"
+
+
+def _escaped(value: Any) -> Markup:
+    """Escape a printed value as :func:`~analysis.render.textsafe.escape_html` does.
+
+    The same entities as the rest of the suite (``&quot;``, ``&#x27;``), and a missing
+    value (None, NaN) prints as nothing; markup passes through unchanged.
+    """
+    return value if isinstance(value, Markup) else Markup(escape_html(value))
 
 
 @cache
@@ -31,11 +41,11 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=False,
+        finalize=_escaped,
     )
     env.filters.update(
         pct=present.fmt_pct,
-        int=present.fmt_int,
+        fmt_int=present.fmt_int,
         ci=present.fmt_ci,
         n_of_n=present.n_of_n,
         markers=present.markers,
