@@ -3,8 +3,8 @@
 One :class:`jinja2.Environment` (built once) loads ``render/templates/fragments/``;
 the formatting functions of :mod:`analysis.render.present` are its filters, so a
 template never formats a number itself. Every value a template prints is escaped
-unless it is a :class:`markupsafe.Markup` — the only way one fragment's HTML is passed
-into another.
+unless it is a :class:`markupsafe.Markup`: the only way one fragment's HTML is passed
+into another, and always explicit at the call.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(template: str, **values: Any) -> Markup:
-    """Render one fragment template; the result is markup, safe to embed in another."""
-    return Markup(environment().get_template(template).render(**values).strip())
+def render(template: str, **values: Any) -> str:
+    """Render one fragment template to an HTML string.
+
+    A plain ``str``, as the notebooks concatenate fragments with other HTML; a caller
+    embedding one fragment in another wraps it in :class:`markupsafe.Markup` itself.
+    """
+    return environment().get_template(template).render(**values).strip()

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from analysis import config
 from analysis.engine.wording import quantifier
@@ -171,7 +172,7 @@ def outcome_header(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> 
         number=o.number,
         name=o.name,
         sentence=score_sentence(findings, instrument, outcome_id),
-        key_findings=key_findings(findings, instrument, outcome_id),
+        key_findings=Markup(key_findings(findings, instrument, outcome_id)),
     )
 
 
