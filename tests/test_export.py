@@ -13,6 +13,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from analysis.render import charts, export
 from analysis.render.export import ExportError
+from analysis.render.textsafe import escape_html
 
 XSS = "</script><script>alert(1)</script>"
 
@@ -62,9 +63,9 @@ def test_chart_html_is_an_accessible_figure(all_charts):
     chart = all_charts[0]
     html = export.chart_html(chart)
     assert html.startswith('<figure class="chart" data-analysis-chart=')
-    assert f'aria-label="{export.escape_html(chart.alt_text)}"' in html
+    assert f'aria-label="{escape_html(chart.alt_text)}"' in html
     assert "<figcaption>" in html and "Plotly.newPlot" in html
-    assert export.escape_html(chart.title) in html
+    assert escape_html(chart.title) in html
     # The title is shown once, as HTML, not again inside the plot.
     payload = re.search(r"var fig=(\{.*?\});var el=", html).group(1)
     assert json.loads(payload)["layout"]["title"]["text"] == ""

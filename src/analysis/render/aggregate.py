@@ -13,7 +13,7 @@ import pandas as pd
 from analysis.engine.funnel import Funnel, describe
 from analysis.engine.pooling import AGGREGATE, pooled_rows, trusts_in
 from analysis.instrument import Instrument
-from analysis.render.narrative import esc
+from analysis.render.html import render
 from analysis.render.present import fmt_ci, fmt_int, fmt_pct
 
 #: How the pooled row is named in the score table.
@@ -46,42 +46,36 @@ def intro_html(agg: pd.DataFrame, instrument: Instrument, audience: str) -> str:
     """
     pooled = pooled_rows(agg)
     n = pooled[(pooled["kind"] == "sample") & (pooled["measure_id"] == "n_cases")]
-    n_cases = fmt_int(n["numerator"].iloc[0]) if len(n) else "–"
-    trusts = trusts_in(agg)
     mode = (
         "Small cells are suppressed [c] for publication."
         if audience == "publication"
         else "Internal version: small bases are marked [low], nothing is suppressed."
     )
-    return (
-        f"<p>This report brings together the case inspections of {len(trusts)} organisations "
-        f"({n_cases} cases in all), inspected against {esc(instrument.title)} "
-        f"(version {esc(instrument.version)}). Pooled figures add up the judgements of every "
-        "organisation, so larger samples weigh more. "
-        f"{esc(mode)}</p>"
-        "<p>Organisations: " + ", ".join(esc(t) for t in trusts) + ".</p>"
+    return render(
+        "aggregate_intro.html.j2",
+        trusts=trusts_in(agg),
+        n_cases=fmt_int(n["numerator"].iloc[0]) if len(n) else "–",
+        title=instrument.title,
+        version=instrument.version,
+        mode=mode,
     )
 
 
 def score_table_html(agg: pd.DataFrame, instrument: Instrument) -> str:
     """Outcome scores per organisation with 95% intervals, pooled row last."""
     t = outcome_score_table(agg, instrument)
-    head = "".join(
-        f"<th scope='col'>{esc(o.id)} {esc(o.short)}</th>" for o in instrument.outcomes.values()
-    )
-    body = []
-    for r in t.to_dict("records"):
-        cls = " class='total'" if r["organisation"] == POOLED_LABEL else ""
-        cells = "".join(f"<td class='num'>{esc(r[o]) or '–'}</td>" for o in instrument.outcomes)
-        body.append(f"<tr{cls}><th scope='row'>{esc(r['organisation'])}</th>{cells}</tr>")
-    return (
-        '<table class="report-table score-table">'
-        "<caption>Outcome scores (95% confidence interval), by organisation</caption>"
-        f"<thead><tr><th scope='col'>Organisation</th>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
+    rows = [
+        {
+            "organisation": r["organisation"],
+            "total": r["organisation"] == POOLED_LABEL,
+            "cells": [r[o] for o in instrument.outcomes],
+        }
+        for r in t.to_dict("records")
+    ]
+    headings = [f"{o.id} {o.short}" for o in instrument.outcomes.values()]
+    return render("score_table.html.j2", rows=rows, outcome_headings=headings)
 
 
 def funnel_note_html(f: Funnel) -> str:
     """The careful paragraph under one funnel chart."""
-    return f"<p>{esc(describe(f))}</p>"
+    return render("funnel_note.html.j2", text=describe(f))

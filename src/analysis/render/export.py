@@ -27,10 +27,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from analysis import config
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
-from analysis.render.textsafe import escape_html
+from analysis.render.html import render
 
 #: The vendored plotly.js bundle (must match the plotly.js plotly.py bundles: 4.1.1 for plotly 7.1).
 PLOTLY_JS = config.ASSETS_DIR / "plotly-basic.min.js"
@@ -211,31 +213,20 @@ def chart_html(chart: Any, height: int | None = None) -> str:
             "modeBarButtons": [["toImage"]],
         }
     )
-    alt = escape_html(chart.alt_text or chart.title)
-    caption = escape_html(caption_text(chart.alt_text or chart.title))
-    return (
-        f'<figure class="chart" {CHART_MARKER}="{escape_html(chart.id)}" role="figure" '
-        f'aria-label="{alt}">'
-        f'<div class="chart-title">{escape_html(chart.title)}</div>'
-        + (
-            f'<div class="chart-subtitle">{escape_html(chart.subtitle)}</div>'
-            if getattr(chart, "subtitle", "")
-            else ""
-        )
-        + f'<div class="plotly-chart" id="{dom_id}"></div>'
-        "<script>(function(){"
-        f"var fig={payload};"
-        f'var el=document.getElementById("{dom_id}");'
-        # Outside the exported report (JupyterLab) Plotly is not global: say so instead of failing.
-        'if(!window.Plotly){el.textContent="(interactive chart: shown in the exported report)";'
-        "return;}"
-        f"window.Plotly.newPlot(el,fig.data,fig.layout,{config_js});"
-        "})();</script>"
-        "<noscript>This chart needs JavaScript; its content is described below.</noscript>"
-        f"<figcaption>{caption}"
-        + "".join(f'<span class="chart-note">{escape_html(n)}</span>' for n in notes)
-        + "</figcaption>"
-        "</figure>"
+    # The figure JSON and the plot config go into a <script>, where HTML escaping would
+    # corrupt them: figure_json makes them script-safe instead, so they are passed as markup.
+    return render(
+        "chart.html.j2",
+        marker=Markup(CHART_MARKER),
+        chart_id=chart.id,
+        alt=chart.alt_text or chart.title,
+        title=chart.title,
+        subtitle=getattr(chart, "subtitle", ""),
+        dom_id=dom_id,
+        payload=Markup(payload),
+        config_js=Markup(config_js),
+        caption=caption_text(chart.alt_text or chart.title),
+        notes=notes,
     )
 
 

@@ -3,8 +3,8 @@
 The report notebook (``notebooks/10_report.ipynb``) is a thin sequence of calls
 to these functions. Every number comes from the findings table and is worded by
 :mod:`analysis.render.present`; every string that came from a user (organisation and
-LDU names, group labels, instrument text) is HTML-escaped here, at the single point
-where it meets markup.
+LDU names, group labels, instrument text) is HTML-escaped by the fragment templates
+(:mod:`analysis.render.html`, autoescaping on), at the single point where it meets markup.
 
 Rules kept throughout:
 
@@ -49,7 +49,6 @@ from analysis.render.narrative.comparisons import (
     surviving_differences,
 )
 from analysis.render.narrative.lookup import (
-    esc,
     n_cases,
     outcome_phrase,
     question_rows,
@@ -67,7 +66,6 @@ __all__ = [
     "contents",
     "criteria_grid",
     "disclosure_notes",
-    "esc",
     "factor_table",
     "key_findings",
     "methods",

@@ -11,13 +11,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from analysis import config
 from analysis.engine.wording import quantifier
 from analysis.render import present
+from analysis.render.html import render
 from analysis.render.narrative.lookup import (
     counts,
-    esc,
     interval,
     label,
     low,
@@ -49,14 +50,13 @@ def title_block(trust: str, instrument: Any, audience: str, findings: pd.DataFra
         else f"Internal version: not for publication; small cells are shown but marked "
         f"{LOW.symbol}."
     )
-    return (
-        '<header class="report-title">'
-        f"<h1>Inspection of adult offending work in {esc(trust)}</h1>"
-        f'<p class="subtitle">{esc(instrument.title)}'
-        + (f" · {present.fmt_int(n)} cases inspected" if n is not None else "")
-        + "</p>"
-        f'<p class="audience audience-{esc(audience)}">{esc(banner)}</p>'
-        "</header>"
+    return render(
+        "title_block.html.j2",
+        trust=trust,
+        title=instrument.title,
+        n=n,
+        audience=audience,
+        banner=banner,
     )
 
 
@@ -75,8 +75,7 @@ def contents(instrument: Any, sections: Iterable[tuple[str, str]] = ()) -> str:
         (f"outcome-{o.number}", f"Outcome {o.number}: {o.name}") for o in outcomes(instrument)
     ]
     items += list(sections)
-    li = "".join(f'<li><a href="#{esc(a)}">{esc(t)}</a></li>' for a, t in items)
-    return f'<nav class="toc" aria-label="Contents"><h2>Contents</h2><ol>{li}</ol></nav>'
+    return render("contents.html.j2", items=items)
 
 
 def summary_table(findings: pd.DataFrame, instrument: Any) -> str:
@@ -93,23 +92,8 @@ def summary_table(findings: pd.DataFrame, instrument: Any) -> str:
                 interval(r),
                 note(r),
             ]
-        body.append(
-            f'<tr><th scope="row"><a href="#outcome-{o.number}">{o.number}. {esc(o.name)}</a></th>'
-            + "".join(f'<td class="num">{esc(c)}</td>' for c in cells[:3])
-            + f"<td>{esc(cells[3])}</td></tr>"
-        )
-    return (
-        '<section id="summary"><h2>Summary of scores</h2>'
-        '<table class="report-table summary-table">'
-        "<caption>The proportion of work judged to have been done well enough, by outcome</caption>"
-        "<thead><tr><th scope='col'>Outcome</th><th scope='col'>Score</th>"
-        "<th scope='col'>Judgements above the line (n of N)</th>"
-        "<th scope='col'>95% interval</th><th scope='col'>Note</th></tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
-        '<p class="note">A score is the share of relevant judgements, across the cases inspected, '
-        "that were above the line (done well enough). See the appendix on the scoring approach.</p>"
-        "</section>"
-    )
+        body.append({"number": o.number, "name": o.name, "cells": cells})
+    return render("summary_table.html.j2", rows=body)
 
 
 # -- outcome chapters ---------------------------------------------------------------------
@@ -125,13 +109,15 @@ def score_sentence(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> 
     return f"Overall, {present.fmt_pct(r['percent'])} of work to {phrase} was done well enough."
 
 
-def _judgement(instrument: Any, r: Mapping[str, Any]) -> str:
+def _judgement(instrument: Any, r: Mapping[str, Any]) -> dict[str, Any]:
     n, N = present.whole(r["numerator"]), present.whole(r["denominator"])
-    name = label(instrument, r["measure_id"], r.get("label", ""))
-    return (
-        f"<li><strong>{esc(name)}</strong>: done well enough in {esc(quantifier(n, N))} "
-        f"of the relevant cases ({present.n_of_n(n, N)}, {present.fmt_pct(r['percent'])}).</li>"
-    )
+    return {
+        "name": label(instrument, r["measure_id"], r.get("label", "")),
+        "quantifier": quantifier(n, N),
+        "n": n,
+        "N": N,
+        "percent": r["percent"],
+    }
 
 
 def key_findings(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> str:
@@ -163,34 +149,30 @@ def key_findings(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> st
 
     strengths = [r for r in ranked(True) if float(r["percent"]) >= cut][:N_KEY_FINDINGS]
     areas = [r for r in ranked(False) if float(r["percent"]) < cut][:N_KEY_FINDINGS]
-    parts = ['<div class="key-findings">']
-    for title, chosen, cls in (
-        ("Key strengths", strengths, "strengths"),
-        ("Key areas for improvement", areas, "improvements"),
-    ):
-        parts.append(f'<div class="{cls}"><h4>{title}</h4>')
-        if chosen:
-            parts.append("<ol>" + "".join(_judgement(instrument, r) for r in chosen) + "</ol>")
-        else:
-            parts.append(
-                '<p class="note">No question qualified. Questions with fewer than '
-                f"{config.LOW_BASE_THRESHOLD} relevant cases, and figures suppressed {C.symbol}, "
-                "are never listed here.</p>"
-            )
-        parts.append("</div>")
-    parts.append("</div>")
-    return "".join(parts)
+    groups = [
+        {"title": title, "judgements": [_judgement(instrument, r) for r in chosen], "cls": cls}
+        for title, chosen, cls in (
+            ("Key strengths", strengths, "strengths"),
+            ("Key areas for improvement", areas, "improvements"),
+        )
+    ]
+    return render(
+        "key_findings.html.j2",
+        groups=groups,
+        threshold=config.LOW_BASE_THRESHOLD,
+        c_symbol=C.symbol,
+    )
 
 
 def outcome_header(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> str:
     """Chapter heading, score sentence and key findings of one outcome."""
     o = instrument.outcomes[outcome_id]
-    return (
-        f'<section class="outcome" id="outcome-{o.number}">'
-        f"<h2>Outcome {o.number}: {esc(o.name)}</h2>"
-        f'<p class="score-sentence">{esc(score_sentence(findings, instrument, outcome_id))}</p>'
-        + key_findings(findings, instrument, outcome_id)
-        + "</section>"
+    return render(
+        "outcome_header.html.j2",
+        number=o.number,
+        name=o.name,
+        sentence=score_sentence(findings, instrument, outcome_id),
+        key_findings=Markup(key_findings(findings, instrument, outcome_id)),
     )
 
 
@@ -199,26 +181,21 @@ def question_table(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> 
     o = instrument.outcomes[outcome_id]
     q = question_rows(findings, instrument, outcome_id)
     if q.empty:
-        return '<p class="note">No case-level questions were answered for this outcome.</p>'
-    body = []
-    for r in q.to_dict("records"):
-        crit = instrument.questions[r["measure_id"]].criterion
-        name = label(instrument, r["measure_id"])
-        body.append(
-            f"<tr><td>{esc(crit)}</td><th scope='row'>{esc(name)}</th>"
-            f"<td class='num'>{esc(counts(r))}</td>"
-            f"<td class='num'>{esc(pct(r))}</td>"
-            f"<td class='num'>{esc(interval(r))}</td>"
-            f"<td>{esc(note(r))}</td></tr>"
+        return render(
+            "note.html.j2", text="No case-level questions were answered for this outcome."
         )
-    return (
-        '<table class="report-table question-table">'
-        f"<caption>Outcome {o.number}: questions judged in the cases inspected</caption>"
-        "<thead><tr><th scope='col'>Criterion</th><th scope='col'>Question</th>"
-        "<th scope='col'>Done well enough (n of N)</th><th scope='col'>%</th>"
-        "<th scope='col'>95% interval</th><th scope='col'>Note</th></tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
+    body = [
+        {
+            "criterion": instrument.questions[r["measure_id"]].criterion,
+            "name": label(instrument, r["measure_id"]),
+            "counts": counts(r),
+            "pct": pct(r),
+            "interval": interval(r),
+            "note": note(r),
+        }
+        for r in q.to_dict("records")
+    ]
+    return render("question_table.html.j2", number=o.number, rows=body)
 
 
 def breakdown_questions(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> list[str]:
@@ -239,19 +216,12 @@ def breakdown_table(findings: pd.DataFrame, instrument: Any, question_id: str) -
     """Answers to one category question (e.g. sufficient / insufficient / no review)."""
     sub = rows(findings, "breakdown", measure_id=question_id)
     sub = sub[sub["group_var"] == ""]
-    body = "".join(
-        f"<tr><th scope='row'>{esc(r['category'])}</th><td class='num'>{esc(counts(r))}</td>"
-        f"<td class='num'>{esc(pct(r))}</td>"
-        f"<td>{esc(note(r))}</td></tr>"
+    body = [
+        {"category": r["category"], "counts": counts(r), "pct": pct(r), "note": note(r)}
         for r in sub.to_dict("records")
-    )
-    return (
-        '<table class="report-table breakdown-table">'
-        f"<caption>{esc(label(instrument, question_id))}: answers in the relevant cases</caption>"
-        "<thead><tr><th scope='col'>Answer</th><th scope='col'>Cases (n of N)</th>"
-        "<th scope='col'>%</th><th scope='col'>Note</th></tr></thead>"
-        f"<tbody>{body}</tbody></table>"
-    )
+    ]
+    caption = f"{label(instrument, question_id)}: answers in the relevant cases"
+    return render("breakdown_table.html.j2", caption=caption, rows=body)
 
 
 def factor_table(findings: pd.DataFrame, instrument: Any) -> str:
@@ -262,7 +232,7 @@ def factor_table(findings: pd.DataFrame, instrument: Any) -> str:
     """
     factors = present.factors(findings, instrument)
     if not factors:
-        return '<p class="note">No offending-related factors were recorded.</p>'
+        return render("note.html.j2", text="No offending-related factors were recorded.")
     headings = {
         present.MOST_PREVALENT: present.MOST_PREVALENT,
         present.OTHER_COMMON: present.OTHER_COMMON,
@@ -271,9 +241,8 @@ def factor_table(findings: pd.DataFrame, instrument: Any) -> str:
     body = []
     previous = None
     for fac, group in zip(factors, present.factor_groups(factors, instrument), strict=True):
-        if group != previous:
-            body.append(f"<tr class='group'><th colspan='4'>{esc(headings[group])}</th></tr>")
-            previous = group
+        heading = headings[group] if group != previous else None
+        previous = group
         cells = [counts(fac.identified)]
         for item in ("interventions", "progress"):
             r = fac.rows.get(item)
@@ -284,17 +253,5 @@ def factor_table(findings: pd.DataFrame, instrument: Any) -> str:
             else:
                 marked = f" {LOW.symbol}" if low(r) else ""
                 cells.append(f"{pct(r)} ({counts(r)}){marked}")
-        body.append(
-            f"<tr><th scope='row'>{esc(fac.label)}</th>"
-            + "".join(f"<td class='num'>{esc(c)}</td>" for c in cells)
-            + "</tr>"
-        )
-    return (
-        '<table class="report-table factor-table">'
-        "<caption>Offending-related factors, in order of prevalence in the cases inspected"
-        "</caption>"
-        "<thead><tr><th scope='col'>Factor</th><th scope='col'>Identified (n of cases)</th>"
-        "<th scope='col'>Where identified: sufficient interventions or services</th>"
-        "<th scope='col'>Where identified: sufficient progress</th></tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
+        body.append({"heading": heading, "label": fac.label, "cells": cells})
+    return render("factor_table.html.j2", rows=body)

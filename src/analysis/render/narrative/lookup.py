@@ -14,15 +14,9 @@ import pandas as pd
 
 from analysis.render import present
 from analysis.render.present import C
-from analysis.render.textsafe import escape_html
 
 #: Irregular verb stems for turning an outcome name into "work to ..." (``Reducing`` -> ``reduce``).
 _STEM_FIXES = {"reduc": "reduce", "minimis": "minimise", "achiev": "achieve", "manag": "manage"}
-
-
-def esc(value: Any) -> str:
-    """HTML-escape any value (quotes too, so it is safe inside attributes)."""
-    return escape_html("" if value is None else str(value))
 
 
 # -- the cells of a findings row ---------------------------------------------------------
