@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -587,3 +588,106 @@ def test_a_column_called_any_of_is_refused(tmp_path):
     spec["case_details"].append({"id": "any_of", "type": "text"})
     with pytest.raises(InstrumentError, match="may not be called 'any_of'"):
         load_instrument(_write(tmp_path, spec))
+
+
+# -- languages and answer aliases ------------------------------------------------------------
+
+
+def _aliases(*groups, languages=None):
+    return _spec(
+        languages=languages or {"en": "English", "cy": "Welsh"}, answer_aliases=list(groups)
+    )
+
+
+def _group(language, source="a dictionary", **answers):
+    return {"language": language, "source": source, "answers": answers}
+
+
+def test_aliases_load_and_reach_only_columns_with_their_code(tmp_path):
+    spec = _aliases(_group("cy", **{"No": ["Na"], "A": ["Ey"]}), _group(None, **{"Yes": ["1"]}))
+    inst = load_instrument(_write(tmp_path, spec))
+    assert inst.languages == {"en": "English", "cy": "Welsh"}
+    q_first = {(a.text, a.code, a.language) for a in inst.aliases("q_first")}
+    assert q_first == {("Na", "No", "cy"), ("1", "Yes", None)}
+    assert [(a.text, a.code) for a in inst.aliases("kind")] == [("Ey", "A")]
+    assert all(a.source == "a dictionary" for a in inst.answer_aliases)
+
+
+def test_answer_set_aliases(tmp_path):
+    spec = _spec(languages={"cy": "Welsh"})
+    spec["answer_sets"]["yn"]["aliases"] = [_group("cy", **{"Yes": ["Ie"]})]
+    inst = load_instrument(_write(tmp_path, spec))
+    assert [(a.text, a.code) for a in inst.aliases("q_first")] == [("Ie", "Yes")]
+    assert inst.aliases("kind") == ()
+
+
+def test_one_spelling_may_mean_two_answers_in_two_languages(tmp_path):
+    # Welsh "Na" is No and English "NA" is Not applicable: allowed, ingest asks which.
+    spec = _aliases(_group("cy", **{"No": ["Na"]}), _group("en", **{"Not applicable": ["NA"]}))
+    assert len(load_instrument(_write(tmp_path, spec)).answer_aliases) == 2
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ([_group("cy", **{"No": ["Na"], "Not applicable": ["na"]})],
+         "alias 'na' means 'Not applicable' and 'No' in cy"),
+        ([_group(None, **{"No": ["N"]}), _group("en", **{"Yes": ["n"]})],
+         "alias 'n' means 'Yes' and 'No'"),
+        ([_group("cy", **{"No": ["yes"]})], "alias 'yes' \\(No\\) is spelt like the code 'Yes'"),
+        ([_group("fr", **{"No": ["Non"]})], "language 'fr' is not declared under languages"),
+        ([_group("cy", source="", **{"No": ["Na"]})], "every alias must cite its source"),
+        ([{"language": "cy", "answers": {"No": ["Na"]}}], "every alias must cite its source"),
+        ([_group("cy", **{"Nope": ["Na"]})], "'Nope' is not an answer code here"),
+        ([_group("cy", **{"No": [True]})], "is a YAML boolean"),
+        ([_group("cy", **{"No": ["  "]})], "an alias may not be blank"),
+        ([{"language": "cy", "source": "x", "answers": {"No": ["Na"]}, "lang": 1}], "unknown key"),
+    ],
+)  # fmt: skip
+def test_incoherent_aliases_are_refused(tmp_path, groups, message):
+    with pytest.raises(InstrumentError, match=message):
+        load_instrument(_write(tmp_path, _aliases(*groups)))
+
+
+@pytest.mark.parametrize("languages", [{"EN": "English"}, {"english": "English"}, ["en"]])
+def test_language_ids_are_iso_codes(tmp_path, languages):
+    with pytest.raises(InstrumentError, match="language"):
+        load_instrument(_write(tmp_path, _spec(languages=languages)))
+
+
+def test_default_instrument_declares_welsh_and_english(inst):
+    assert set(inst.languages) == {"en", "cy"}
+    meanings = {(a.text, a.language): a.code for a in inst.aliases("v_victim_risk")}
+    assert meanings[("Na", "cy")] == "No" and meanings[("NA", "en")] == "Not applicable"
+    assert meanings[("Ie", "cy")] == "Yes" and meanings[("Naddo", "cy")] == "No"
+    assert meanings[("Amherthnasol", "cy")] == "Not applicable"
+    assert all(a.source for a in inst.answer_aliases)
+
+
+# -- the file itself ---------------------------------------------------------------------------
+
+
+def test_oversized_instrument_is_refused_without_reading_it(tmp_path, monkeypatch):
+    from analysis.instrument import loader
+
+    path = _write(tmp_path, MINIMAL)
+    monkeypatch.setattr(loader, "MAX_INSTRUMENT_BYTES", 100)
+    with pytest.raises(InstrumentError, match="is larger than 100 bytes; an instrument is a small"):
+        load_instrument(path)
+
+
+def test_device_is_refused(tmp_path):
+    with pytest.raises(InstrumentError, match="/dev/zero is a device, pipe or socket"):
+        load_instrument("/dev/zero")
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "instrument.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(InstrumentError, match="is a device, pipe or socket, not a YAML file"):
+        load_instrument(fifo)
+
+
+def test_folder_is_refused(tmp_path):
+    with pytest.raises(InstrumentError, match="is a folder, not a YAML file"):
+        load_instrument(tmp_path)

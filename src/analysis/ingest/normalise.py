@@ -1,33 +1,50 @@
-"""Turn the answer variants people type into the instrument's canonical codes.
+"""Read the answers people type as the instrument's canonical codes, without guessing.
 
-Research officers fill case workbooks by hand, so the same answer arrives as
-``Yes``, ``y``, ``TRUE``, ``1`` or ``yes `` with a non-breaking space. This
-module maps such variants to the canonical code of a column's allowed list,
-and turns counts typed as ``"3"``, ``3.0`` or ``"3 "`` into numbers. It never
-invents an answer: a value it cannot map is passed on (tidied) so that
-validation can report it with the original text.
+Research officers fill case workbooks by hand, so one answer arrives as ``Yes``, ``yes ``
+with a non-breaking space, ``TRUE``, ``1`` or, in Welsh, ``Ie``. A typed value is read as
+a code only when the instrument says so:
+
+1. **The code itself**, in any case and spacing (:func:`~analysis.instrument.answer_key`:
+   ``"NOT  applicable"`` is ``Not applicable``);
+2. **a declared alias** (``answer_aliases`` and each answer set's ``aliases`` in the
+   instrument YAML, each citing its source), spelt the same way;
+3. failing both, the same with the separators ``- _ . / ,`` ignored
+   (``not-applicable``, ``Sufficient-review``).
+
+Anything else is refused: ``Yes?`` and ``(no)`` carry a doubt or a note and are not
+answers (validation says "did you mean 'Yes'?"). A spelling that means different answers
+in the instrument's languages (Welsh ``Na`` is No, English ``NA`` is Not applicable) is
+refused as ambiguous unless the workbook's language is declared; then it is read in that
+language and a warning says so. Counts must be plain decimal numbers (``3``, ``3.0``):
+Python's ``float`` would accept ``1_0``, ``1e1`` and ``٣``, which no officer means.
+
+Everything is worked out once per distinct value of a column, never once per cell.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
+from analysis.instrument import AnswerAlias, answer_key
+
 # Spaces Excel users paste in from Word and web pages; str.split() misses some of them.
 _SPACES = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff]+")
-_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+#: Separators a loose match ignores: they join words, they do not change an answer.
+_SEPARATORS = re.compile(r"[-_./,]+")
+_NOT_ALNUM = re.compile(r"[\W_]+")
 _MIDNIGHT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]00:00:00")
-
-#: Loose keys (lower case, letters and digits only) of the variants for each kind of answer.
-YES_VARIANTS = frozenset({"yes", "y", "true", "1", "t"})
-NO_VARIANTS = frozenset({"no", "n", "false", "0", "f"})
-NA_VARIANTS = frozenset({"na", "notapplicable", "notappl", "notapp", "nap"})
+#: A count as people write one: ASCII digits, an optional sign and decimal part.
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
 def clean_text(value: object) -> str | None:
@@ -41,9 +58,10 @@ def clean_text(value: object) -> str | None:
     Returns
     -------
     str or None
-        Whitespace (including non-breaking spaces) trimmed and collapsed;
-        whole floats written without ``.0`` (Excel stores 1001 as 1001.0);
-        dates as ISO text. None for an empty cell.
+        NFC Unicode (an accent typed as a separate mark is the same letter as a composed
+        one); whitespace (including non-breaking spaces) trimmed and collapsed; whole
+        floats written without ``.0`` (Excel stores 1001 as 1001.0); dates as ISO text.
+        None for an empty cell.
     """
     if value is None:
         return None
@@ -65,7 +83,7 @@ def clean_text(value: object) -> str | None:
         return value.isoformat()
     if isinstance(value, dt.timedelta):
         return str(value)
-    text = _SPACES.sub(" ", str(value)).strip()
+    text = _SPACES.sub(" ", unicodedata.normalize("NFC", str(value))).strip()
     if _MIDNIGHT.fullmatch(text):
         # The workbook reader gives date cells as text; a date is shown without its time.
         text = text[:10]
@@ -73,64 +91,186 @@ def clean_text(value: object) -> str | None:
 
 
 def loose_key(text: str) -> str:
-    """Case-, space- and punctuation-blind key: ``"Not-applicable"`` -> ``"notapplicable"``."""
-    return _NOT_ALNUM.sub("", text.casefold())
+    """:func:`~analysis.instrument.answer_key` without separators: ``"n.a."`` -> ``"na"``."""
+    return _SEPARATORS.sub("", answer_key(text))
+
+
+def show(value: object) -> str:
+    """A typed value quoted exactly as typed, for a message: ``'Yes? '``, ``3``, ``blank``.
+
+    Text is shown with :func:`repr`, so spaces at either end and odd characters show;
+    a plain number is shown bare; very long text is cut short.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "blank"
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return clean_text(value) or "blank"
+    text = value if isinstance(value, str) else (clean_text(value) or "")
+    if _MIDNIGHT.fullmatch(text):
+        text = text[:10]  # a date cell, as Excel shows it (the reader adds a midnight time)
+    if not text.strip():
+        return "blank" if not text else repr(text)
+    if _PLAIN_NUMBER.fullmatch(text):
+        return text
+    if len(text) > 60:
+        return repr(text[:57] + "...")
+    return repr(text)
 
 
 @dataclass(frozen=True)
+class Meaning:
+    """One thing a spelling can mean: a code, by the code itself or by an alias."""
+
+    code: str
+    alias: AnswerAlias | None = None
+
+    @property
+    def language(self) -> str | None:
+        """The alias's language; None for the code itself and for language-free aliases."""
+        return self.alias.language if self.alias else None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How one distinct typed value was read.
+
+    ``code`` is the canonical code, or None when the value was refused; ``meanings``
+    lists the alternatives of an ambiguous value (empty when nothing matched);
+    ``by_language`` is the language that settled an ambiguity, if one did.
+    """
+
+    code: str | None
+    meanings: tuple[Meaning, ...] = ()
+    by_language: str | None = None
+
+
 class CodeMatcher:
-    """Maps typed variants of one column's answers to its canonical codes.
+    """Reads typed values of one coded column as its canonical codes.
 
     Parameters
     ----------
     allowed
         The canonical codes in declared order.
-    na_code
-        The code meaning 'not applicable', which N/A, n.a. and the like map to.
+    aliases
+        The column's aliases (:meth:`analysis.instrument.Instrument.aliases`).
+    language
+        The workbook's declared language, which settles spellings that mean different
+        answers in different languages; None when undeclared.
+    languages
+        Language id -> name, for messages.
     """
 
-    allowed: tuple[str, ...]
-    na_code: str | None = None
+    def __init__(
+        self,
+        allowed: Sequence[str],
+        aliases: Sequence[AnswerAlias] = (),
+        language: str | None = None,
+        languages: dict[str, str] | None = None,
+    ) -> None:
+        self.allowed = tuple(allowed)
+        # An alias reaches only a column that holds its code.
+        self.aliases = tuple(a for a in aliases if a.code in self.allowed)
+        self.language = language
+        self.languages = dict(languages or {})
+        self._exact: dict[str, list[Meaning]] = {}
+        self._loose: dict[str, list[Meaning]] = {}
+        meanings = [Meaning(c) for c in self.allowed] + [Meaning(a.code, a) for a in self.aliases]
+        for m in meanings:
+            text = m.alias.text if m.alias else m.code
+            for table, key in ((self._exact, answer_key(text)), (self._loose, loose_key(text))):
+                if m not in table.setdefault(key, []):
+                    table[key].append(m)
 
-    def lookup(self) -> dict[str, str]:
-        """Loose key -> canonical code, including Yes/No/N/A variants when the list has them."""
-        table: dict[str, str] = {}
-        # Synonyms first, so an exact code with the same loose key (e.g. a code "1") wins below.
-        codes_by_key = {loose_key(c): c for c in self.allowed}
-        if "yes" in codes_by_key:
-            table.update(dict.fromkeys(YES_VARIANTS, codes_by_key["yes"]))
-        if "no" in codes_by_key:
-            table.update(dict.fromkeys(NO_VARIANTS, codes_by_key["no"]))
-        if self.na_code is not None:
-            table.update(dict.fromkeys(NA_VARIANTS, self.na_code))
-        # Codes whose loose keys collide (e.g. "A-B" and "AB") cannot be told apart loosely;
-        # such codes then match only exactly (case-insensitively), handled in normalise().
-        seen: dict[str, int] = {}
-        for c in self.allowed:
-            seen[loose_key(c)] = seen.get(loose_key(c), 0) + 1
-        for c in self.allowed:
-            if seen[loose_key(c)] == 1:
-                table[loose_key(c)] = c
-        return table
+    def read(self, text: str) -> Reading:
+        """How a tidied, non-blank value reads (see the module notes for the order)."""
+        found = self._exact.get(answer_key(text)) or self._loose.get(loose_key(text))
+        if not found:
+            return Reading(None)
+        codes = {m.code for m in found}
+        if len(codes) == 1:
+            return Reading(found[0].code)
+        own = [m for m in found if m.alias is None]
+        if len(own) == 1:  # a code spelt out beats an alias of another code
+            return Reading(own[0].code)
+        if self.language is not None:
+            fits = {m.code for m in found if m.language in (None, self.language)}
+            if len(fits) == 1:
+                return Reading(fits.pop(), tuple(found), by_language=self.language)
+        return Reading(None, tuple(found))
 
     def normalise(self, value: object) -> str | None:
         """The canonical code for a typed value, the tidied text if none fits, None if blank."""
         text = clean_text(value)
         if text is None:
             return None
-        for c in self.allowed:
-            if c.casefold() == text.casefold():
-                return c
-        return self._table.get(loose_key(text), text)
+        code = self.read(text).code
+        return code if code is not None else text
 
-    @property
-    def _table(self) -> dict[str, str]:
-        # Cached by hand because the dataclass is frozen.
-        cache = self.__dict__.get("_cache")
-        if cache is None:
-            cache = self.lookup()
-            object.__setattr__(self, "_cache", cache)
-        return cache
+    def why_not(self, value: object, what: str = "answer") -> str:
+        """Why a refused value is not an answer: ambiguous (and how to settle it), or a hint.
+
+        ``what`` names the kind of value (``answer``, ``value``) in the message.
+        """
+        text = clean_text(value) or ""
+        reading = self.read(text)
+        if reading.meanings:
+            return f"is ambiguous: {self.alternatives(reading)}; {LANGUAGE_HINT}"
+        hint = self.suggest(text)
+        return f"is not an allowed {what} (allowed: {', '.join(self.allowed)})" + (
+            f"; did you mean {hint!r}?" if hint else ""
+        )
+
+    def alternatives(self, reading: Reading) -> str:
+        """``in Welsh 'Na' means 'No', in English 'NA' means 'Not applicable'``."""
+        parts = []
+        for m in reading.meanings:
+            if m.alias is None:
+                parts.append(f"{m.code!r} is an answer")
+                continue
+            lang = self.languages.get(m.language, m.language) if m.language else None
+            where = f"in {lang} ({m.language})" if lang else "in any language"
+            parts.append(f"{where} {m.alias.text!r} means {m.code!r}")
+        return ", ".join(parts)
+
+    def suggest(self, text: str) -> str | None:
+        """The code a refused value most likely stands for, if one clearly does."""
+        bare = _NOT_ALNUM.sub("", answer_key(text))
+        spellings = [(c, c) for c in self.allowed] + [(a.text, a.code) for a in self.aliases]
+        same = {code for s, code in spellings if bare and _NOT_ALNUM.sub("", answer_key(s)) == bare}
+        if len(same) == 1:  # "(no)", "Yes?": the letters of one answer, and something more
+            return same.pop()
+        best, score = None, 0.0
+        t = answer_key(text)
+        for s, code in spellings:
+            k = answer_key(s)
+            r = max(
+                difflib.SequenceMatcher(None, t, k).ratio(),
+                # the first word of a long code: "Sufficent" for "Sufficient review"
+                difflib.SequenceMatcher(None, t, s.split()[0].casefold()).ratio() * 0.97
+                if s.split()
+                else 0.0,
+            )
+            if r > score:
+                best, score = code, r
+        return best if score >= 0.75 else None
+
+
+#: How to settle an ambiguous spelling; quoted by every such message.
+LANGUAGE_HINT = (
+    "declare the workbook's language with --language (e.g. --language cy), or in a row "
+    "'language' on a sheet named 'settings'"
+)
+
+
+@lru_cache(maxsize=1024)
+def code_matcher(
+    allowed: tuple[str, ...],
+    aliases: tuple[AnswerAlias, ...],
+    language: str | None,
+    languages: tuple[tuple[str, str], ...],
+) -> CodeMatcher:
+    """A :class:`CodeMatcher`, built once per column spec: a batch reads many workbooks."""
+    return CodeMatcher(allowed, aliases, language, dict(languages))
 
 
 def _factorize(series: pd.Series, fn) -> tuple[np.ndarray, list]:
@@ -164,15 +304,33 @@ def _map_unique(series: pd.Series, fn) -> pd.Series:
     return pd.Series(table[codes], index=series.index, dtype=object)
 
 
-def normalise_codes(series: pd.Series, allowed: Iterable[str], na_code: str | None) -> pd.Series:
+def normalise_codes(
+    series: pd.Series, matcher: CodeMatcher
+) -> tuple[pd.Series, dict[str, Reading]]:
     """Canonical codes for a coded column, as a categorical (NaN for blanks).
 
     The categories are the allowed codes in declared order, followed by any values that
     match no allowed code, kept as tidied text so that validation can name them.
+
+    Returns
+    -------
+    (codes, settled)
+        The categorical column, and the values (tidied text) that only the declared
+        language made readable, with how they were read.
     """
-    allowed = tuple(allowed)
-    matcher = CodeMatcher(allowed, na_code)
-    codes, mapped = _factorize(series, matcher.normalise)
+    allowed = matcher.allowed
+    settled: dict[str, Reading] = {}
+
+    def one(value: object) -> str | None:
+        text = clean_text(value)
+        if text is None:
+            return None
+        reading = matcher.read(text)
+        if reading.by_language is not None:
+            settled[text] = reading
+        return reading.code if reading.code is not None else text
+
+    codes, mapped = _factorize(series, one)
     known = set(allowed)
     extra = sorted({m for m in mapped if m is not None and m not in known})
     position = {c: i for i, c in enumerate((*allowed, *extra))}
@@ -180,7 +338,7 @@ def normalise_codes(series: pd.Series, allowed: Iterable[str], na_code: str | No
     cat = pd.Categorical.from_codes(
         table[codes], categories=pd.Index([*allowed, *extra], dtype=object)
     )
-    return pd.Series(cat, index=series.index)
+    return pd.Series(cat, index=series.index), settled
 
 
 def normalise_text(series: pd.Series) -> pd.Series:
@@ -198,23 +356,22 @@ def parse_count(value: object) -> float | None:
     Raises
     ------
     NotANumber
-        For text that is not a number, booleans and dates.
+        For text that is not a plain decimal number (``1_0``, ``1e1``, ``three``),
+        booleans and dates.
     """
     if isinstance(value, bool) or isinstance(value, (dt.date, dt.time, dt.timedelta)):
         raise NotANumber(value)
     if isinstance(value, (int, float, np.integer, np.floating)):
         f = float(value)
+        if math.isinf(f):
+            raise NotANumber(value)
         return None if math.isnan(f) else f
     text = clean_text(value)
     if text is None:
         return None
-    try:
-        f = float(text)
-    except ValueError:
-        raise NotANumber(value) from None
-    if math.isnan(f) or math.isinf(f):
+    if not _PLAIN_NUMBER.fullmatch(text):
         raise NotANumber(value)
-    return f
+    return float(text)
 
 
 def normalise_counts(series: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -15,8 +15,6 @@ After the header is found (:mod:`analysis.ingest.header`), in order:
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -26,57 +24,47 @@ import numpy as np
 import pandas as pd
 
 from analysis.ingest.guards import ZIP_MAGIC, sniff
-from analysis.ingest.normalise import clean_text, normalise_codes, normalise_counts, normalise_text
+from analysis.ingest.normalise import (
+    CodeMatcher,
+    Reading,
+    code_matcher,
+    normalise_codes,
+    normalise_counts,
+    normalise_text,
+    show,
+)
 from analysis.ingest.problems import Report
 from analysis.instrument import Instrument
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+def matcher(inst: Instrument, cid: str, language: str | None) -> CodeMatcher:
+    """The code matcher of a coded column, for the workbook's declared language."""
+    return code_matcher(
+        tuple(inst.allowed_values(cid)),
+        inst.aliases(cid),
+        language,
+        tuple(inst.languages.items()),
+    )
 
 
-def _show(value: object) -> str:
-    """A cell value quoted for a message, cut short if very long."""
-    text = clean_text(value)
-    if text is None:
-        return "blank"
-    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or _NUMBER.fullmatch(text):
-        # A number is shown bare. (The reader gives every cell as text, so a number typed as
-        # text looks the same as a number.)
-        return text
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return repr(text)
+def normalise_cases(
+    raw: pd.DataFrame, inst: Instrument, rep: Report, language: str | None = None
+) -> pd.DataFrame:
+    """Canonical codes, tidied text and float counts, column by column.
 
-
-def _allowed_text(allowed: Sequence[str]) -> str:
-    return ", ".join(allowed)
-
-
-def _suggest(text: str, allowed: Sequence[str]) -> str | None:
-    """The allowed code closest to a misspelt value, if any is close."""
-    t = text.casefold()
-    best, score = None, 0.0
-    for code in allowed:
-        c = code.casefold()
-        s = max(
-            difflib.SequenceMatcher(None, t, c).ratio(),
-            difflib.SequenceMatcher(None, t, c.split()[0] if c.split() else c).ratio() * 0.97,
-        )
-        if s > score:
-            best, score = code, s
-    return best if score >= 0.75 else None
-
-
-def normalise_cases(raw: pd.DataFrame, inst: Instrument, rep: Report) -> pd.DataFrame:
-    """Canonical codes, tidied text and float counts, column by column."""
+    Values that only the declared ``language`` made readable are warned about, once per
+    spelling, saying what they would mean in the other languages.
+    """
     out = {}
+    settled: dict[str, tuple[Reading, CodeMatcher]] = {}
     for cid in raw.columns:
         kind = _kind(inst, cid)
         col = raw[cid]
         if kind == "coded":
-            aset = inst.answer_set(cid) if cid in inst.questions else None
-            out[cid] = normalise_codes(
-                col, inst.allowed_values(cid), aset.na_code if aset else None
-            )
+            m = matcher(inst, cid, language)
+            out[cid], found = normalise_codes(col, m)
+            for text, reading in found.items():
+                settled.setdefault(text, (reading, m))
         elif kind == "count":
             values, bad = normalise_counts(col)
             for row in values.index[bad.to_numpy()]:
@@ -84,6 +72,12 @@ def normalise_cases(raw: pd.DataFrame, inst: Instrument, rep: Report) -> pd.Data
             out[cid] = values
         else:
             out[cid] = normalise_text(col)
+    for text, (reading, m) in sorted(settled.items()):
+        name = inst.languages.get(language or "", language)
+        rep.warn(
+            f"{text!r} was read as {reading.code!r} because the workbook's language is "
+            f"{name} ({language}); {m.alternatives(reading)}"
+        )
     return pd.DataFrame(out, index=raw.index)
 
 
@@ -141,7 +135,7 @@ _COUNT_PROBLEMS = {"range": "is out of range", "whole": "is not a whole number"}
 def _count_error(rep: Report, inst: Instrument, cid: str, row: int, value, problem: str) -> None:
     """Report a bad count cell: what is wrong with it and which whole numbers are allowed."""
     rep.error(
-        f"{_show(value)} {problem} (expected a whole number{_range_text(inst, cid)})",
+        f"{show(value)} {problem} (expected a whole number{_range_text(inst, cid)})",
         row=row,
         column=cid,
         value=value,
@@ -200,7 +194,7 @@ def apply_skip_rules(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, re
             wrong &= ~_member(value, (na,))
         for row in norm.index[wrong]:
             rep.error(
-                f"answered {_show(raw.at[row, qid])} but the question does not apply to this case "
+                f"answered {show(raw.at[row, qid])} but the question does not apply to this case "
                 f"({_case_text(norm, row, cols)}; it applies only when {rule}); leave "
                 f"it blank{f' or answer {na}' if na else ''}",
                 row=int(row),
@@ -213,7 +207,7 @@ def apply_skip_rules(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, re
             rep.error(
                 f"is blank but the question applies to this case "
                 f"({_case_text(norm, row, cols)}); answer it"
-                + (f" (allowed: {_allowed_text(aset.code_values)})" if aset else ""),
+                + (f" (allowed: {', '.join(aset.code_values)})" if aset else ""),
                 row=int(row),
                 column=qid,
             )
@@ -252,7 +246,7 @@ def _case_text(norm: pd.DataFrame, row, columns: Sequence[str]) -> str:
 
 
 def _schema(inst: Instrument, columns: Sequence[str]):
-    """Pandera schema for the normalised frame, plus what each column's checks mean.
+    """Pandera columns for the normalised frame, plus what each column's checks mean.
 
     Built once per instrument and set of columns: a batch reads many workbooks.
     """
@@ -298,20 +292,62 @@ def _build_schema(inst: Instrument, columns: Sequence[str]):
         unique = cid == inst.identifier_column
         spec[cid] = pa.Column(checks=checks, nullable=nullable, unique=unique, required=False)
         meaning[cid] = means
-    # No coercion: values were normalised already, and coercion could hide range failures.
-    return pa.DataFrameSchema(spec, strict=False, coerce=False), meaning
+    return spec, meaning
 
 
-def check_values(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, rep: Report) -> None:
-    """Report every value the instrument does not allow, with the raw text the officer typed."""
+def _plainly_valid(col: pd.Series, spec, inst: Instrument, cid: str) -> bool:
+    """Whether a column passes its pandera checks, decided from its codes in one pass.
+
+    Nearly every column of a workbook is valid; running pandera over hundreds of them
+    costs more than reading the file, so only columns this cannot clear are validated
+    by pandera (which then names each failing cell). It is exact or errs towards pandera.
+    """
+    if spec.unique:
+        return False
+    if not spec.nullable and col.isna().any():
+        return False
+    kind = _kind(inst, cid)
+    if kind == "coded":
+        arr, allowed = col.array, inst.allowed_values(cid)
+        if not isinstance(arr, pd.Categorical):
+            return False
+        if list(arr.categories[: len(allowed)]) != list(allowed):
+            return False
+        return bool((arr.codes < len(allowed)).all())  # blanks are code -1
+    if kind == "count":
+        v = col.to_numpy(dtype="float64", na_value=np.nan)
+        lo, hi = _bounds(inst, cid)
+        fine = (v >= lo) & (v % 1 == 0)
+        if hi is not None:
+            fine &= v <= hi
+        return bool((np.isnan(v) | fine).all())
+    return True
+
+
+def check_values(
+    norm: pd.DataFrame,
+    raw: pd.DataFrame,
+    inst: Instrument,
+    rep: Report,
+    language: str | None = None,
+) -> None:
+    """Report every value the instrument does not allow, with the raw text the officer typed.
+
+    A refused answer is explained: ambiguous between languages (and how to settle it), or
+    not an answer at all, with the answer it most likely stands for.
+    """
     import pandera.errors as pe
+    import pandera.pandas as pa
 
-    schema, meaning = _schema(inst, list(norm.columns))
+    spec, meaning = _schema(inst, list(norm.columns))
     ident = inst.identifier_column
     # Blank ids are reported here (not as pandera nulls) so duplicates of blank are not reported.
     if ident in norm.columns:
         for row in norm.index[norm[ident].isna().to_numpy()]:
             rep.error("blank case id: every case needs an identifier", row=int(row), column=ident)
+    unclear = {c: s for c, s in spec.items() if not _plainly_valid(norm[c], s, inst, c)}
+    # No coercion: values were normalised already, and coercion could hide range failures.
+    schema = pa.DataFrameSchema(unclear, strict=False, coerce=False)
     try:
         schema.validate(norm, lazy=True)
         return
@@ -335,7 +371,7 @@ def check_values(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, rep: R
             allowed = inst.allowed_values(cid)
             rep.error(
                 f"is blank; every case needs {what}"
-                + (f" (allowed: {_allowed_text(allowed)})" if allowed else ""),
+                + (f" (allowed: {', '.join(allowed)})" if allowed else ""),
                 row=row,
                 column=cid,
             )
@@ -343,7 +379,7 @@ def check_values(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, rep: R
         if check == "field_uniqueness":
             others = [r for r in dup_rows.get(norm.at[row, cid], []) if r != row]
             rep.error(
-                f"duplicate case id {_show(raw_value)} (also on row"
+                f"duplicate case id {show(raw_value)} (also on row"
                 f"{'s' if len(others) != 1 else ''} {', '.join(map(str, others))})",
                 row=row,
                 column=cid,
@@ -358,21 +394,13 @@ def check_values(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, rep: R
             else ""
         )
         if kind == "isin":
-            allowed = inst.allowed_values(cid)
-            text = clean_text(raw_value) or ""
             what = "answer" if cid in inst.questions else "value"
-            hint = _suggest(text, allowed)
-            rep.error(
-                f"{_show(raw_value)} is not an allowed {what} (allowed: {_allowed_text(allowed)})"
-                + (f"; did you mean {hint!r}?" if hint else ""),
-                row=row,
-                column=cid,
-                value=raw_value,
-            )
+            why = matcher(inst, cid, language).why_not(raw_value, what)
+            rep.error(f"{show(raw_value)} {why}", row=row, column=cid, value=raw_value)
         elif kind in _COUNT_PROBLEMS:
             _count_error(rep, inst, cid, row, raw_value, _COUNT_PROBLEMS[kind])
         else:
-            rep.error(f"{_show(raw_value)} failed check {check}", row=row, column=cid)
+            rep.error(f"{show(raw_value)} failed check {check}", row=row, column=cid)
 
 
 #: Look for formulas and Excel errors behind blank cells only in sheets up to this many rows

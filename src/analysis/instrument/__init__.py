@@ -9,6 +9,7 @@ from analysis.instrument.model import (
     ABOVE,
     BELOW,
     NA,
+    AnswerAlias,
     AnswerCode,
     AnswerSet,
     CaseDetail,
@@ -19,12 +20,14 @@ from analysis.instrument.model import (
     Outcome,
     Question,
     Stage,
+    answer_key,
 )
 
 __all__ = [
     "ABOVE",
     "BELOW",
     "NA",
+    "AnswerAlias",
     "AnswerCode",
     "AnswerSet",
     "CaseDetail",
@@ -35,5 +38,6 @@ __all__ = [
     "Outcome",
     "Question",
     "Stage",
+    "answer_key",
     "load_instrument",
 ]

@@ -50,6 +50,34 @@ def _skip(inst: Instrument, q) -> str:
     return f"only when {rule}; otherwise {aset.na_code if aset and aset.na_code else 'blank'}"
 
 
+def _spellings(inst: Instrument) -> list[str]:
+    """The languages and aliases answers may be written in, each with its source."""
+    groups: dict[tuple, list[str]] = {}
+    scopes = [("every answer set", inst.answer_aliases)] + [
+        (f"answer set `{a.id}`", a.aliases) for a in inst.answer_sets.values() if a.aliases
+    ]
+    for scope, aliases in scopes:
+        for a in aliases:
+            groups.setdefault((scope, a.language, a.code, a.source), []).append(a.text)
+    if not groups and not inst.languages:
+        return []
+    out = ["## Answer spellings", ""]
+    if inst.languages:
+        names = ", ".join(f"{n} (`{k}`)" for k, n in inst.languages.items())
+        out += [
+            f"Answers may be written in: {names}. Besides each code itself (in any case and "
+            "spacing), ingest reads these spellings; a spelling that means different answers "
+            "in two languages is read only when the workbook's language is declared.",
+            "",
+        ]
+    rows = [
+        [scope, inst.languages.get(lang, lang) if lang else "any", code, ", ".join(texts), src]
+        for (scope, lang, code, src), texts in groups.items()
+    ]
+    out += _table(["Applies to", "Language", "Code", "Spellings", "Source"], rows)
+    return out
+
+
 def render(inst: Instrument) -> str:
     """The whole data dictionary as markdown text."""
     out: list[str] = [f"# Data dictionary: {inst.title}", ""]
@@ -61,6 +89,8 @@ def render(inst: Instrument) -> str:
     if inst.source:
         out.append(f"- Source: {' '.join(str(inst.source).split())}")
     out.append("")
+
+    out += _spellings(inst)
 
     out += ["## Outcomes", ""]
     out += _table(

@@ -8,6 +8,8 @@ instrument is made of: dataclasses, with the look-ups the rest of the suite uses
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,6 +20,20 @@ import numpy as np
 
 #: How an answer code counts in a score.
 ABOVE, BELOW, NA = "above", "below", "na"
+
+# Every kind of space a cell may hold, including the non-breaking and zero-width ones
+# pasted in from Word and web pages.
+_SPACES = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff]+")
+
+
+def answer_key(text: str) -> str:
+    """The spelling an answer is matched by: NFC, case-folded, without spaces.
+
+    ``"Nac  ydy"``, ``"nac ydy"`` and ``"NAC\u00a0YDY"`` are one answer; ``"Na"`` and
+    ``"N/A"`` are not. Ingest and the loader's alias checks both use this.
+    """
+    # NFC after case-folding, which can decompose (an NFD "é" and an NFC one are one key).
+    return unicodedata.normalize("NFC", _SPACES.sub("", text).casefold())
 
 
 class InstrumentError(ValueError):
@@ -34,12 +50,29 @@ class AnswerCode:
 
 
 @dataclass(frozen=True)
+class AnswerAlias:
+    """Another way of writing an answer code: ``Na`` is Welsh for ``No``.
+
+    ``language`` is an id of the instrument's ``languages`` (``cy``), or None for a
+    spelling that means the same in every language (``TRUE``, ``1``). ``source`` says
+    where the meaning comes from, so that no alias is a guess.
+    """
+
+    text: str
+    code: str
+    language: str | None
+    source: str
+
+
+@dataclass(frozen=True)
 class AnswerSet:
     """A named set of allowed answers (``yn``, ``review``, ...)."""
 
     id: str
     label: str
     codes: tuple[AnswerCode, ...]
+    #: Aliases declared for this set alone (the instrument's global ones apply as well).
+    aliases: tuple[AnswerAlias, ...] = ()
 
     @property
     def code_values(self) -> tuple[str, ...]:
@@ -208,6 +241,10 @@ class Instrument:
     questions: dict[str, Question]
     factors: dict[str, Factor]
     factor_table: dict[str, Any]
+    #: Languages answers may be written in: id -> name (``{"en": "English", "cy": "Welsh"}``).
+    languages: dict[str, str] = field(default_factory=dict)
+    #: Aliases that apply to every coded column holding their code (``answer_aliases``).
+    answer_aliases: tuple[AnswerAlias, ...] = ()
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     # -- look-ups -----------------------------------------------------------------
@@ -262,6 +299,19 @@ class Instrument:
             aset = self.answer_set(column)
             return aset.code_values if aset else ()
         return self.case_details[column].codes
+
+    def aliases(self, column: str) -> tuple[AnswerAlias, ...]:
+        """Aliases that apply to a coded column: its answer set's, then the global ones.
+
+        A global alias applies only where its code is one of the column's allowed values, so
+        ``Na`` (No) never reaches the ``review`` answers, which have no ``No``.
+        """
+        allowed = set(self.allowed_values(column))
+        own: tuple[AnswerAlias, ...] = ()
+        if column in self.questions:
+            aset = self.answer_set(column)
+            own = aset.aliases if aset else ()
+        return own + tuple(a for a in self.answer_aliases if a.code in allowed)
 
     def coded_columns(self) -> list[str]:
         """Columns whose values come from a fixed code list."""
