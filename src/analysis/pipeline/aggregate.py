@@ -301,7 +301,8 @@ def load_or_build(
     """
     inst = load_instrument(instrument_path or None)
     path = Path(findings_path) if findings_path else aggregate_dir() / "findings.parquet"
-    if not path.exists():
+    # Findings written before they carried a context (an older version) are rebuilt too.
+    if not path.exists() or not (path.parent / "findings.meta.json").exists():
         if len(available_trusts()) < 2:
             for p in sorted(config.RAW_DIR.glob("*.xlsx")):
                 if not (config.trust_output_dir(p.stem) / "findings.parquet").exists():
