@@ -5,18 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_synth import TINY_INSTRUMENT
+from helpers.synthetic import tiny_instrument
 
-from analysis.instrument import load_instrument
 from analysis.synthetic.assign import applies_mask, assign_question, meet_gate_needs
 from analysis.synthetic.solve import Solution
 
 
 @pytest.fixture
 def inst(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY_INSTRUMENT, encoding="utf-8")
-    return load_instrument(path)
+    return tiny_instrument(tmp_path)
 
 
 def test_applies_mask_reads_frames_and_plain_arrays(inst):

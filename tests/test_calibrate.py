@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_synth import TINY_INSTRUMENT, tiny_profile
+from helpers.synthetic import tiny_instrument
+from test_synth import tiny_profile
 
-from analysis.instrument import load_instrument
 from analysis.synthetic.calibrate import calibrated_answers, load_statements
 from analysis.synthetic.generate import case_details, latent_quality
 from analysis.synthetic.profile import load_profile
@@ -17,9 +17,7 @@ S = Statement
 
 @pytest.fixture
 def inst(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY_INSTRUMENT, encoding="utf-8")
-    return load_instrument(path)
+    return tiny_instrument(tmp_path)
 
 
 def test_exact_assignment_on_tiny_instrument(inst):

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from test_synth import TINY_INSTRUMENT
+from helpers.synthetic import spec, tiny_instrument
 
-from analysis.instrument import load_instrument
 from analysis.synthetic.fit import fit_outcomes, free_rates, outcome_score
-from analysis.synthetic.solve import QuestionSpec, Solution, free_candidates
+from analysis.synthetic.solve import Solution, free_candidates
 from analysis.synthetic.statements import round_half_up
 
 
 @pytest.fixture
 def inst(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY_INSTRUMENT, encoding="utf-8")
-    return load_instrument(path)
-
-
-def spec(qid="q_checks", pool=60, prefer=45, rate=0.6, **kw):
-    return QuestionSpec(qid, pool=pool, prefer_relevant=prefer, prefer_rate=rate, **kw)
+    return tiny_instrument(tmp_path)
 
 
 def test_fit_outcomes_hits_rounded_score(inst):

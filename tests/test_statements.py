@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from test_synth import TINY_INSTRUMENT
+from helpers.synthetic import tiny_instrument
 
-from analysis.instrument import load_instrument
 from analysis.synthetic.statements import (
     SPEC_COUNT,
     SPEC_PERCENT,
@@ -28,9 +27,7 @@ S = Statement
 
 @pytest.fixture
 def inst(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY_INSTRUMENT, encoding="utf-8")
-    return load_instrument(path)
+    return tiny_instrument(tmp_path)
 
 
 def test_round_half_up_and_percent_rules():
