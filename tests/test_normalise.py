@@ -89,8 +89,8 @@ def test_category_codes_case_insensitive():
 @pytest.mark.parametrize(
     ("typed", "hint"),
     [
-        ("Yes?", "Yes"), ("(no)", "No"), ("yes!", "Yes"), ("*Y*", "Yes"), ("N/A?", "Not applicable"),
-        ("1_0", None), ("1e1", None), ("Yes/No", None), ("Ys", "Yes"),
+        ("Yes?", "Yes"), ("(no)", "No"), ("yes!", "Yes"), ("*Y*", "Yes"),
+        ("N/A?", "Not applicable"), ("1_0", None), ("1e1", None), ("Yes/No", None), ("Ys", "Yes"),
     ],
 )  # fmt: skip
 def test_junk_is_refused_with_a_hint(typed, hint):
