@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     def full(reader):
         readers._read_excel = reader
         try:
-            return read_cases(path, instrument=inst, trust="bench")
+            # The workbook is the default profile's: its trust column names that organisation.
+            return read_cases(path, instrument=inst, trust=config.DEFAULT_TRUST)
         finally:
             readers._read_excel = shipped
 

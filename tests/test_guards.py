@@ -309,3 +309,18 @@ def test_limits_are_command_line_options(tmp_path, good_xlsx, tiny_instrument_pa
     assert cli.main([*args, *out]) == 0
     with pytest.raises(SystemExit):
         cli.main([*args, *out, "--max-cells", "-3"])
+
+
+def test_unknown_xml_encoding(tmp_path, tiny_instrument, good_xlsx):
+    # Found by fuzzing: expat and ElementTree raise LookupError for an encoding they do not know.
+    def craft(xml: str) -> str:
+        return xml.replace('encoding="UTF-8"', 'encoding="sUTF-8"').replace("<c ", "<x:c ", 1)
+
+    path = _sheet(good_xlsx, tmp_path, craft)
+    assert f"part {SHEET} is not readable XML: unknown encoding" in refused(path, tiny_instrument)
+    book = rebuild(
+        good_xlsx,
+        tmp_path / "book.xlsx",
+        parts={"xl/workbook.xml": lambda x: x.replace('encoding="UTF-8"', 'encoding="sUTF-8"')},
+    )
+    assert len(read_cases(book, tiny_instrument)) == 5  # calamine reads it; merges are a nicety
