@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import zipfile
 
+import pandas as pd
 import pytest
 from helpers.workbooks import grid, valid_rows, write_csv, write_xlsx
 
@@ -146,8 +147,20 @@ def test_spellings_of_the_organisation_itself_are_its_slug(tmp_path, tiny_instru
 def test_two_organisations_without_trust(tmp_path, tiny_instrument):
     rows = valid_rows(tiny_instrument, 4)
     rows[0]["trust"], rows[1]["trust"], rows[3]["trust"] = "A", "B", "a"
-    err = refused(write_xlsx(tmp_path / "ab.xlsx", grid(rows)), tiny_instrument)
-    assert "column trust: names 2 organisations ('A' on rows 2, 5; 'B' on row 3)" in str(err)
+    warnings = []
+    path = write_xlsx(tmp_path / "ab.xlsx", grid(rows))
+    df = read_cases(path, tiny_instrument, warnings=warnings)
+    # Nothing is pooled: every case keeps the organisation it names.
+    trusts = df["trust"].tolist()
+    assert trusts[:2] == ["A", "B"] and pd.isna(trusts[2]) and trusts[3] == "a"
+    assert any(
+        str(w).endswith(
+            "column trust: names 2 organisations ('A' on rows 2, 5; 'B' on row 3); "
+            "each case keeps its own (no organisation was given, so none is pooled into another's "
+            "figures)"
+        )
+        for w in warnings
+    )
 
 
 @pytest.mark.parametrize("bad", ["norfolk\n", "norfolk ", "Norfolk", "a--b", "-a", ""])

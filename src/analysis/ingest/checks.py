@@ -3,7 +3,8 @@
 - **One organisation**: the ``trust`` column may only name the organisation being
   ingested (``--trust``); rows naming another are refused, with their row numbers,
   rather than pooled into its figures. ``Norfolk and Suffolk`` and ``Norfolk & Suffolk``
-  name ``norfolk-and-suffolk``.
+  name ``norfolk-and-suffolk``. Read without an organisation (in code, to stack several),
+  several are warned about: each row keeps its own.
 - **One spelling per value**: text details (``ldu``, ...) are compared by a key blind to
   case, accents, punctuation and ``&``/``and``; two spellings with one key are warned
   about, naming both, because they would be counted as separate groups.
@@ -54,7 +55,7 @@ def check_trust_column(norm: pd.DataFrame, trust: str | None, rep: Report) -> No
     """Refuse rows whose ``trust`` names another organisation; write the slug where it matches.
 
     With ``trust`` (the ``--trust`` slug) every value must spell that slug; without it,
-    all values must spell one slug.
+    several organisations are only warned about, since each row keeps its own.
     """
     if "trust" not in norm.columns:
         return
@@ -82,10 +83,11 @@ def check_trust_column(norm: pd.DataFrame, trust: str | None, rep: Report) -> No
             )
         norm.loc[filled & (slugs.reindex(norm.index) == trust).to_numpy(), "trust"] = trust
     elif len(groups) > 1:
+        # Without --trust nothing is pooled: each row keeps its organisation, so say so.
         listed = "; ".join(f"{col.at[rows[0]]!r} on {_rows(rows)}" for rows in groups.values())
-        rep.error(
-            f"names {len(groups)} organisations ({listed}): one workbook holds one "
-            "organisation's cases; split it, or ingest it with --trust",
+        rep.warn(
+            f"names {len(groups)} organisations ({listed}); each case keeps its own (no "
+            "organisation was given, so none is pooled into another's figures)",
             column="trust",
         )
 
