@@ -17,7 +17,8 @@ from helpers.workbooks import grid, valid_rows, write_big_xlsx, write_csv, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.ingest import IngestError, guards, ingest_file, read_cases
+from analysis.errors import UserError
+from analysis.ingest import IngestError, Limits, ingest_file, read_cases, xmlscan
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -397,7 +398,7 @@ def test_external_entity_in_sheet(tmp_path, tiny_instrument, good_xlsx):
 def test_entity_hidden_past_prolog_scan_is_still_refused(tmp_path, tiny_instrument, good_xlsx):
     # A long comment pushes the DTD past the pre-check; calamine then refuses the entity.
     part = _strings_part(good_xlsx)
-    pad = "<!--" + "p" * (guards.XML_PROLOG_BYTES + 10) + "-->"
+    pad = "<!--" + "p" * (xmlscan.PROLOG_BYTES + 10) + "-->"
     path = rewrite_zip(
         good_xlsx,
         tmp_path / "cases.xlsx",
@@ -408,15 +409,17 @@ def test_entity_hidden_past_prolog_scan_is_still_refused(tmp_path, tiny_instrume
     assert "XML entities" in text and "root:" not in text
 
 
-def test_zip_bomb_refused(tmp_path, tiny_instrument, good_xlsx, monkeypatch):
-    monkeypatch.setattr(guards, "MAX_UNCOMPRESSED_BYTES", 5 * 1024**2)
+def test_zip_bomb_refused(tmp_path, tiny_instrument, good_xlsx):
+    # The ratio limit is lifted so that the byte budget is what stops this one.
+    limits = Limits(max_inflated_mb=5, max_ratio=10_000)
     path = tmp_path / "cases.xlsx"
     with zipfile.ZipFile(good_xlsx) as zi, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zo:
         for name in zi.namelist():
             zo.writestr(name, zi.read(name))
         zo.writestr("xl/media/pad.bin", b"\x00" * (20 * 1024**2))
     assert path.stat().st_size < 1024**2
-    assert "over the 5 MB limit (a 'zip bomb'?)" in refused(path, tiny_instrument, tmp_path)
+    text = refused(path, tiny_instrument, tmp_path, limits=limits)
+    assert "over the 5 MB limit (a 'zip bomb'?)" in text
 
 
 def test_stray_cell_far_away_refused(tmp_path, tiny_instrument, good_xlsx):
@@ -517,9 +520,106 @@ def test_fuzz_cells_in_valid_skeleton(tmp_path_factory, tiny_instrument, data):
     _outcome(path, tiny_instrument, d / "out")
 
 
+# -- fuzzing inside the container ------------------------------------------------------------
+
+#: A valid five-case workbook's parts, made once per instrument (name -> inflated bytes).
+_BASE: dict[str, list[tuple[str, bytes]]] = {}
+
+
+def _base_parts(inst, tmp: Path) -> list[tuple[str, bytes]]:
+    if inst.sha256 not in _BASE:
+        book = write_xlsx(tmp / "base.xlsx", grid(valid_rows(inst, 5)))
+        with zipfile.ZipFile(book) as zf:
+            _BASE[inst.sha256] = [(n, zf.read(n)) for n in zf.namelist()]
+    return _BASE[inst.sha256]
+
+
+def _mutate(blob: bytes, data) -> bytes:
+    """Flip, truncate, reorder, repeat or insert bytes of ``blob`` (hypothesis draws which)."""
+    if not blob:
+        return data.draw(st.binary(max_size=20))
+    how = data.draw(st.sampled_from(["flip", "truncate", "swap", "repeat", "insert", "delete"]))
+    i = data.draw(st.integers(0, len(blob) - 1))
+    j = data.draw(st.integers(i, min(len(blob), i + 200)))
+    if how == "flip":
+        return blob[:i] + bytes([blob[i] ^ data.draw(st.integers(1, 255))]) + blob[i + 1 :]
+    if how == "truncate":
+        return blob[:i]
+    if how == "swap":  # two pieces change places
+        k = data.draw(st.integers(j, min(len(blob), j + 200)))
+        return blob[:i] + blob[j:k] + blob[i:j] + blob[k:]
+    if how == "repeat":
+        return blob[:j] + blob[i:j] * data.draw(st.integers(2, 50)) + blob[j:]
+    if how == "insert":
+        return blob[:i] + data.draw(st.binary(min_size=1, max_size=40)) + blob[i:]
+    return blob[:i] + blob[j:]
+
+
+CONTAINER = settings(
+    max_examples=int(os.environ.get("INGEST_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@CONTAINER
+@given(data=st.data())
+def test_fuzz_inside_the_container(tmp_path_factory, tiny_instrument, data):
+    """Mutate XML parts (re-zipped validly), the zip's own bytes, or the order of its parts.
+
+    Ingest must answer with a clear IngestError or UserError, or a valid result: never
+    another exception, never a crash.
+    """
+    d = tmp_path_factory.mktemp("cz")
+    parts = list(_base_parts(tiny_instrument, d))
+    level = data.draw(st.sampled_from(["xml", "xml", "zip", "order"]))
+    path = d / "f.xlsx"
+    if level == "order":
+        parts = data.draw(st.permutations(parts))
+    if level == "xml":
+        k = data.draw(st.integers(0, len(parts) - 1))
+        for _ in range(data.draw(st.integers(1, 3))):
+            parts[k] = (parts[k][0], _mutate(parts[k][1], data))
+    stored = data.draw(st.booleans())
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED) as zf:
+        for name, blob in parts:
+            zf.writestr(name, blob)
+    if level == "zip":
+        blob = path.read_bytes()
+        for _ in range(data.draw(st.integers(1, 3))):
+            blob = _mutate(blob, data)
+        path.write_bytes(blob)
+    out = d / "out"
+    try:
+        ingest_file(path, "fuzz", tiny_instrument, out_dir=out)
+    except UserError as exc:  # IngestError is one
+        assert str(exc) and "Traceback" not in str(exc)
+        assert not out.exists() or not any(out.iterdir())
+        return
+    assert [p.name for p in out.iterdir()] == ["fuzz.parquet"]
+
+
 def test_problem_lines_never_hold_tracebacks(tmp_path, tiny_instrument):
     path = tmp_path / "x.csv"
     path.write_bytes(io.BytesIO(b"\xff\xfe\x00\x00garbage").getvalue())
     with pytest.raises(IngestError) as info:
         read_cases(path, tiny_instrument)
     assert "Traceback" not in str(info.value)
+
+
+@pytest.mark.skipif(not XLS.exists(), reason="no legacy .xls file available to read")
+def test_xls_cannot_hold_the_instrument(tmp_path, default_instrument):
+    # Every .xls used to fail with "required column ... is missing": say why instead.
+    text = refused(XLS, default_instrument, tmp_path, sheet="Quarterly")
+    n = len(default_instrument.required_columns)
+    assert "is an old-style .xls workbook, which holds at most 256 columns (A to IV), but " in text
+    assert f"instrument iaow-2013-14 needs {n}" in text and "save it as .xlsx" in text
+    assert "required column" not in text
+
+
+def test_instrument_option_pointing_at_a_device(tmp_path, good_xlsx, capsys):
+    from analysis import cli
+
+    args = ["ingest", str(good_xlsx), "--trust", "t", "--instrument", "/dev/zero"]
+    assert cli.main([*args, "--out-dir", str(tmp_path / "out")]) == 2
+    assert "instrument /dev/zero is a device, pipe or socket" in capsys.readouterr().err

@@ -23,9 +23,10 @@ import analysis
 from analysis import cli
 from analysis.errors import UserError
 from analysis.ingest import IngestError, Problem, check_trust, ingest_file, read_cases, readers
-from analysis.ingest.guards import column_index, sniff
+from analysis.ingest.guards import sniff
 from analysis.ingest.header import column_letter
 from analysis.ingest.problems import Report
+from analysis.ingest.xmlscan import Scanner, column_index
 from analysis.instrument.template import write_template
 
 # -- round trip ---------------------------------------------------------------------------
@@ -76,10 +77,11 @@ def test_exact_frame_tiny_instrument(tmp_path, tiny_instrument):
          "q_review", "q_contacts", "f_alcohol_identified", "f_alcohol_progress"],
         ["A1", None, "licence", "2 ", "Typed", "long note", "y", "sufficient review", 3.0,
          "Yes", "no"],
-        ["A2", "other", "Community order", 1, "none", None, None, "N/A", "0", "n", None],
+        ["A2", "Tiny Trust", "Community order", 1, "none", None, None, "N/A", "0", "n", None],
     ]  # fmt: skip
     path = write_xlsx(tmp_path / "cases.xlsx", cells)
     df = read_cases(path, tiny_instrument, trust="tiny-trust")
+    # "Tiny Trust" spells the slug tiny-trust, so it is that organisation, written as its slug.
     assert df.to_dict("records") == [
         {
             "case_id": "A1", "trust": "tiny-trust", "case_type": "Licence", "n_oms": 2,
@@ -88,7 +90,7 @@ def test_exact_frame_tiny_instrument(tmp_path, tiny_instrument):
             "source_row": 2,
         },
         {
-            "case_id": "A2", "trust": "other", "case_type": "Community order", "n_oms": 1,
+            "case_id": "A2", "trust": "tiny-trust", "case_type": "Community order", "n_oms": 1,
             "report_type": "None", "q_typed": "Not applicable", "q_review": "Not applicable",
             "q_contacts": 0, "f_alcohol_identified": "No",
             "f_alcohol_progress": "Not applicable", "source_row": 3,
@@ -447,7 +449,7 @@ _R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
 def _bare_xlsx(path: Path, sheet_xml: str) -> Path:
-    """The three parts ``_xlsx_merged`` reads: workbook, its relationships, one sheet."""
+    """The parts merged ranges are found from: workbook, its relationships, two sheets."""
     book = (
         f'<workbook {_NS} xmlns:r="{_R}"><sheets>'
         '<sheet name="other" sheetId="1" r:id="rId1"/>'
@@ -466,6 +468,23 @@ def _bare_xlsx(path: Path, sheet_xml: str) -> Path:
     return path
 
 
+def _merged(path: Path, sheet: str, chunk: int = 2**20) -> list:
+    """The merged ranges the reader finds for ``sheet``, scanning parts in ``chunk`` bytes."""
+    scans = {}
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            scanner = Scanner(name)
+            blob = zf.read(name)
+            for i in range(0, len(blob), chunk):
+                scanner.feed(blob[i : i + chunk])
+            scanner.feed(b"", final=True)
+            assert scanner.fast
+            scans[name] = scanner.scan
+    grid = readers.Grid(pd.DataFrame())
+    readers._sheet_extras(path, sheet, scans, grid)
+    return grid.merged
+
+
 def test_merged_ranges_after_a_megabyte_of_cells(tmp_path):
     head = f"<worksheet {_NS}><sheetData>"
     # Pad so that "</sheetData>" straddles the reader's 1 MiB chunks.
@@ -478,8 +497,8 @@ def test_merged_ranges_after_a_megabyte_of_cells(tmp_path):
     assert xml.index("</sheetData>") == 2**20 - 5
     path = _bare_xlsx(tmp_path / "big.xlsx", xml)
     # A2:B3 is rows 1-2, columns 0-1 counted from 0; C5:D5 is row 4, columns 2-3.
-    assert readers._xlsx_merged(path, "cases") == [((1, 0), (2, 1)), ((4, 2), (4, 3))]
-    assert readers._xlsx_merged(path, "other") == []
+    assert _merged(path, "cases") == [((1, 0), (2, 1)), ((4, 2), (4, 3))]
+    assert _merged(path, "other") == []
 
 
 def test_merged_ranges_with_prefixed_tags_and_empty_sheet_data(tmp_path):
@@ -487,15 +506,11 @@ def test_merged_ranges_with_prefixed_tags_and_empty_sheet_data(tmp_path):
         f'<x:worksheet xmlns:x="{_NS[7:-1]}"><x:sheetData><x:row r="1"/></x:sheetData>'
         '<x:mergeCells><x:mergeCell ref="A1:C1"/></x:mergeCells></x:worksheet>'
     )
-    assert readers._xlsx_merged(_bare_xlsx(tmp_path / "a.xlsx", prefixed), "cases") == [
-        ((0, 0), (0, 2))
-    ]
+    assert _merged(_bare_xlsx(tmp_path / "a.xlsx", prefixed), "cases") == [((0, 0), (0, 2))]
     empty = (
         f'<worksheet {_NS}><sheetData/><mergeCells><mergeCell ref="B2"/></mergeCells></worksheet>'
     )
-    assert readers._xlsx_merged(_bare_xlsx(tmp_path / "b.xlsx", empty), "cases") == [
-        ((1, 1), (1, 1))
-    ]
+    assert _merged(_bare_xlsx(tmp_path / "b.xlsx", empty), "cases") == [((1, 1), (1, 1))]
 
 
 def test_cells_keep_excel_positions_when_a1_is_blank(tmp_path):

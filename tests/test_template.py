@@ -17,7 +17,8 @@ def tiny_book(tmp_path, tiny_instrument):
 
 
 def test_sheets_and_header(tiny_book, tiny_instrument):
-    assert tiny_book.sheetnames == ["cases", "dictionary", "codes"]
+    # settings: the tiny instrument declares languages (English and Welsh).
+    assert tiny_book.sheetnames == ["cases", "dictionary", "codes", "settings"]
     ws = tiny_book["cases"]
     assert [c.value for c in ws[1]] == tiny_instrument.columns
     assert ws.max_row == 1  # blank: header only
@@ -117,3 +118,33 @@ def test_cli(tmp_path, tiny_instrument_path, capsys):
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
     assert cli.main(["template", "--out", str(tmp_path / "x.txt")]) == 2
     assert "must end in .xlsx" in capsys.readouterr().err
+
+
+def test_settings_sheet_declares_the_language(tmp_path, tiny_book, tiny_instrument):
+    from helpers.workbooks import fill_template, valid_rows
+
+    from analysis.ingest import IngestError, read_cases
+
+    ws = tiny_book["settings"]
+    assert [c.value for c in ws[2]][:2] == ["language", None]
+    (dv,) = ws.data_validations.dataValidation
+    assert dv.formula1 == '"en,cy"' and str(dv.sqref) == "B2"
+    # Left blank, the language is not declared: "Na" is ambiguous, nothing else is wrong.
+    rows = valid_rows(tiny_instrument, 3)
+    rows[0]["report_type"], rows[0]["q_typed"] = "Typed", "Na"
+    blank = fill_template(tmp_path / "template.xlsx", rows, tmp_path / "blank.xlsx")
+    with pytest.raises(IngestError) as info:
+        read_cases(blank, tiny_instrument)
+    assert [p.message.split(":")[0] for p in info.value.problems] == ["'Na' is ambiguous"]
+    # Filled in Welsh, with the language chosen: "Na" reads as No.
+    ws["B2"] = "cy"
+    template = tmp_path / "chosen.xlsx"
+    tiny_book.save(template)
+    filled = fill_template(template, rows, tmp_path / "filled.xlsx")
+    assert read_cases(filled, tiny_instrument).at[0, "q_typed"] == "No"
+
+
+def test_no_settings_sheet_without_languages(tmp_path, tiny_instrument):
+    tiny_instrument.languages = {}
+    book = openpyxl.load_workbook(write_template(tmp_path / "t.xlsx", tiny_instrument))
+    assert book.sheetnames == ["cases", "dictionary", "codes"]

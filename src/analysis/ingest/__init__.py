@@ -4,12 +4,15 @@ The public face of the package: every other phase imports these names from here,
 from the modules behind them (:mod:`~analysis.ingest.read` holds the entry points).
 """
 
+from analysis.ingest.guards import DEFAULT_LIMITS, Limits
 from analysis.ingest.problems import IngestError, Problem
 from analysis.ingest.read import IngestResult, check_trust, ingest_file, read_cases
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "IngestError",
     "IngestResult",
+    "Limits",
     "Problem",
     "check_trust",
     "ingest_file",

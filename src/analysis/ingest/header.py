@@ -14,20 +14,11 @@ import pandas as pd
 from analysis.ingest.normalise import clean_text, normalise_text
 from analysis.ingest.problems import Report
 from analysis.ingest.readers import Merged
+from analysis.ingest.xmlscan import column_letter
 from analysis.instrument import Instrument
 
 #: How far down to look for a header row that is not on row 1.
 HEADER_SCAN_ROWS = 30
-
-
-def column_letter(index: int) -> str:
-    """Excel column letters for a 0-based index (0 -> A, 27 -> AB)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def locate_header(

@@ -220,10 +220,15 @@ class CodeMatcher:
             f"; did you mean {hint!r}?" if hint else ""
         )
 
-    def alternatives(self, reading: Reading) -> str:
-        """``in Welsh 'Na' means 'No', in English 'NA' means 'Not applicable'``."""
+    def alternatives(self, reading: Reading, besides: str | None = None) -> str:
+        """``in Welsh 'Na' means 'No', in English 'NA' means 'Not applicable'``.
+
+        ``besides`` leaves out the meanings of that code (the one the value was read as).
+        """
         parts = []
         for m in reading.meanings:
+            if m.code == besides:
+                continue
             if m.alias is None:
                 parts.append(f"{m.code!r} is an answer")
                 continue
@@ -234,6 +239,8 @@ class CodeMatcher:
 
     def suggest(self, text: str) -> str | None:
         """The code a refused value most likely stands for, if one clearly does."""
+        # NFKC for the hint only: a fullwidth "Ｙｅｓ" is refused, but it stands for "Yes".
+        text = unicodedata.normalize("NFKC", text)
         bare = _NOT_ALNUM.sub("", answer_key(text))
         spellings = [(c, c) for c in self.allowed] + [(a.text, a.code) for a in self.aliases]
         same = {code for s, code in spellings if bare and _NOT_ALNUM.sub("", answer_key(s)) == bare}

@@ -7,13 +7,18 @@ each naming the file, sheet, Excel row and column, and writes nothing.
 Order of work, one module a step:
 
 1. **Look at the bytes before any parser does** (:mod:`analysis.ingest.guards`): the
-   content, not the extension, decides the reader; zip bombs, XML entities and absurd
-   used ranges are refused.
+   content, not the extension, decides the reader; every part of an xlsx is inflated and
+   its cells counted against :class:`~analysis.ingest.guards.Limits` (zip bombs, XML
+   entities, stray cells far beyond the data are refused).
 2. **Read raw cells** (:mod:`analysis.ingest.readers`): fastexcel/python-calamine for
-   workbooks, pandas' C parser for CSV, with the sheet's merged ranges.
+   workbooks, pandas' C parser for CSV, with the sheet's merged ranges, hidden rows and
+   columns, and the language its ``settings`` sheet declares.
 3. **Find the header** on row 1, and say so if it is further down
    (:mod:`analysis.ingest.header`).
-4. **Normalise, apply skip rules and validate** (:mod:`analysis.ingest.validate`).
+4. **Normalise, apply skip rules and validate** (:mod:`analysis.ingest.validate`), reading
+   answers in the workbook's language (:mod:`analysis.ingest.normalise`).
+5. **Check across cells** (:mod:`analysis.ingest.checks`): one organisation, one spelling
+   per unit, hidden rows and columns.
 
 Problems are collected in a :class:`~analysis.ingest.problems.Report` and raised together
 as one :class:`~analysis.ingest.problems.IngestError`.
@@ -21,9 +26,10 @@ as one :class:`~analysis.ingest.problems.IngestError`.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +37,14 @@ import pandas as pd
 from analysis import config
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
+from analysis.ingest.checks import (
+    check_trust_column,
+    language_id,
+    warn_hidden,
+    warn_near_duplicates,
+    workbook_language,
+)
+from analysis.ingest.guards import DEFAULT_LIMITS, Limits
 from analysis.ingest.header import case_frame, locate_header, warn_merged
 from analysis.ingest.problems import IngestError, Problem, Report
 from analysis.ingest.readers import read_grid
@@ -44,7 +58,9 @@ from analysis.ingest.validate import (
 )
 from analysis.instrument import Instrument, load_instrument
 
-TRUST_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+TRUST_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+#: The old .xls format holds this many columns (A to IV).
+XLS_COLUMNS = 256
 
 
 @dataclass(frozen=True)
@@ -58,7 +74,8 @@ class IngestResult:
 
 def check_trust(slug: str) -> str:
     """Return ``slug`` if it is a valid organisation slug, else raise :class:`UserError`."""
-    if not isinstance(slug, str) or not TRUST_SLUG.match(slug):
+    # fullmatch: `$` in a pattern would let a trailing newline through.
+    if not isinstance(slug, str) or not TRUST_SLUG.fullmatch(slug):
         raise UserError(
             f"--trust {slug!r} is not a valid organisation slug: use lowercase letters, digits "
             "and single hyphens, e.g. norfolk-and-suffolk"
@@ -72,6 +89,8 @@ def read_cases(
     sheet: str | None = None,
     trust: str | None = None,
     warnings: list[Problem] | None = None,
+    language: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> pd.DataFrame:
     """Read, normalise and validate a case workbook.
 
@@ -84,9 +103,16 @@ def read_cases(
     sheet
         The sheet to read; by default ``cases``, or the only visible sheet.
     trust
-        Fills blanks in the ``trust`` column (validated as a slug).
+        The organisation (a slug): fills blanks in the ``trust`` column, and rows naming
+        another organisation are refused.
     warnings
         If given, warnings (unknown columns, non-UTF-8 text, ...) are appended to it.
+    language
+        The language the answers are written in (an id of the instrument's ``languages``,
+        or its name), when the workbook's ``settings`` sheet does not say.
+    limits
+        What the file may ask of the readers (sizes, cells; see
+        :class:`~analysis.ingest.guards.Limits`).
 
     Returns
     -------
@@ -99,22 +125,38 @@ def read_cases(
     ------
     IngestError
         Listing every problem found, when there is any.
+    UserError
+        If ``trust`` is not a valid slug or ``language`` not one of the instrument's.
     """
     path = Path(path)
     if trust is not None:
         check_trust(trust)
     inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
+    if language is not None:
+        language_id(inst, language, "--language")  # a typo is refused before any reading
     rep = Report(path.name)
     try:
-        cells, merged = read_grid(path, sheet, rep)
-        mapping = locate_header(cells, inst, merged, rep)
-        raw = case_frame(cells, mapping, rep)
-        del cells  # the raw cells can be large; free them before normalising
-        warn_merged(merged, rep)
-        norm = normalise_cases(raw, inst, rep)
+        grid = read_grid(path, sheet, rep, limits)
+        if grid.format == "xls" and len(inst.required_columns) > XLS_COLUMNS:
+            rep.stop(
+                f"is an old-style .xls workbook, which holds at most {XLS_COLUMNS} columns "
+                f"(A to IV), but instrument {inst.id} needs {len(inst.required_columns)}: "
+                "the rest cannot be in this file. Open it in Excel, save it as .xlsx (File > "
+                "Save As > Excel Workbook) and fill in the missing columns "
+                "(`python -m analysis template` writes a complete workbook)"
+            )
+        lang = workbook_language(inst, language, grid.language, rep)
+        mapping = locate_header(grid.cells, inst, grid.merged, rep)
+        raw = case_frame(grid.cells, mapping, rep)
+        warn_merged(grid.merged, rep)
+        warn_hidden(grid.hidden_rows, grid.hidden_cols, len(grid.cells), mapping, rep)
+        del grid  # the raw cells can be large; free them before normalising
+        norm = normalise_cases(raw, inst, rep, lang)
         norm, raw = drop_spacing_rows(norm, raw, inst, rep)
         apply_skip_rules(norm, raw, inst, rep)
-        check_values(norm, raw, inst, rep)
+        check_values(norm, raw, inst, rep, lang)
+        check_trust_column(norm, trust, rep)
+        warn_near_duplicates(norm, inst, rep)
         explain_blanks(path, mapping, rep)
         rep.fail(order=inst.columns)
     finally:
@@ -129,12 +171,16 @@ def ingest_file(
     instrument: Instrument | str | Path | None = None,
     sheet: str | None = None,
     out_dir: str | Path | None = None,
+    language: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> IngestResult:
     """Validate a case workbook and write ``<out_dir>/<trust>.parquet`` atomically.
 
     The parquet file is written to a temporary file in the same folder and moved into
     place with :func:`os.replace`, so a reader never sees half a file and a failed
     ingest leaves any earlier file untouched.
+
+    ``language`` and ``limits`` are as for :func:`read_cases`.
 
     Raises
     ------
@@ -145,7 +191,15 @@ def ingest_file(
     """
     check_trust(trust)
     warns: list[Problem] = []
-    df = read_cases(path, instrument=instrument, sheet=sheet, trust=trust, warnings=warns)
+    df = read_cases(
+        path,
+        instrument=instrument,
+        sheet=sheet,
+        trust=trust,
+        warnings=warns,
+        language=language,
+        limits=limits,
+    )
     out_dir = Path(out_dir) if out_dir is not None else config.PROCESSED_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{trust}.parquet"
@@ -168,6 +222,36 @@ def add_cli(parser) -> None:
     parser.add_argument(
         "--out-dir", type=Path, help="folder for <trust>.parquet (default: data/processed)"
     )
+    parser.add_argument(
+        "--language",
+        help="language the answers are written in, e.g. cy or en (settles answers such as "
+        "'Na', Welsh No but English N/A); default: the workbook's settings sheet, if any",
+    )
+    d = DEFAULT_LIMITS
+    parser.add_argument(
+        "--max-inflated-mb",
+        type=_positive,
+        default=d.max_inflated_mb,
+        help=f"refuse an xlsx whose parts unzip to more than this (default: {d.max_inflated_mb:g})",
+    )
+    parser.add_argument(
+        "--max-cells",
+        type=lambda v: int(_positive(v)),
+        default=d.max_cells,
+        help="refuse a sheet holding or spanning more cells than this "
+        f"(default: {d.max_cells:,}; a 10,000-case IAOW sheet spans 2.6 million)",
+    )
+
+
+def _positive(value: str) -> float:
+    """An option's positive number."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+    return number
 
 
 def cli(args) -> int:
@@ -179,6 +263,10 @@ def cli(args) -> int:
             instrument=args.instrument,
             sheet=args.sheet,
             out_dir=args.out_dir,
+            language=args.language,
+            limits=replace(
+                DEFAULT_LIMITS, max_inflated_mb=args.max_inflated_mb, max_cells=args.max_cells
+            ),
         )
     except IngestError as exc:
         for w in exc.warnings:

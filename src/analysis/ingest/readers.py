@@ -1,21 +1,26 @@
 """Read the raw cells of a case workbook or CSV file into a grid, and its merged ranges.
 
-Workbooks (xlsx/xlsm/xlsb/xls/ods): python-calamine opens the file and lists its sheets
-with their visibility (cheap, and its errors for damaged or encrypted files are precise);
+Workbooks (xlsx/xlsm/xls): python-calamine opens the file and lists its sheets with
+their visibility (cheap, and its errors for damaged or encrypted files are precise);
 fastexcel (the same calamine parser, straight to Arrow) reads the chosen sheet's cells as
-text, without a Python object per cell, using the cached values of formulas; merged ranges
-come from the sheet's XML, inflated on a side thread while the cells are parsed. This is
-~14x faster than openpyxl on a 10,000-case sheet (``bench/ingest.py``). ``pandas.read_excel``
-is not used because ingest needs the exact cell text (``"3 "`` vs ``3``), the cells'
-positions, sheet visibility and merged ranges, which it discards.
+text, without a Python object per cell, using the cached values of formulas. Merged
+ranges and hidden rows and columns of an xlsx come from the guard's scan of its XML
+(:func:`analysis.ingest.guards.check_zip`), which has inflated every part already. This is
+over 10x faster than openpyxl on a 10,000-case sheet (``bench/ingest.py``).
+``pandas.read_excel`` is not used because ingest needs the exact cell text (``"3 "`` vs
+``3``), the cells' positions, sheet visibility and merged ranges, which it discards.
 
 CSV: encoding and delimiter sniffed, read by pandas' C parser (the :mod:`csv` module for
-ragged files).
+ragged files). A file that is UTF-8 in places and not in others is refused with the line
+numbers, not read in the wrong encoding.
 
 Decisions on odd workbooks: a hidden ``cases`` sheet is refused unless named with
 ``--sheet`` (a hidden sheet is often a stale copy, and the officer cannot see what is
-being read); hidden sheets beside a visible ``cases`` sheet are ignored; cells that
-Excel shows as errors (``#N/A``) or formulas never calculated read as blank.
+being read); hidden sheets beside a visible ``cases`` sheet are ignored; sheets whose
+names differ only in case (``Cases`` and ``cases``) are refused as ambiguous unless
+``--sheet`` names one exactly; cells that Excel shows as errors (``#N/A``) or formulas
+never calculated read as blank. A sheet named ``settings`` may declare the workbook's
+language in a row ``language | cy``.
 """
 
 from __future__ import annotations
@@ -24,26 +29,53 @@ import csv
 import io
 import re
 import unicodedata
+import xml.etree.ElementTree as ET
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
 
 from analysis import config
-from analysis.ingest.guards import check_file, check_zip, column_index, ole2_encrypted
+from analysis.ingest.guards import (
+    DEFAULT_LIMITS,
+    Limits,
+    check_file,
+    check_zip,
+    ole2_encrypted,
+)
 from analysis.ingest.problems import IngestError, Report
+from analysis.ingest.xmlscan import PartScan, cell_ref
 
 #: A merged range, ``((row0, col0), (row1, col1))``, 0-based and inclusive.
 Merged = tuple[tuple[int, int], tuple[int, int]]
 
-_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z0-9$:]+)"')
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+#: The sheet that may declare the workbook's settings (``language | cy``).
+SETTINGS_SHEET = "settings"
 
 
-def read_grid(path: Path, sheet: str | None, rep: Report) -> tuple[pd.DataFrame, list[Merged]]:
-    """Raw cells of any supported file, and the merged ranges of the sheet read.
+@dataclass
+class Grid:
+    """The raw cells of the sheet read, and what else the file says about them.
+
+    ``cells`` is a frame of text, row 0 = Excel row 1, column 0 = column A, blank cells
+    missing or empty. Rows and columns below are 0-based.
+    """
+
+    cells: pd.DataFrame
+    merged: list[Merged] = field(default_factory=list)
+    #: ``xlsx`` (also xlsm), ``xls`` or ``csv``.
+    format: str = "csv"
+    hidden_rows: list[int] = field(default_factory=list)
+    hidden_cols: list[tuple[int, int]] = field(default_factory=list)
+    #: The ``language`` of the workbook's ``settings`` sheet, as typed; None if not declared.
+    language: str | None = None
+
+
+def read_grid(path: Path, sheet: str | None, rep: Report, limits: Limits = DEFAULT_LIMITS) -> Grid:
+    """Raw cells of any supported file, with the merged ranges and hidden rows of the sheet.
 
     Parameters
     ----------
@@ -53,19 +85,15 @@ def read_grid(path: Path, sheet: str | None, rep: Report) -> tuple[pd.DataFrame,
         The sheet to read (workbooks only); by default ``cases``, or the only visible sheet.
     rep
         Collects the problems; ``rep.sheet`` is set to the sheet read.
-
-    Returns
-    -------
-    tuple
-        The cells as a frame of text (row 0 = Excel row 1, column 0 = column A, blank
-        cells missing or empty) and the merged ranges (none for CSV).
+    limits
+        What the file may ask of the readers (:class:`~analysis.ingest.guards.Limits`).
 
     Raises
     ------
     IngestError
         Through ``rep``, when the file cannot be read.
     """
-    kind = check_file(path, rep)
+    kind = check_file(path, rep, limits)
     ext = path.suffix.lower()
     excel_ext = ext in _EXCEL_SUFFIXES
     if kind == "text":
@@ -77,35 +105,37 @@ def read_grid(path: Path, sheet: str | None, rep: Report) -> tuple[pd.DataFrame,
             except IngestError:
                 rep.stop(f"is not an Excel workbook although it is named {ext} (damaged?)")
             rep.warn(f"is a text (CSV) file although it is named {ext}; read it as CSV")
-        return _read_csv(blob, rep), []
+        return Grid(_read_csv(blob, rep))
     if not excel_ext:
         rep.warn(f"is an Excel workbook although it is named {ext or 'without extension'}")
-    return _read_excel(path, kind, sheet, rep)
+    return _read_excel(path, kind, sheet, rep, limits)
 
 
 # -- workbooks ------------------------------------------------------------------------
 
 
 def _read_excel(
-    path: Path, kind: str, sheet: str | None, rep: Report
-) -> tuple[pd.DataFrame, list[Merged]]:
-    """Raw cells of the chosen sheet (a frame, row 0 = Excel row 1) plus its merged ranges."""
-    if kind == "zip":
-        check_zip(path, rep)
+    path: Path, kind: str, sheet: str | None, rep: Report, limits: Limits = DEFAULT_LIMITS
+) -> Grid:
+    """The chosen sheet of a workbook: its cells, merged ranges and hidden rows and columns."""
+    scans = check_zip(path, rep, limits) if kind == "zip" else {}
     with open(path, "rb") as fh:
-        return _read_book(path, fh, kind, sheet, rep)
+        return _read_book(path, fh, kind, sheet, rep, scans)
 
 
 def _read_book(
-    path: Path, fh: BinaryIO, kind: str, sheet: str | None, rep: Report
-) -> tuple[pd.DataFrame, list[Merged]]:
-    """:func:`_read_excel` on an open file: choose the sheet, read its cells and merged ranges."""
+    path: Path,
+    fh: BinaryIO,
+    kind: str,
+    sheet: str | None,
+    rep: Report,
+    scans: dict[str, PartScan],
+) -> Grid:
+    """:func:`_read_excel` on an open file: choose the sheet, read its cells and settings."""
     import python_calamine
 
     ext = path.suffix.lower()
-    matches = (kind == "zip" and ext in (".xlsx", ".xlsm", ".xlsb", ".ods")) or (
-        kind == "ole2" and ext == ".xls"
-    )
+    matches = (kind == "zip" and ext in (".xlsx", ".xlsm")) or (kind == "ole2" and ext == ".xls")
     try:
         if matches:
             # Reading by extension gives calamine's precise error messages.
@@ -129,11 +159,12 @@ def _read_book(
     try:
         name = _choose_sheet(book, sheet, rep)
         rep.sheet = name
-        if kind == "zip" and ext != ".ods":
-            merged = None  # read from the sheet's XML below, without parsing its cells twice
+        language = _settings_language(book)
+        if kind == "zip":
+            merged: list[Merged] = []
         else:
-            # xls, xlsb and ods: calamine's own parse is the only source of merged ranges
-            # (such files are rare and small).
+            # xls: calamine's own parse is the only source of merged ranges (such files are
+            # small: the format holds 65,536 rows and 256 columns).
             try:
                 merged = list(book.get_sheet_by_name(name).merged_cell_ranges or [])
             except Exception:  # merged ranges are a nicety; not every format has them
@@ -144,26 +175,69 @@ def _read_book(
         rep.stop(f"could not be read ({_reason(exc)})")
     finally:
         book.close()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # Inflating the sheet for its merged ranges overlaps the cell parse (both release
-        # the GIL), so it adds nothing to the wall time on two cores.
-        pending = pool.submit(_xlsx_merged, path, name) if merged is None else None
-        fh.seek(0)
-        source = str(path) if matches else fh.read()
+    grid = Grid(pd.DataFrame(), merged, "xlsx" if kind == "zip" else "xls", language=language)
+    if kind == "zip":
+        _sheet_extras(path, name, scans, grid)
+    fh.seek(0)
+    source = str(path) if matches else fh.read()
+    try:
+        grid.cells = _read_cells(source, name)
+    except Exception as exc:
+        # Safety net: a file fastexcel stumbles on is read the slower way, cell by cell.
         try:
-            rows = _read_cells(source, name)
-        except Exception as exc:
-            # Safety net: a file fastexcel stumbles on is read the slower way, cell by cell.
-            try:
-                rows = _read_cells_slowly(source, name)
-            except Exception:
-                rep.stop(f"could not be read ({_reason(exc)})")
-        if pending is not None:
-            try:
-                merged = pending.result()
-            except Exception:  # merged ranges are a nicety: never a reason to refuse a file
-                merged = []
-    return rows, merged
+            grid.cells = _read_cells_slowly(source, name)
+        except Exception:
+            rep.stop(f"could not be read ({_reason(exc)})")
+    return grid
+
+
+def _settings_language(book) -> str | None:
+    """The ``language`` row of a ``settings`` sheet (``language | cy``), if there is one."""
+    names = [n for n in book.sheet_names if n.strip().casefold() == SETTINGS_SHEET]
+    if len(names) != 1:
+        return None
+    rows = book.get_sheet_by_name(names[0]).to_python(skip_empty_area=False)
+    for row in rows[:200]:
+        # Column A names the setting, column B holds its value (C may explain it).
+        cells = [str(v).strip() for v in row[:2]]
+        if cells and cells[0].casefold() == "language":
+            return (cells[1] if len(cells) > 1 else "") or None
+    return None
+
+
+_REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _sheet_extras(path: Path, sheet: str, scans: dict[str, PartScan], grid: Grid) -> None:
+    """Merged ranges and hidden rows and columns of an xlsx sheet, from the guard's scan."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            # Both parts are small and were vetted by the guard (no DTD, sizes in limits).
+            book = ET.fromstring(zf.read("xl/workbook.xml"))
+            rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ET.ParseError, zipfile.BadZipFile, OSError, LookupError, ValueError):
+        return  # calamine read the workbook, so it knows better; these are niceties
+    rid = next(
+        (
+            e.get(_REL_ID)
+            for e in book.iter()
+            if e.tag.endswith("}sheet") and e.get("name") == sheet
+        ),
+        None,
+    )
+    target = next((e.get("Target") for e in rels if e.get("Id") == rid), None)
+    if target is None:
+        return
+    scan = scans.get(target.lstrip("/") if target.startswith("/") else f"xl/{target}")
+    if scan is None:
+        return
+    for ref in scan.merged:
+        a, _, b = ref.partition(":")
+        first, last = cell_ref(a.replace("$", "")), cell_ref((b or a).replace("$", ""))
+        if first and last:
+            grid.merged.append((first, last))
+    grid.hidden_rows = sorted(set(scan.hidden_rows))
+    grid.hidden_cols = sorted(set(scan.hidden_cols))
 
 
 def _read_cells(source: str | bytes, sheet: str) -> pd.DataFrame:
@@ -207,75 +281,6 @@ def _read_cells_slowly(source: str | bytes, sheet: str) -> pd.DataFrame:
     return pd.DataFrame(rows, dtype=object)
 
 
-def _xlsx_merged(path: Path, sheet: str) -> list[Merged]:
-    """Merged ranges of one xlsx sheet, ``((row0, col0), (row1, col1))`` 0-based, inclusive.
-
-    They sit in ``<mergeCells>`` after the cells, so the sheet's XML is streamed through
-    (inflating it costs a tenth of parsing its cells) and only its tail is searched.
-    The archive was vetted by :func:`analysis.ingest.guards.check_zip` (no DTD, sizes in limits).
-    """
-    import xml.etree.ElementTree as ET
-
-    rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-    with zipfile.ZipFile(path) as zf:
-        book = ET.fromstring(zf.read("xl/workbook.xml"))
-        rid = next(
-            (
-                e.get(rel)
-                for e in book.iter()
-                if e.tag.endswith("}sheet") and e.get("name") == sheet
-            ),
-            None,
-        )
-        rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-        target = next((e.get("Target") for e in rels if e.get("Id") == rid), None)
-        if target is None:
-            return []
-        part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        tail, found = b"", False
-        with zf.open(part) as fh:
-            while chunk := fh.read(1 << 20):
-                if found:
-                    tail += chunk
-                    continue
-                tail = tail[-32:] + chunk  # the end tag may straddle two chunks
-                at = _sheetdata_end(tail)
-                if at >= 0:
-                    tail, found = tail[at:], True
-    out = []
-    for ref in _MERGE_REF.findall(tail):
-        a, _, b = ref.decode().partition(":")
-        (r0, c0), (r1, c1) = _cell_ref(a), _cell_ref(b or a)
-        out.append(((r0, c0), (r1, c1)))
-    return out
-
-
-def _sheetdata_end(buf: bytes) -> int:
-    """Where ``</sheetData>`` (or ``<sheetData/>``, any prefix) starts in ``buf``, else -1.
-
-    ``bytes.find`` (memchr speed) looks for the name, which occurs only in the opening and
-    closing tags; a regex over megabytes of cells would cost more than inflating them.
-    """
-    i = buf.find(b"sheetData")
-    while i >= 0:
-        lt = buf.rfind(b"<", 0, i)
-        if lt >= 0 and buf[lt + 1 : lt + 2] == b"/":
-            return lt
-        gt = buf.find(b">", i)
-        if lt >= 0 and gt > 0 and buf[gt - 1 : gt] == b"/":
-            return lt
-        i = buf.find(b"sheetData", i + 9)
-    return -1
-
-
-def _cell_ref(ref: str) -> tuple[int, int]:
-    """``"C9"`` -> ``(8, 2)``: 0-based row and column."""
-    m = re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", ref)
-    if m is None:
-        raise ValueError(f"bad cell reference {ref!r}")
-    return int(m.group(2)) - 1, column_index(m.group(1).encode()) - 1
-
-
 def _reason(exc: Exception) -> str:
     """A reader's error in a few plain words, to quote in a problem."""
     text = str(exc).strip() or type(exc).__name__
@@ -296,15 +301,30 @@ def _choose_sheet(book, sheet: str | None, rep: Report) -> str:
     def listing() -> str:
         return ", ".join(f"{n!r}" + (" (hidden)" if n in hidden else "") for n in names) or "none"
 
+    def alike(target: str) -> list[str]:
+        return [n for n in names if n.strip().casefold() == target.strip().casefold()]
+
     if sheet is not None:
         if sheet in names:
             return sheet
-        folded = [n for n in names if n.strip().casefold() == sheet.strip().casefold()]
+        folded = alike(sheet)
         if len(folded) == 1:
             return folded[0]
+        if folded:
+            rep.stop(
+                f"has {len(folded)} sheets named like {sheet!r} "
+                f"({', '.join(map(repr, folded))}), differing only in case or spaces; "
+                "name one exactly with --sheet"
+            )
         rep.stop(f"has no sheet named {sheet!r} (sheets found: {listing()})")
-    target = config.CASES_SHEET.casefold()
-    cases = [n for n in worksheets if n.strip().casefold() == target]
+    cases = [n for n in alike(config.CASES_SHEET) if n in worksheets]
+    if len(cases) > 1:
+        rep.stop(
+            f"has {len(cases)} sheets named like {config.CASES_SHEET!r} "
+            f"({', '.join(map(repr, cases))}), differing only in case or spaces, so which "
+            f"holds the cases is unclear; name one exactly with --sheet {cases[0]!r}, or "
+            "rename or delete the other"
+        )
     if cases:
         if cases[0] in hidden:
             rep.stop(
@@ -326,8 +346,32 @@ def _choose_sheet(book, sheet: str | None, rep: Report) -> str:
 # -- CSV ------------------------------------------------------------------------------
 
 
+#: A UTF-8 encoded character of two or more bytes (RFC 3629): proof that a file is UTF-8.
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+
+
+def _not_utf8_lines(blob: bytes) -> list[int]:
+    """Numbers (1-based) of the lines of ``blob`` that are not valid UTF-8."""
+    bad = []
+    for i, line in enumerate(blob.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(i)
+    return bad
+
+
 def _decode(blob: bytes, rep: Report) -> str:
-    """A CSV file's text: UTF-8 (or UTF-16 with a BOM), else Windows or Latin-1 with a warning."""
+    """A CSV file's text: UTF-8 (or UTF-16 with a BOM), else Windows or Latin-1 with a warning.
+
+    A file that is UTF-8 in places (it holds UTF-8 accented letters) but not in others was
+    pasted together from two encodings: no single encoding reads it right, so it is
+    refused with the lines to fix rather than read with every accent garbled.
+    """
     if blob.startswith((b"\xff\xfe", b"\xfe\xff")):
         encodings = ["utf-16"]
     else:
@@ -336,9 +380,24 @@ def _decode(blob: bytes, rep: Report) -> str:
         try:
             text = blob.decode(enc)
         except UnicodeDecodeError:
+            if enc == "utf-8-sig" and _UTF8_MULTIBYTE.search(blob):
+                bad = _not_utf8_lines(blob)
+                shown = ", ".join(map(str, bad[:10])) + (", ..." if len(bad) > 10 else "")
+                sample = blob.split(b"\n")[bad[0] - 1][:80].decode("utf-8", "backslashreplace")
+                rep.stop(
+                    f"mixes two text encodings: it is UTF-8 except on line"
+                    f"{'s' if len(bad) != 1 else ''} {shown} ({len(bad)} in all; line "
+                    f"{bad[0]} reads {sample.strip()!r}), whose accented letters are in "
+                    "another encoding (Windows cp1252?); retype them there, or save the "
+                    "whole file again as 'CSV UTF-8'"
+                )
             continue
         if enc not in ("utf-8-sig", "utf-16"):
-            rep.warn(f"is not UTF-8 text; read it as {enc} (save as 'CSV UTF-8' to avoid this)")
+            first = _not_utf8_lines(blob)[0]
+            rep.warn(
+                f"is not UTF-8 text; read it as {enc} (first non-UTF-8 text on line {first}; "
+                "save as 'CSV UTF-8' to avoid this)"
+            )
         break
     else:  # only UTF-16 can fail here (an odd byte count, say): latin-1 decodes any bytes
         rep.stop("is not a text (CSV) file")

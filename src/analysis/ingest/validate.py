@@ -76,7 +76,7 @@ def normalise_cases(
         name = inst.languages.get(language or "", language)
         rep.warn(
             f"{text!r} was read as {reading.code!r} because the workbook's language is "
-            f"{name} ({language}); {m.alternatives(reading)}"
+            f"{name} ({language}); {m.alternatives(reading, besides=reading.code)}"
         )
     return pd.DataFrame(out, index=raw.index)
 

@@ -9,7 +9,10 @@
 - a hidden ``codes`` sheet: one column of allowed codes per coded column. Every
   drop-down points at a range there rather than an inline list, because Excel
   limits an inline list to 255 characters;
-- a ``dictionary`` sheet: id, label, wording, allowed answers and skip rule.
+- a ``dictionary`` sheet: id, label, wording, allowed answers and skip rule;
+- a ``settings`` sheet, when the instrument declares languages: a ``language`` row whose
+  value (a drop-down of the language ids) tells ingest which language the answers are
+  written in (Welsh ``Na`` is No, English ``NA`` is Not applicable).
 """
 
 from __future__ import annotations
@@ -197,6 +200,9 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
         cases.activate()
         codes.hide()
 
+        if inst.languages:
+            _settings_sheet(wb, inst, head, wrap)
+
         fields = ["id", "kind", "label", "wording", "criterion", "allowed", "skip_rule", "outcomes"]
         widths = [28, 18, 40, 70, 10, 45, 45, 12]
         for c, (name, width) in enumerate(zip(fields, widths, strict=True)):
@@ -209,6 +215,28 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
         dictionary.autofilter(0, 0, len(info), len(fields) - 1)
         wb.close()
     return out
+
+
+def _settings_sheet(wb, inst: Instrument, head, wrap) -> None:
+    """The ``settings`` sheet: ``language | <id>``, read by ingest (see module notes)."""
+    ws = wb.add_worksheet("settings")
+    ws.set_column(0, 0, 14)
+    ws.set_column(1, 1, 10)
+    ws.set_column(2, 2, 80, wrap)
+    for c, name in enumerate(["setting", "value", "meaning"]):
+        ws.write_string(0, c, name, head)
+    ws.write_string(1, 0, "language")
+    names = ", ".join(f"{k} = {v}" for k, v in inst.languages.items())
+    ws.write_string(
+        1,
+        2,
+        f"The language the answers are written in ({names}). Some spellings mean different "
+        "answers in different languages (Welsh Na is No, English NA is Not applicable); "
+        "ingest refuses them unless this is filled in.",
+    )
+    ws.data_validation(
+        1, 1, 1, 1, {"validate": "list", "source": list(inst.languages), "error_type": "stop"}
+    )
 
 
 def add_cli(parser) -> None:
