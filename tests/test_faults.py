@@ -260,8 +260,10 @@ def test_a_full_disk_in_the_notebook_step_is_a_message_and_leaves_no_empty_file(
     before = _snapshot(site, trust)
     res = _run(site, trust, site["b"], notebook="enospc")
     assert res.returncode == 2, res.stderr[-3000:]
-    assert res.stderr.startswith("error: no space left on the disk holding ")
-    assert "report.ipynb" in res.stderr and "[Errno 28]" in res.stderr
+    # The write named no file: the message names the run's build folder, on that disk.
+    folder = site["tmp"] / "outputs" / f".{trust}.build-"
+    assert res.stderr.startswith(f"error: no space left on the disk holding {folder}")
+    assert "[Errno 28]" in res.stderr
     assert "Traceback" not in res.stderr
     assert _snapshot(site, trust) == before  # no half notebook kept as report.failed.ipynb
     assert _leftovers(site, trust) == []
@@ -309,6 +311,19 @@ def test_a_full_disk_writing_the_findings_is_a_message_chained_to_the_cause(
     with pytest.raises(StorageError) as caught:
         report.run_report("t", site["b"], instrument_path=site["inst"])
     assert caught.value.__cause__.errno == errno.ENOSPC
+    assert sorted(p.name for p in here.rglob("*")) == ["outputs", "processed"]
+
+
+def test_a_full_disk_writing_the_tables_names_the_build_folder(site, here, monkeypatch, capsys):
+    from analysis.render import tables
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # xlsxwriter names no file
+
+    monkeypatch.setattr(tables, "write_tables", full)
+    assert main(_report(site)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no space left on the disk holding {here / 'outputs'}/.t.build-")
     assert sorted(p.name for p in here.rglob("*")) == ["outputs", "processed"]
 
 

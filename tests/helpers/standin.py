@@ -12,7 +12,8 @@ the environment variable ``STANDIN_NOTEBOOK`` says:
     now inside its notebook step, its processed cases and findings staged), then
     sleep until killed;
 ``enospc``
-    write half a notebook, then fail as a full disk does.
+    write half a notebook, then fail as papermill's save does on a full disk (an
+    ``OSError`` naming no file).
 
 The slow step only sleeps, so a test that signals the process on seeing the marker
 is deterministic: the signal always lands in the middle of the run.
@@ -40,7 +41,7 @@ def _notebook(notebook, output, parameters, *, cwd, progress=False) -> None:
         time.sleep(600)
     if mode == "enospc":
         Path(output).write_text('{"cells": [')
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(output))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as papermill's write does
     cell = nbformat.v4.new_code_cell(f"parameters = {parameters!r}")
     cell.metadata["tags"] = ["injected-parameters"]
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), str(output))

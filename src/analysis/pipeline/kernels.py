@@ -29,7 +29,7 @@ import papermill as pm
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
-from analysis.fileio import atomic_path
+from analysis.fileio import atomic_path, storage_error
 from analysis.pipeline import interrupts
 
 #: Live kernel managers, to find the kernels of a notebook being interrupted.
@@ -115,7 +115,11 @@ def execute_notebook(
         raise
     if "error" in outcome:
         interrupts.raise_if_received()
-        raise outcome["error"]
+        error = outcome["error"]
+        if isinstance(error, OSError) and error.filename is None:
+            # papermill saving the executed notebook (a full disk): name the file.
+            raise storage_error(error, output) from error
+        raise error
 
 
 def _kill_kernels(thread: threading.Thread) -> None:

@@ -43,6 +43,7 @@ from analysis import config, ingest
 from analysis.engine.disclosure import AUDIENCES
 from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext, conform, read_context
 from analysis.errors import UserError
+from analysis.fileio import storage_error
 from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import provenance, transaction
 from analysis.pipeline.params import add_parameter_options, check_parameters, load_params
@@ -335,17 +336,23 @@ def run_report(
     with transaction.locked(final, wait=wait):
         transaction.recover(final, processed)
         with transaction.Staging(final, processed) as stage:
-            exported, phases = _build_report(
-                stage,
-                trust,
-                workbook,
-                inst,
-                audience=audience,
-                instrument_path=instrument_path,
-                parameters=parameters or {},
-                progress=progress,
-                t0=t0,
-            )
+            try:
+                exported, phases = _build_report(
+                    stage,
+                    trust,
+                    workbook,
+                    inst,
+                    audience=audience,
+                    instrument_path=instrument_path,
+                    parameters=parameters or {},
+                    progress=progress,
+                    t0=t0,
+                )
+            except OSError as exc:
+                if exc.filename is not None:
+                    raise
+                # A write naming no file (the tables, a chart) was one into the build folder.
+                raise storage_error(exc, stage.build) from exc
             stage.commit()
     return ReportResult(
         html=final / "report.html",
