@@ -142,6 +142,36 @@ def test_aggregate_writes_its_own_context(two_trusts):
     assert read_context(outputs / "trust-a").audience == "internal"
 
 
+def test_build_replaces_the_folder_whole_keeping_the_batch_summary(two_trusts, capsys):
+    _, inst_path, outputs = two_trusts
+    final = outputs / "aggregate"
+    final.mkdir()
+    (final / "stale.txt").write_text("from an older version")
+    (final / "batch-summary.json").write_text("[]\n")
+    killed = outputs / ".aggregate.build-4242-0badcafe"  # an aggregate run killed outright
+    killed.mkdir()
+    aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+    assert not (final / "stale.txt").exists()
+    assert (final / "batch-summary.json").read_text() == "[]\n"
+    assert sorted(p.name for p in outputs.iterdir()) == ["aggregate", "trust-a", "trust-b"]
+    assert f"removed {killed}, left by an interrupted run (pid 4242)" in capsys.readouterr().err
+
+
+def test_a_failed_build_leaves_the_previous_aggregate(two_trusts, monkeypatch):
+    _, inst_path, outputs = two_trusts
+    aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+    before = (outputs / "aggregate" / "findings.csv").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the funnel table could not be written")
+
+    monkeypatch.setattr(aggregate, "funnel_table", broken)
+    with pytest.raises(RuntimeError):
+        aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+    assert (outputs / "aggregate" / "findings.csv").read_bytes() == before
+    assert sorted(p.name for p in outputs.iterdir()) == ["aggregate", "trust-a", "trust-b"]
+
+
 def test_needs_two_trusts(two_trusts):
     with pytest.raises(UserError):
         aggregate.build(["trust-a"], outputs_dir=two_trusts[2], report=False)

@@ -41,6 +41,7 @@ def _fake_runner(job: batch.Job) -> dict:
     """Behaves as the workbook's text says: ok, broken, flaky kernel (N times), notebook error."""
     text = Path(job.workbook).read_text()
     out = Path(job.out_dir)
+    out.mkdir(parents=True, exist_ok=True)  # as the real pipeline makes its folder
     if text.startswith("broken"):
         raise IngestError("x.xlsx, row 1: no header row")
     if text.startswith("notebook-error"):
@@ -297,3 +298,51 @@ def test_worker_crash_fails_only_the_culprit(dirs):
     res = _run(_jobs(raw, a="ok", b="crash", c="ok", d="ok"), runner=_crashing_runner)
     assert res["b"].status == "failed" and res["b"].reason == "worker process crashed"
     assert [res[t].status for t in "acd"] == ["ok", "ok", "ok"], [(t, res[t].reason) for t in "acd"]
+
+
+# -- other runs and the file system ------------------------------------------------------------
+
+
+HOLD = """
+import sys
+from analysis.pipeline import transaction
+with transaction.locked(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_an_organisation_another_run_is_busy_with_fails_alone(dirs):
+    import subprocess
+
+    raw, outputs = dirs
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(outputs / "b")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        res = _run(_jobs(raw, a="ok", b="ok", c="ok"))
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert [res[t].status for t in "ac"] == ["ok", "ok"]
+    assert res["b"].status == "failed"
+    assert res["b"].reason.startswith(f"another run for b is in progress (pid {holder.pid},")
+    assert _runs(outputs, "b") == 0 and not (outputs / "b" / state.STATE_FILE).exists()
+    again = _run(_jobs(raw, a="ok", b="ok", c="ok"))  # once it is done, b runs
+    assert (again["a"].status, again["b"].status) == ("skipped", "ok")
+
+
+def test_cli_refuses_a_read_only_outputs_folder_before_running_anything(dirs, capsys):
+    from helpers.faults import read_only
+
+    raw, outputs = dirs
+    (raw / "a.csv").write_text("ok")
+    with read_only(outputs):
+        assert main(["batch", "--no-progress", "--no-aggregate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: permission denied for {outputs}: the folder is read-only")
+    assert "Traceback" not in err and list(outputs.iterdir()) == []

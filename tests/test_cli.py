@@ -1,5 +1,7 @@
 """The command-line entry point: every command is registered and user errors exit 2 cleanly."""
 
+import errno
+import signal
 import subprocess
 import sys
 
@@ -7,6 +9,7 @@ import pytest
 
 from analysis import cli
 from analysis.errors import UserError
+from analysis.pipeline import interrupts
 
 
 def test_every_registered_command_has_help():
@@ -34,6 +37,51 @@ def test_user_error_exits_2_without_traceback(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "the workbook has no 'cases' sheet" in err
     assert "Traceback" not in err
+
+
+def _raising(exc):
+    class Command:
+        @staticmethod
+        def cli(args):
+            raise exc
+
+    return Command
+
+
+def test_file_system_error_exits_2_with_the_path_and_the_cause(monkeypatch, capsys):
+    err = OSError(errno.EROFS, "Read-only file system", "/mnt/outputs/t")
+    err.add_note("the failed notebook could not be kept: [Errno 30] Read-only file system")
+    monkeypatch.setattr(cli, "build_parser", lambda: _parser_returning(_raising(err)))
+    assert cli.main(["x"]) == 2
+    out = capsys.readouterr().err
+    assert out.splitlines() == [
+        "error: /mnt/outputs/t is on a read-only file system: point the suite at a writable "
+        "folder (ANALYSIS_OUTPUTS_DIR, ANALYSIS_PROCESSED_DIR) (the system said: [Errno 30] "
+        "Read-only file system)",
+        "note: the failed notebook could not be kept: [Errno 30] Read-only file system",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"), [(KeyboardInterrupt(), 130), (interrupts.Terminated(), 143)]
+)
+def test_interrupt_exits_130_or_143_and_restores_the_signal_handlers(
+    monkeypatch, capsys, exc, status
+):
+    before = signal.getsignal(signal.SIGTERM)
+    seen = []
+
+    class Command:
+        @staticmethod
+        def cli(args):
+            seen.append(signal.getsignal(signal.SIGTERM))
+            raise exc
+
+    monkeypatch.setattr(cli, "build_parser", lambda: _parser_returning(Command))
+    assert cli.main(["x"]) == status
+    assert capsys.readouterr().err == "interrupted\n"
+    assert seen[0] is not before  # SIGTERM raised while the command ran
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def _parser_returning(module):

@@ -138,3 +138,36 @@ def test_describe_failure():
     assert failures.describe_failure(KeyError("x")) == "KeyError: 'x'"
     long = failures.describe_failure(ValueError("v" * 500))
     assert len(long) == 160 and long.endswith("…")
+
+
+def test_describe_failure_leaves_the_workbook_file_name_out():
+    from analysis.ingest import IngestError as RealIngestError
+    from analysis.ingest import Problem
+
+    problems = [
+        Problem("Jane-Doe-cases.xlsx", "cases", 7, "p_rosh_review", "Sufficent", "not allowed"),
+        Problem("Jane-Doe-cases.xlsx", None, None, None, None, "the file is empty"),
+    ]
+    text = failures.describe_failure(RealIngestError(problems))
+    assert (
+        text
+        == "invalid workbook: sheet 'cases', row 7, column p_rosh_review: not allowed (+1 more)"
+    )
+    assert failures.describe_failure(RealIngestError(problems[1:])) == (
+        "invalid workbook: the file is empty"
+    )
+
+
+def test_describe_failure_words_user_and_file_system_errors_for_the_user():
+    import errno
+    import os
+
+    from analysis.errors import UserError
+
+    assert failures.describe_failure(UserError("another run for a is in progress")) == (
+        "another run for a is in progress"
+    )
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/d/outputs/.a.lock")
+    assert failures.describe_failure(full).startswith(
+        "no space left on the disk holding /d/outputs/.a.lock: free some space"
+    )

@@ -1,6 +1,7 @@
 """Notebook kernels run over IPC sockets, so parallel runs cannot collide on TCP ports."""
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -27,3 +28,91 @@ def test_parallel_kernels_run_and_leave_no_sockets_behind(tmp_path):
         assert list(pool.map(run, range(2))) == ["42\n", "42\n"]
     # socket files live in the Jupyter runtime folder, never in the working directory
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out0.ipynb", "out1.ipynb", "t.ipynb"]
+
+
+def test_a_full_disk_saving_the_notebook_names_it(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from analysis.fileio import StorageError
+    from analysis.pipeline import kernels
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # papermill's write names none
+
+    monkeypatch.setattr(kernels.pm, "execute_notebook", full)
+    with pytest.raises(StorageError) as caught:
+        execute_notebook(tmp_path / "t.ipynb", tmp_path / "out.ipynb", {}, cwd=tmp_path)
+    assert str(caught.value).startswith(f"no space left on the disk holding {tmp_path}/out.ipynb")
+    assert caught.value.__cause__.errno == errno.ENOSPC
+
+
+def test_keep_failed_notebook_keeps_only_a_whole_notebook(tmp_path):
+    from analysis.pipeline import kernels
+
+    final = tmp_path / "final"
+    half = tmp_path / "half.ipynb"
+    half.write_text('{"cells": [')
+    kernels.keep_failed_notebook(half, final, RuntimeError("x"))
+    assert not final.exists()
+    whole = tmp_path / "whole.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), whole)
+    kernels.keep_failed_notebook(whole, final, RuntimeError("x"))
+    assert (final / "report.failed.ipynb").read_bytes() == whole.read_bytes()
+
+
+def test_point_parameters_at_names_the_final_folder(tmp_path):
+    from analysis.pipeline import kernels
+
+    cell = nbformat.v4.new_code_cell('out_dir = "/o/.t.build-1-ab"\ntrust = "t"')
+    cell.metadata["tags"] = ["injected-parameters"]
+    other = nbformat.v4.new_code_cell('print("/o/.t.build-1-ab")')
+    path = tmp_path / "r.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell, other]), path)
+    kernels.point_parameters_at(path, Path("/o/.t.build-1-ab"), Path("/o/t"))
+    got = nbformat.read(path, as_version=4)
+    assert got.cells[0].source == 'out_dir = "/o/t"\ntrust = "t"'
+    assert got.cells[1].source == 'print("/o/.t.build-1-ab")'  # only the parameters change
+
+
+@pytest.mark.notebooks
+def test_sigterm_mid_notebook_kills_its_kernel_and_stops(tmp_path):
+    import glob
+    import json
+    import os
+    import signal
+    import threading
+    import time
+
+    from analysis.pipeline import interrupts
+
+    started = tmp_path / "kernel.json"
+    code = (
+        "import json, os, time\n"
+        "from ipykernel import get_connection_file\n"
+        "ip = json.load(open(get_connection_file()))['ip']\n"
+        f"open({str(started)!r} + '.tmp', 'w').write(json.dumps([os.getpid(), ip]))\n"
+        f"os.replace({str(started)!r} + '.tmp', {str(started)!r})\n"
+        "time.sleep(300)"
+    )
+    cells = [nbformat.v4.new_code_cell(code)]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), tmp_path / "t.ipynb")
+
+    def signal_once_started():
+        while not started.exists():
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    restore = interrupts.install()
+    threading.Thread(target=signal_once_started, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(interrupts.Terminated):
+            execute_notebook(tmp_path / "t.ipynb", tmp_path / "out.ipynb", {}, cwd=tmp_path)
+    finally:
+        restore()
+    assert time.monotonic() - t0 < 200  # not the cell's five minutes
+    pid, ip = json.loads(started.read_text())
+    with pytest.raises(ProcessLookupError):  # the kernel is gone
+        os.kill(pid, 0)
+    assert glob.glob(f"{ip}-*") == []  # and so are its sockets

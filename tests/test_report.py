@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fixtures_findings import FIXTURE_INSTRUMENT_YAML, fixture_findings, fixture_instrument
+from helpers.faults import assert_no_file_name
 from helpers.workbooks import grid, valid_rows, write_xlsx
 
 from analysis import config
@@ -24,6 +26,7 @@ from analysis.pipeline import report
 
 XSS = "<script>alert(1)</script>"
 TRUST = "test-trust"
+PERSONAL = "Jane-Doe"
 
 
 # -- units ----------------------------------------------------------------------------------
@@ -89,18 +92,6 @@ def test_place_charts_places_every_chart_once():
     assert "summary" in placed and "O4" in placed and "factors" in placed
     assert "breakdown:r_rosh_review" in placed and "comparison:ldu" in placed
     assert placed.get("other", []) == []
-
-
-def test_swap_into_place_replaces_the_whole_folder(tmp_path):
-    final, build = tmp_path / "final", tmp_path / "build"
-    final.mkdir()
-    (final / "stale.txt").write_text("old")
-    build.mkdir()
-    (build / "report.html").write_text("new")
-    report._swap_into_place(build, final)
-    assert sorted(p.name for p in final.iterdir()) == ["report.html"]
-    assert not build.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["final"]
 
 
 def test_missing_workbook_is_a_user_error(tmp_path, monkeypatch):
@@ -184,7 +175,10 @@ def pipeline(tmp_path_factory):
     first = _run(tmp, env, "--trust", TRUST)  # default workbook: data/raw/<trust>.xlsx
     assert first.returncode == 0, first.stderr[-3000:]
     snapshot = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    second = _run(tmp, env, str(tmp / "raw" / f"{TRUST}.xlsx"), "--trust", TRUST)
+    # The same workbook again, saved under a name that identifies a person.
+    personal = tmp / f"{PERSONAL}-cases.xlsx"
+    shutil.copy2(tmp / "raw" / f"{TRUST}.xlsx", personal)
+    second = _run(tmp, env, str(personal), "--trust", TRUST)
     assert second.returncode == 0, second.stderr[-3000:]
     return {"tmp": tmp, "out": out, "first": first, "snapshot": snapshot, "env": env}
 
@@ -276,6 +270,14 @@ def test_no_case_ids_or_notes_in_any_output(pipeline):
     for path, text in _all_text(pipeline["out"]).items():
         assert "ZZCASE" not in text, path
         assert "SECRETNOTE" not in text, path
+
+
+@pytest.mark.notebooks
+def test_the_workbook_file_name_is_in_no_output(pipeline):
+    tmp = pipeline["tmp"]
+    assert_no_file_name([tmp / "outputs", tmp / "processed"], PERSONAL)
+    html = (pipeline["out"] / "report.html").read_text(encoding="utf-8")
+    assert "the workbook supplied" in html  # the provenance appendix, without the name
 
 
 @pytest.mark.notebooks

@@ -12,7 +12,9 @@ import importlib
 import sys
 
 from analysis.errors import UserError
+from analysis.fileio import describe_os_error
 from analysis.instrument import InstrumentError
+from analysis.pipeline import interrupts
 
 #: command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -58,13 +60,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; user errors become a message and exit status 2."""
+    # So do the file system's refusals (a full disk, a read-only folder, a path through a
+    # file, a name too long): the message names the path, what to do and the original
+    # error, never a traceback. Ctrl-C and SIGTERM stop the command cleanly, exit status
+    # 130 and 143 (analysis.pipeline.interrupts).
     parser = build_parser()
     args = parser.parse_args(argv)
+    restore_signals = interrupts.install()
     try:
         return int(args._module.cli(args) or 0)
     except (UserError, InstrumentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        _print_notes(exc)
         return getattr(exc, "exit_code", 2)
-    except KeyboardInterrupt:
+    except OSError as exc:
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        _print_notes(exc)
+        return 2
+    except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
-        return 130
+        return interrupts.exit_status(exc)
+    finally:
+        restore_signals()
+
+
+def _print_notes(exc: BaseException) -> None:
+    # What else went wrong on the way out (e.g. the failed notebook could not be kept).
+    for note in getattr(exc, "__notes__", ()):
+        print(f"note: {note}", file=sys.stderr)

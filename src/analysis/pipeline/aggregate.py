@@ -23,7 +23,7 @@ scores their intervals, and writes and renders the result.
 from __future__ import annotations
 
 import argparse
-import os
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,11 +45,14 @@ from analysis.engine.pooling import (
 from analysis.engine.run import analyse, write_findings
 from analysis.errors import UserError
 from analysis.instrument import Instrument, load_instrument
+from analysis.pipeline import transaction
 from analysis.pipeline.report import build_findings as build_trust_findings
 from analysis.render.export import export_html
 
 #: The aggregate report notebook.
 AGGREGATE_NOTEBOOK = "20_aggregate.ipynb"
+#: Files in the aggregate folder that another command writes (batch): kept across runs.
+KEPT_FILES = ("batch-summary.json",)
 
 
 def aggregate_dir() -> Path:
@@ -193,19 +196,21 @@ def write_outputs(
     return paths
 
 
-def run_notebook(out_dir: Path, parameters: dict) -> Path:
+def run_notebook(out_dir: Path, parameters: dict, final: Path | None = None) -> Path:
     """Execute notebooks/20_aggregate.ipynb and export ``report.html`` as trust reports are.
 
     The same exporter (:func:`analysis.render.export.export_html`) inlines the vendored
     plotly.js once, so the aggregate report is offline and obeys the same size
-    limit. A failing notebook's executed copy is kept as ``report.failed.ipynb``.
+    limit. When ``out_dir`` is a staging folder that will become ``final``, the
+    executed notebook's parameters are pointed at ``final``, and a failing notebook's
+    executed copy is kept as ``final/report.failed.ipynb``.
     """
     # papermill and jupyter_client are heavy, and only running the notebook needs them.
     from analysis.pipeline import kernels
 
     out_dir = Path(out_dir)
+    final = Path(final) if final is not None else out_dir
     nb_out = out_dir / "report.ipynb"
-    failed = out_dir / "report.failed.ipynb"
     try:
         kernels.execute_notebook(
             str(config.NOTEBOOKS_DIR / AGGREGATE_NOTEBOOK),
@@ -214,17 +219,17 @@ def run_notebook(out_dir: Path, parameters: dict) -> Path:
             cwd=config.NOTEBOOKS_DIR,
             progress=False,
         )
-    except Exception:
-        if nb_out.exists():
-            os.replace(nb_out, failed)
+    except Exception as exc:  # not an interrupt: a stopped run leaves nothing behind
+        kernels.keep_failed_notebook(nb_out, final, exc)
         raise
-    failed.unlink(missing_ok=True)
     res = export_html(
         nb_out,
         out_dir / "report.html",
         title="Inspection of adult offending work: all organisations",
     )
-    return res.path
+    if final != out_dir:
+        kernels.point_parameters_at(nb_out, out_dir, final)
+    return final / res.path.name
 
 
 def build(
@@ -235,8 +240,13 @@ def build(
     n_basis: str = DEFAULT_N_BASIS,
     outputs_dir: Path | None = None,
     report: bool = True,
+    wait: bool = False,
 ) -> Path:
     """Build the aggregate outputs; return the report (or findings) path.
+
+    Like an organisation's report, the aggregate is built in a staging folder under
+    its lock and replaces ``outputs/aggregate/`` whole, or not at all
+    (:mod:`analysis.pipeline.transaction`).
 
     Parameters
     ----------
@@ -252,6 +262,8 @@ def build(
         Folder holding ``<trust>/`` outputs; ``config.OUTPUTS_DIR`` when None.
     report
         Also execute the notebook and export ``report.html``.
+    wait
+        Wait for another aggregate run to finish instead of refusing.
     """
     outputs_dir = Path(outputs_dir or config.OUTPUTS_DIR)
     trusts = list(trusts) if trusts else available_trusts(outputs_dir)
@@ -264,16 +276,24 @@ def build(
     findings = load_findings(trusts, inst, outputs_dir)
     cases = load_cases(trusts)
     agg = build_findings(findings, inst, cases=cases, audience=context.audience)
-    out_dir = outputs_dir / AGGREGATE
-    paths = write_outputs(agg, inst, out_dir, context, n_basis=n_basis)
-    if not report:
-        return paths["csv"]
-    params = {
-        "findings_path": str(paths["parquet"]),
-        "n_basis": n_basis,
-        "instrument_path": str(inst.path),
-    }
-    return run_notebook(out_dir, params)
+    final = outputs_dir / AGGREGATE
+    with transaction.locked(final, wait=wait):
+        transaction.recover(final)
+        with transaction.Staging(final) as stage:
+            for name in KEPT_FILES:
+                if (final / name).is_file():
+                    shutil.copy2(final / name, stage.build / name)
+            paths = write_outputs(agg, inst, stage.build, context, n_basis=n_basis)
+            out = final / paths["csv"].name
+            if report:
+                params = {
+                    "findings_path": str(paths["parquet"]),
+                    "n_basis": n_basis,
+                    "instrument_path": str(inst.path),
+                }
+                out = run_notebook(stage.build, params, final)
+            stage.commit()
+    return out
 
 
 def load_aggregate(path: str | Path | None = None) -> pd.DataFrame:
@@ -331,6 +351,9 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         help="funnel plot base: cases (default, cautious) or relevant judgements",
     )
     parser.add_argument("--no-report", action="store_true", help="write findings and tables only")
+    parser.add_argument(
+        "--wait", action="store_true", help="if another aggregate run is in progress, wait for it"
+    )
 
 
 def cli(args: argparse.Namespace) -> int:
@@ -342,6 +365,7 @@ def cli(args: argparse.Namespace) -> int:
         instrument=args.instrument,
         n_basis=args.n_basis,
         report=not args.no_report,
+        wait=args.wait,
     )
     print(f"wrote {out} ({time.perf_counter() - t0:.1f}s)")
     return 0

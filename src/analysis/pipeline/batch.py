@@ -19,6 +19,12 @@ Transient kernel failures
     A kernel that fails to start is retried after a short pause before the
     organisation is called failed (:mod:`analysis.pipeline.failures`), and the
     summary says so.
+
+Each organisation's job holds its lock (:func:`analysis.pipeline.transaction.locked`)
+from clearing its state to recording it, so the state always describes the outputs
+beside it; an organisation another run is busy with fails (or waits, ``--wait``).
+Ctrl-C or SIGTERM stops the batch: the signal is passed on to the workers, each
+running organisation cleans up its staging folders, and nothing is replaced.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -41,7 +49,8 @@ from tqdm import tqdm
 from analysis import config
 from analysis.engine.disclosure import AUDIENCES
 from analysis.errors import UserError
-from analysis.pipeline import aggregate, report
+from analysis.fileio import atomic_path, check_writable
+from analysis.pipeline import aggregate, interrupts, report, transaction
 from analysis.pipeline.failures import (
     KERNEL_BACKOFF,
     KERNEL_RETRIES,
@@ -77,6 +86,7 @@ class Job:
     parameters: dict[str, Any] = field(default_factory=dict)
     instrument: Path | None = None
     out_dir: Path | None = None
+    wait: bool = False  # wait for another run of the organisation instead of failing
 
     def __post_init__(self) -> None:
         self.workbook = Path(self.workbook)
@@ -119,6 +129,13 @@ Runner = Callable[[Job], dict[str, Any]]
 def _report_pipeline(job: Job) -> dict[str, Any]:
     """Run the real per-organisation pipeline (ingest, analyse, notebook, export)."""
     return report.run_for_batch(job) or {}
+
+
+def init_worker(warm: bool) -> None:
+    """Set up a worker process: signal handling, then (``warm``) :func:`warm_worker`."""
+    interrupts.init_worker()
+    if warm:
+        warm_worker()
 
 
 def warm_worker() -> None:
@@ -166,22 +183,24 @@ def run_job(
     retries: int = KERNEL_RETRIES,
     backoff: tuple[float, ...] = KERNEL_BACKOFF,
 ) -> Result:
-    """Run one organisation in this process: never raises, always returns a Result.
+    """Run one organisation in this process: returns a Result for anything but an interrupt.
 
-    The previous state file is removed before the run and a new one written only
-    after it succeeded, so a failed or interrupted run is always retried next
-    time, never mistaken for up to date. A kernel that fails to start is retried
-    (``retries`` times, pausing ``backoff`` seconds; see
-    :func:`analysis.pipeline.failures.kernel_retrying`); any other failure is final.
+    The job holds the organisation's lock throughout. The previous state file is
+    removed before the run and a new one written only after it succeeded, so a
+    failed or interrupted run is always retried next time, never mistaken for up to
+    date. A kernel that fails to start is retried (``retries`` times, pausing
+    ``backoff`` seconds; see :func:`analysis.pipeline.failures.kernel_retrying`); any
+    other failure is final.
     """
     runner = runner or _report_pipeline
     t0 = time.perf_counter()
     out_dir = Path(job.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clear_state(out_dir)
     retrying = kernel_retrying(retries, backoff)
     try:
-        info = retrying(runner, job) or {}
+        with transaction.locked(out_dir, wait=job.wait):
+            clear_state(out_dir)
+            info = retrying(runner, job) or {}
+            write_state(out_dir, {**state, "seconds": round(time.perf_counter() - t0, 2)})
     except Exception as exc:  # noqa: BLE001 - fault isolation: every failure is reported
         return Result(
             job.trust,
@@ -189,9 +208,8 @@ def run_job(
             seconds=time.perf_counter() - t0,
             output=str(_failed_output(out_dir)),
             reason=describe_failure(exc),
-            kernel_retries=retrying.statistics["attempt_number"] - 1,
+            kernel_retries=max(retrying.statistics.get("attempt_number", 1) - 1, 0),
         )
-    write_state(out_dir, {**state, "seconds": round(time.perf_counter() - t0, 2)})
     return Result(
         job.trust,
         OK,
@@ -200,6 +218,18 @@ def run_job(
         kernel_retries=retrying.statistics["attempt_number"] - 1,
         phases=dict(info.get("phases", {})),
     )
+
+
+def _worker_job(*args: Any) -> Result:
+    """:func:`run_job` in a pool worker: after an interrupt has been cleaned up, exit."""
+    if interrupts.received() is not None:
+        return Result(args[0].trust, FAILED, reason="interrupted before it started")
+    try:
+        with interrupts.busy():
+            return run_job(*args)
+    except KeyboardInterrupt as exc:
+        # The run has removed its staging folders; exit rather than take the next job.
+        os._exit(interrupts.exit_status(exc))
 
 
 def _failed_output(out_dir: Path) -> Path:
@@ -305,8 +335,7 @@ def run_batch(
         disable = None if progress is None else not progress
         with _progress(len(todo), disable) as bar:
             # Warming up only pays for the real pipeline; a stand-in runner needs none of it.
-            warm = warm_worker if runner is None else None
-            _run_pool(todo, n_workers, runner, retries, backoff, results, bar, warm)
+            _run_pool(todo, n_workers, runner, retries, backoff, results, bar, runner is None)
     return [results[j.trust] for j in jobs]
 
 
@@ -350,10 +379,10 @@ def _run_pool(todo, n_workers, runner, retries, backoff, results, bar, warm) -> 
 def _submit(items, n_workers, runner, retries, backoff, warm, record) -> list:
     """Submit ``items`` to a fresh pool; record results; return the items a crash interrupted."""
     crashed = []
-    pool = ProcessPoolExecutor(max_workers=n_workers, initializer=warm)
+    pool = ProcessPoolExecutor(max_workers=n_workers, initializer=init_worker, initargs=(warm,))
     try:
         futures: dict[Future, tuple[Job, dict]] = {
-            pool.submit(run_job, job, state, runner, retries, backoff): (job, state)
+            pool.submit(_worker_job, job, state, runner, retries, backoff): (job, state)
             for job, state in items
         }
         not_done = set(futures)
@@ -370,9 +399,17 @@ def _submit(items, n_workers, runner, retries, backoff, warm, record) -> list:
                     res = Result(job.trust, FAILED, reason=describe_failure(exc))
                 record(res)
     except KeyboardInterrupt:
-        # Do not wait for running trusts: cancel the queue and let the workers (which got
-        # the same SIGINT from the terminal) stop.
+        # Cancel the queue and pass the signal on: Ctrl-C at a terminal reaches the
+        # workers too, but SIGTERM (or a signal sent to this process alone) does not.
+        # Each worker cleans up its organisation's staging folders and exits (the
+        # interpreter waits for them on the way out); a repeated signal is ignored.
         pool.shutdown(wait=False, cancel_futures=True)
+        signum = interrupts.received() or signal.SIGINT
+        for child in multiprocessing.active_children():
+            try:
+                os.kill(child.pid, signum)
+            except ProcessLookupError:
+                pass  # already gone
         raise
     pool.shutdown(wait=True)
     return crashed
@@ -409,8 +446,8 @@ def _rel(path: str) -> str:
 
 def write_summary(results: list[Result], path: Path) -> Path:
     """Keep the last batch's results as JSON beside the outputs (for the aggregate and CI)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n", encoding="utf-8")
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n", encoding="utf-8")
     return path
 
 
@@ -445,6 +482,11 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         "--no-aggregate", action="store_true", help="skip the cross-organisation aggregate report"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for other runs of an organisation to finish (default: that organisation fails)",
+    )
 
 
 def cli(args: argparse.Namespace) -> int:
@@ -455,8 +497,18 @@ def cli(args: argparse.Namespace) -> int:
     instrument = Path(args.instrument) if args.instrument else None
     if instrument is not None and not instrument.is_file():
         raise UserError(f"no such instrument file: {instrument}")
+    # Every organisation would fail the same way: say so once, before starting any.
+    check_writable(config.OUTPUTS_DIR)
+    check_writable(config.PROCESSED_DIR)
     jobs = [
-        Job(slug, path, audience=args.audience, parameters=params, instrument=instrument)
+        Job(
+            slug,
+            path,
+            audience=args.audience,
+            parameters=params,
+            instrument=instrument,
+            wait=args.wait,
+        )
         for slug, path in discover(args.workbooks)
     ]
     t0 = time.perf_counter()

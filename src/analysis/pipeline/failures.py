@@ -14,6 +14,9 @@ import traceback
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_chain, wait_fixed
 
+from analysis.errors import UserError
+from analysis.fileio import describe_os_error
+
 #: Kernel start retries and the pause before each (seconds): short, because the usual
 #: cause (a port race between two starting kernels) clears as soon as one has bound.
 KERNEL_RETRIES = 2
@@ -93,12 +96,28 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
     return _clip(f"{name}: {msg}" if msg else name, limit)
 
 
+def _where(problem: object) -> str:
+    # A problem without the workbook's file name, which may name a person and would
+    # otherwise reach batch-summary.json; the summary row names the organisation.
+    parts = [f"sheet {problem.sheet!r}"] if getattr(problem, "sheet", None) is not None else []
+    if getattr(problem, "row", None) is not None:
+        parts.append(f"row {problem.row}")
+    if getattr(problem, "column", None) is not None:
+        parts.append(f"column {problem.column}")
+    return f"{', '.join(parts)}: {problem.message}" if parts else str(problem.message)
+
+
 def describe_failure(exc: BaseException) -> str:
     """One short reason for the summary table."""
     name = type(exc).__name__
     if name == "IngestError":
         problems = getattr(exc, "problems", [])
-        first = str(problems[0]) if problems else _first_line(exc)
+        if not problems:
+            first = _first_line(exc)
+        elif hasattr(problems[0], "message"):
+            first = _where(problems[0])
+        else:
+            first = str(problems[0])
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         return _clip(f"invalid workbook: {first}{more}")
     if name == "PapermillExecutionError":
@@ -110,4 +129,8 @@ def describe_failure(exc: BaseException) -> str:
         return reason[:160]
     if is_kernel_start_failure(exc):
         return "kernel did not start: " + _first_line(exc)
+    if isinstance(exc, UserError):
+        return _clip(str(exc).strip(), 300)  # written for the user already, path and all
+    if isinstance(exc, OSError):
+        return _clip(describe_os_error(exc), 300)
     return _first_line(exc)

@@ -20,7 +20,10 @@ from typing import Any
 from analysis.fileio import atomic_path
 
 #: Bump when the keys of provenance.json change meaning.
-PROVENANCE_SCHEMA = 1
+PROVENANCE_SCHEMA = 2
+#: What provenance.json says of the input instead of its name, which may name a person
+#: (workbooks are often saved as the inspector's or the case holder's name).
+INPUT_FILE = "the workbook supplied"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -68,8 +71,9 @@ def build_provenance(
     Returns
     -------
     dict
-        JSON-serialisable provenance record. Only the input file's *name* is kept,
-        not its folder, because folder names can identify people (home directories).
+        JSON-serialisable provenance record. The input is identified by its sha256
+        alone: neither its name nor its folder is kept, because either can identify
+        people (a workbook saved under a name, a home directory).
     """
     record: dict[str, Any] = {
         "schema": PROVENANCE_SCHEMA,
@@ -88,7 +92,7 @@ def build_provenance(
         "outputs": {},
     }
     if input_path is not None:
-        record["input_file"] = Path(input_path).name
+        record["input_file"] = INPUT_FILE
         record["input_sha256"] = sha256_file(input_path)
     return record
 

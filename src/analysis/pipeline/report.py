@@ -10,11 +10,14 @@
 5. export it to a self-contained ``report.html`` (:mod:`analysis.render.export`);
 6. write ``provenance.json`` (the only file holding run times and hashes).
 
-Everything is built in a temporary folder inside ``outputs/`` and swapped into
-``outputs/<trust>/`` only when every step succeeded, so a failure never leaves
-a half-written report next to an older findings table. When the notebook
-fails, its executed copy (with the error) is kept as
-``outputs/<trust>/report.failed.ipynb`` for diagnosis.
+Everything, the processed cases included, is built in staging folders and swapped
+into ``outputs/<trust>/`` and ``data/processed/<trust>.parquet`` together, only when
+every step succeeded, under the organisation's lock
+(:mod:`analysis.pipeline.transaction`): a failure, Ctrl-C or SIGTERM never leaves a
+half-written report next to an older findings table, nor processed cases that
+disagree with the outputs, and a second run for the organisation refuses (or waits,
+``--wait``) while one is in progress. When the notebook fails, its executed copy
+(with the error) is kept as ``outputs/<trust>/report.failed.ipynb`` for diagnosis.
 
 The tables and the notebooks take the audience from the findings' context
 (:func:`analysis.engine.findings.read_context`), never from a notebook parameter:
@@ -26,10 +29,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,8 +43,9 @@ from analysis import config, ingest
 from analysis.engine.disclosure import AUDIENCES
 from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext, conform, read_context
 from analysis.errors import UserError
+from analysis.fileio import storage_error
 from analysis.instrument import Instrument, load_instrument
-from analysis.pipeline import provenance
+from analysis.pipeline import provenance, transaction
 from analysis.pipeline.params import add_parameter_options, check_parameters, load_params
 from analysis.render.export import export_html
 from analysis.render.present import trust_display_name
@@ -86,22 +88,6 @@ def _write_tables_and_charts(
     for chart in charts.all_charts(findings, inst):
         charts.save_static(chart, build / "charts")
     return time.monotonic() - t
-
-
-def _point_parameters_at(nb_path: Path, build: Path, final: Path) -> None:
-    """Make the executed notebook's injected ``out_dir`` name the final folder.
-
-    The notebook runs against the temporary build folder, which is gone once the
-    outputs are swapped into place; rerunning ``report.ipynb`` later must find them.
-    """
-    import nbformat  # here, not at the top: the report notebook imports this module, and
-    # nbformat's import (jsonschema's format checkers) costs the kernel about a second
-
-    nb = nbformat.read(nb_path, as_version=4)
-    for cell in nb.cells:
-        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-            cell.source = cell.source.replace(str(build), str(final))
-    nbformat.write(nb, nb_path)
 
 
 def read_reproduction(out_dir: str | Path, input_sha256: str | None) -> pd.DataFrame | None:
@@ -281,19 +267,10 @@ def place_charts(findings: pd.DataFrame, instrument: Instrument) -> dict[str, li
 # -- the pipeline ----------------------------------------------------------------------------
 
 
-#: Files in a trust's folder that other commands write (reproduce, batch): kept across runs.
-KEPT_FILES = ("reproduction.csv", "reproduction.json", "inconsistencies.json", ".batch-state.json")
-
-
-def _swap_into_place(build: Path, final: Path) -> None:
-    """Replace ``final`` by ``build`` with two renames (same filesystem, so each is atomic)."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-        os.replace(final, old)
-    os.replace(build, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+#: Files in a trust's folder that another command writes (reproduce): kept across runs.
+#: Not the batch's state file: it describes the outputs of the batch's own run, so a
+#: report run (perhaps on another workbook) drops it, and the batch reruns the trust.
+KEPT_FILES = ("reproduction.csv", "reproduction.json", "inconsistencies.json")
 
 
 def run_report(
@@ -305,8 +282,14 @@ def run_report(
     parameters: dict[str, Any] | None = None,
     out_dir: str | Path | None = None,
     progress: bool = False,
+    wait: bool = False,
 ) -> ReportResult:
     """Run the whole pipeline for one organisation.
+
+    The run holds the organisation's lock throughout and replaces its outputs and
+    its processed cases together at the end, or neither
+    (:mod:`analysis.pipeline.transaction`); it first puts right what an earlier run,
+    killed outright, left behind.
 
     Parameters
     ----------
@@ -324,6 +307,8 @@ def run_report(
         Final output folder; ``outputs/<trust>`` when omitted.
     progress
         Show papermill's cell progress bar.
+    wait
+        Wait for another run for the organisation to finish instead of refusing.
 
     Returns
     -------
@@ -332,18 +317,14 @@ def run_report(
     Raises
     ------
     UserError
-        For problems the user can fix (missing workbook, invalid cases, bad audience).
+        For problems the user can fix (missing workbook, invalid cases, bad audience,
+        another run in progress, a full disk or a read-only folder).
     """
-    # scipy and statsmodels are heavy, and the notebooks importing this module never analyse.
-    from analysis.engine import run as engine
-
     if audience not in AUDIENCES:
         raise UserError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     check_parameters(parameters or {})
-    ingest.check_trust(trust)
+    transaction.check_name(ingest.check_trust(trust))
     t0 = time.monotonic()
-    phases: dict[str, float] = {}
-    started = provenance.now_utc()
     workbook = Path(workbook) if workbook else default_workbook(trust)
     if not workbook.is_file():
         raise UserError(
@@ -351,14 +332,61 @@ def run_report(
         )
     inst = load_instrument(instrument_path or None)
     final = Path(out_dir) if out_dir else config.trust_output_dir(trust)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".build-{trust}-", dir=final.parent))
-    # mkdtemp makes the folder private (0700); the outputs folder is shared with the team.
-    umask = os.umask(0)
-    os.umask(umask)
-    build.chmod(0o777 & ~umask)
-    # Files other commands wrote into the trust's folder (the reproduction check, batch
-    # state) are carried into the new build: the report notebook may show them.
+    processed = config.processed_path(trust)
+    with transaction.locked(final, wait=wait):
+        transaction.recover(final, processed)
+        with transaction.Staging(final, processed) as stage:
+            try:
+                exported, phases = _build_report(
+                    stage,
+                    trust,
+                    workbook,
+                    inst,
+                    audience=audience,
+                    instrument_path=instrument_path,
+                    parameters=parameters or {},
+                    progress=progress,
+                    t0=t0,
+                )
+            except OSError as exc:
+                if exc.filename is not None:
+                    raise
+                # A write naming no file (the tables, a chart) was one into the build folder.
+                raise storage_error(exc, stage.build) from exc
+            stage.commit()
+    return ReportResult(
+        html=final / "report.html",
+        out_dir=final,
+        n_charts=exported.n_charts,
+        size=exported.size,
+        seconds=time.monotonic() - t0,
+        phases=phases,
+    )
+
+
+def _build_report(
+    stage: transaction.Staging,
+    trust: str,
+    workbook: Path,
+    inst: Instrument,
+    *,
+    audience: str,
+    instrument_path: str | Path | None,
+    parameters: dict[str, Any],
+    progress: bool,
+    t0: float,
+) -> tuple[Any, dict[str, float]]:
+    """Steps 1-6 into the staging folders; return the export result and phase times."""
+    # scipy and statsmodels, papermill and jupyter_client are heavy, and the notebooks
+    # importing this module neither analyse nor run notebooks.
+    from analysis.engine import run as engine
+    from analysis.pipeline import kernels
+
+    phases: dict[str, float] = {}
+    started = provenance.now_utc()
+    build, final = stage.build, stage.final
+    # Files other commands wrote into the trust's folder (the reproduction check) are
+    # carried into the new build: the report notebook may show them.
     for name in KEPT_FILES:
         if (final / name).is_file():
             shutil.copy2(final / name, build / name)
@@ -366,8 +394,8 @@ def run_report(
     try:
         t = time.monotonic()
         # data/processed/<trust>.parquet, as the design's data flow says (the exploration
-        # notebook reads it); ingest writes it atomically.
-        result = ingest.ingest_file(workbook, trust, instrument=inst)
+        # notebook reads it), staged until the outputs are committed with it.
+        result = ingest.ingest_file(workbook, trust, instrument=inst, out_dir=stage.processed_dir)
         cases = pd.read_parquet(result.path)
         phases["ingest"] = time.monotonic() - t
 
@@ -387,7 +415,7 @@ def run_report(
             "trust": trust,
             "trust_name": trust_display_name(trust),
             "instrument_path": str(Path(instrument_path).resolve()) if instrument_path else "",
-            **(parameters or {}),
+            **parameters,
         }
         # The provenance record names the audience too: it lists how the run was asked for.
         record = provenance.build_provenance(
@@ -401,9 +429,6 @@ def run_report(
         t = time.monotonic()
         nb_out = build / "report.ipynb"
         try:
-            # papermill and jupyter_client: heavy, and for the parent side only.
-            from analysis.pipeline import kernels
-
             kernels.execute_notebook(
                 str(config.NOTEBOOKS_DIR / REPORT_NOTEBOOK),
                 str(nb_out),
@@ -411,10 +436,8 @@ def run_report(
                 cwd=config.NOTEBOOKS_DIR,
                 progress=progress,
             )
-        except Exception:
-            if nb_out.exists():
-                final.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(nb_out, final / "report.failed.ipynb")
+        except Exception as exc:  # not an interrupt: a stopped run leaves nothing behind
+            kernels.keep_failed_notebook(nb_out, final, exc)
             raise
         phases["notebook"] = time.monotonic() - t
 
@@ -426,28 +449,17 @@ def run_report(
         t = time.monotonic()
         phases["tables_and_charts"] = side_job.result()
         phases["waiting_for_charts"] = time.monotonic() - t
-        _point_parameters_at(nb_out, build, final)
+        kernels.point_parameters_at(nb_out, build, final)
         provenance.finish_provenance(record, build, t0)
         record["phases_seconds"] = {k: round(v, 2) for k, v in phases.items()}
         provenance.write_provenance(record, build)
         missing = [f for f in REQUIRED_OUTPUTS if not (build / f).exists()]
         if missing:
             raise RuntimeError(f"report run did not produce {', '.join(missing)}")
-        _swap_into_place(build, final)
-        (final / "report.failed.ipynb").unlink(missing_ok=True)
     finally:
         if side is not None:
             side.shutdown(wait=True)  # never remove the build under a running writer
-        if build.exists():
-            shutil.rmtree(build, ignore_errors=True)
-    return ReportResult(
-        html=final / "report.html",
-        out_dir=final,
-        n_charts=exported.n_charts,
-        size=exported.size,
-        seconds=time.monotonic() - t0,
-        phases=phases,
-    )
+    return exported, phases
 
 
 def run_for_batch(job: Any) -> dict[str, Any]:
@@ -459,6 +471,7 @@ def run_for_batch(job: Any) -> dict[str, Any]:
         instrument_path=job.instrument,
         parameters=dict(job.parameters or {}),
         out_dir=job.out_dir,
+        wait=job.wait,
     )
     return {"report": res.html, "phases": res.phases}
 
@@ -491,6 +504,11 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
     )
     add_parameter_options(parser)
     parser.add_argument("--progress", action="store_true", help="show notebook cell progress")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run for the organisation is in progress, wait for it (default: refuse)",
+    )
 
 
 def cli(args: argparse.Namespace) -> int:
@@ -505,6 +523,7 @@ def cli(args: argparse.Namespace) -> int:
         instrument_path=args.instrument,
         parameters=params,
         progress=args.progress,
+        wait=args.wait,
     )
     print(
         f"{args.trust}: {res.n_charts} charts, {res.size / 1e6:.1f} MB, {res.seconds:.0f}s",
