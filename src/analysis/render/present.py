@@ -211,6 +211,16 @@ def is_low(flags: Any) -> bool:
     return "low" in _flags(flags)
 
 
+def is_low_base(denominator: Any, threshold: int = config.LOW_BASE_THRESHOLD) -> bool:
+    """The low-base rule itself: a base under :data:`analysis.config.LOW_BASE_THRESHOLD`.
+
+    What the engine flags ``low`` in the findings (its disclosure rule 1), for figures
+    computed outside them (the explore notebook); False when the base is missing.
+    """
+    d = number(denominator)
+    return not math.isnan(d) and d < threshold
+
+
 def markers(flags: Any) -> str:
     """The markers a findings row carries, as shown beside it: ``"[low] [c]"``, or ``""``."""
     shown = [LOW.symbol] if is_low(flags) else []
