@@ -153,7 +153,7 @@ def differences_html(diff: pd.DataFrame, names: tuple[str, str], top: int = TOP)
             _figure(r["percent_b"], r["numerator_b"], r["denominator_b"]),
             f"{present.fmt_num(r['percent'])} ({present.fmt_ci(r['ci_low'], r['ci_high'])})",
             _e(present.fmt_p(r["p_value"])),
-            present.fmt_p(r["p_adjusted"])
+            _e(present.fmt_p(r["p_adjusted"]))
             + (" *" if present.is_significant(r["p_adjusted"]) else ""),
         ]
         for r in ranked
