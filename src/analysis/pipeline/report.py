@@ -207,6 +207,30 @@ def load_cases(trust: str, instrument: Instrument, path: str | Path | None = Non
     return cases.drop(columns=[c for c in instrument.sensitive_columns if c in cases.columns])
 
 
+def pooled_trusts() -> list[str]:
+    """Organisations with a workbook in ``data/raw/`` or processed cases, sorted by slug."""
+    raw = {p.stem for p in config.RAW_DIR.glob("*.xlsx")}
+    processed = {p.stem for p in config.PROCESSED_DIR.glob("*.parquet")}
+    return sorted(raw | processed)
+
+
+def load_pooled_cases(instrument: Instrument, trusts: list[str] | None = None) -> pd.DataFrame:
+    """Several organisations' cases stacked for the explore notebook, each with its ``trust``.
+
+    Each is read as :func:`load_cases` reads one (ingesting its workbook on first use,
+    identifiers and free text removed); by default every organisation of
+    :func:`pooled_trusts` (the twelve demo trusts after ``python -m analysis demo-data``).
+    """
+    trusts = pooled_trusts() if trusts is None else list(trusts)
+    if not trusts:
+        raise UserError(
+            f"no organisations to pool: no workbooks in {config.RAW_DIR} and no processed "
+            f"cases in {config.PROCESSED_DIR} (try `python -m analysis demo-data`)"
+        )
+    frames = [load_cases(t, instrument).assign(trust=t) for t in trusts]
+    return pd.concat(frames, ignore_index=True)
+
+
 def completeness(cases: pd.DataFrame) -> pd.DataFrame:
     """Per column: how many cases have a value (``answered``) out of all (``of cases``)."""
     out = cases.notna().sum().rename("answered").to_frame()
