@@ -67,6 +67,8 @@ from analysis.instrument import Instrument
 
 #: The filter option for blank values when a group is already called ``MISSING``.
 BLANK = "(blank)"
+#: ``method`` of a detail :meth:`Explorer.by_detail` does not test.
+NOT_TESTED = "not tested"
 #: The organisation column: a detail of its own when several organisations are pooled.
 TRUST = "trust"
 
@@ -171,6 +173,15 @@ class Explorer:
             pos = {g: i for i, g in enumerate(groups)}
             level_ = text.map(pos).fillna(len(groups)).to_numpy(dtype=np.int64)
             self.details[col] = Detail(col, label, tuple(groups), level_)
+        # The details a question is tested across: those the report compares (and the
+        # organisation when pooled); a test for every detail would be a fishing trip, and
+        # the exact tests of the many-valued ones (principal offence) are the slowest part.
+        self.tested = [
+            v
+            for v in self.details
+            if len(self.details[v].groups) >= 2
+            and (v == TRUST or v in instrument.comparison_columns)
+        ]
         # One indicator row per group of every detail, stacked (groups x cases).
         self._rows = [(d.id, g) for d in self.details.values() for g in d.groups]
         ind = np.zeros((len(self._rows), self.n_cases))
@@ -270,6 +281,8 @@ class Explorer:
             One row per detail and group (``group_var, group, numerator, denominator,
             percent, ci_low, ci_high``), and per detail the engine's test of the groups
             in ``p_value`` and ``method`` (repeated on its rows; unadjusted: one question).
+            Only the details the report compares are tested (:attr:`tested`); the others
+            get a blank ``p_value`` and the method "not tested".
             Groups without a relevant case in the mask are kept, with a zero base.
         """
         if question not in self.judgements.index:
@@ -283,8 +296,8 @@ class Explorer:
         with np.errstate(invalid="ignore", divide="ignore"):
             pct = np.where(rel > 0, 100 * above / np.where(rel > 0, rel, 1), np.nan)
         p_values = np.full(len(self._rows), np.nan)
-        methods = np.empty(len(self._rows), dtype=object)
-        two = [d.id for d in self.details.values() if len(d.groups) == 2]
+        methods = np.full(len(self._rows), NOT_TESTED, dtype=object)
+        two = [v for v in self.tested if len(self.details[v].groups) == 2]
         if two:
             # Fisher's exact test for every two-group detail in one array call.
             first = np.array([self._slices[v].start for v in two])
@@ -299,7 +312,7 @@ class Explorer:
                 methods[self._slices[v]] = (
                     "chi-square (large sample)" if b else "Fisher's exact test"
                 )
-        for d in self.details.values():
+        for d in (self.details[v] for v in self.tested):
             if len(d.groups) != 2:
                 sl = self._slices[d.id]
                 a, r = above[sl], rel[sl]

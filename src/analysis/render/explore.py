@@ -99,7 +99,8 @@ def question_html(explorer: Explorer, question: str, mask: np.ndarray) -> str:
     """One question by every case detail: per group n of N, percent, interval, and the test."""
     q = explorer.instrument.questions[question]
     # Plain lists, not DataFrame rows: a widget redraws this on every change.
-    by = explorer.by_detail(question, mask).to_dict("list")
+    frame = explorer.by_detail(question, mask)
+    by = {c: frame[c].to_numpy() for c in frame.columns}
     j = explorer.judgements.index[question]
     num, den = float(mask @ explorer.above[:, j]), float(mask @ explorer.relevant[:, j])
     lo, hi = present_interval(num, den, explorer.level)
@@ -114,7 +115,7 @@ def question_html(explorer: Explorer, question: str, mask: np.ndarray) -> str:
         first = gv != previous
         previous = gv
         p = by["p_value"][i]
-        test = f"{present.p_equals(p)} ({_e(by['method'][i])})" if not np.isnan(p) else "–"
+        test = f"{present.p_equals(p)} ({_e(by['method'][i])})" if not np.isnan(p) else ""
         rows.append(
             [
                 f"<b>{_e(explorer.details[gv].label)}</b>" if first else "",
@@ -130,22 +131,22 @@ def question_html(explorer: Explorer, question: str, mask: np.ndarray) -> str:
 
 def differences_html(diff: pd.DataFrame, names: tuple[str, str], top: int = TOP) -> str:
     """The questions that differ most between two groups, by adjusted p, FDR-screened."""
-    cols = diff.to_dict("list")
-    keys = list(cols)
-    tested = [
-        dict(zip(keys, vals, strict=True))
-        for vals in zip(*cols.values(), strict=True)
-        if not np.isnan(vals[keys.index("p_value")])
-    ]
-    hits = sum(present.is_significant(r["p_adjusted"]) for r in tested)
+    # Whole columns as arrays; records only for the rows shown (a DataFrame's to_dict
+    # would box all of them on every change).
+    cols = {c: diff[c].to_numpy() for c in diff.columns}
+    ok = np.flatnonzero(~np.isnan(cols["p_value"].astype(float)))
+    hits = sum(present.is_significant(p) for p in cols["p_adjusted"][ok])
     a, b = names
     intro = (
-        f"<p>{present.fmt_int(len(tested))} questions tested ({_e(a)} against {_e(b)}, Fisher's "
+        f"<p>{present.fmt_int(len(ok))} questions tested ({_e(a)} against {_e(b)}, Fisher's "
         f"exact test); {present.fmt_int(hits)} differ at a false discovery rate of "
         f"{present.fmt_pct(100 * present.FDR_LEVEL)} (Benjamini-Hochberg). The "
-        f"{min(top, len(tested))} with the smallest adjusted p:</p>"
+        f"{min(top, len(ok))} with the smallest adjusted p:</p>"
     )
-    ranked = present.by_significance(tested)[:top]
+    ids, padj = cols["measure_id"], cols["p_adjusted"]
+    keys = [{"measure_id": ids[i], "p_adjusted": padj[i], "i": i} for i in ok]
+    shown = [int(k["i"]) for k in present.by_significance(keys)[:top]]
+    ranked = [{c: v[i] for c, v in cols.items()} for i in shown]
     rows = [
         [
             _e(f"{r['measure_id']} {r['label']}"),
