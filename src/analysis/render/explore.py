@@ -138,7 +138,7 @@ def differences_html(diff: pd.DataFrame, names: tuple[str, str], top: int = TOP)
     hits = sum(present.is_significant(p) for p in cols["p_adjusted"][ok])
     a, b = names
     intro = (
-        f"<p>{present.fmt_int(len(ok))} questions tested ({_e(a)} against {_e(b)}, Fisher's "
+        f"<p>{present.plural(len(ok), 'question')} tested ({_e(a)} against {_e(b)}, Fisher's "
         f"exact test); {present.fmt_int(hits)} differ at a false discovery rate of "
         f"{present.fmt_pct(100 * present.FDR_LEVEL)} (Benjamini-Hochberg). The "
         f"{min(top, len(ok))} with the smallest adjusted p:</p>"
