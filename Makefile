@@ -94,6 +94,7 @@ bench: $(STAMP) ## run the benchmarks (ratios measured side by side)
 	$(PY) bench/ingest.py
 	$(PY) bench/score_million.py
 	$(PY) bench/batch.py
+	$(PY) bench/explore.py
 
 clean: ## remove outputs and processed data (never raw data)
 	rm -rf outputs/*/ data/processed/*.parquet

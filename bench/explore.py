@@ -2,10 +2,10 @@
 
 Usage: ``python bench/explore.py [--repeats N]``
 
-Runs on the demo trusts' processed cases (``data/processed/``, or the folders named by
-``ANALYSIS_RAW_DIR`` / ``ANALYSIS_PROCESSED_DIR``; the demo workbooks are written and
-ingested first when missing), side by side in one run, for one 73-case trust
-(``norfolk-and-suffolk``) and for the twelve trusts pooled (about 850 cases).
+Runs on the twelve demo workbooks in ``data/raw/`` (written with ``python -m analysis
+demo-data`` when missing), ingested into ``bench/results/explore/`` (or the folders named
+by ``ANALYSIS_RAW_DIR`` / ``ANALYSIS_PROCESSED_DIR``), side by side in one run, for one
+73-case trust (``norfolk-and-suffolk``) and for the twelve trusts pooled (about 850 cases).
 
 An interaction is a filter change (the case type, cycling through its values, then all
 of them), timed three ways:
@@ -37,15 +37,21 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
-from analysis import config
-from analysis.engine import run as engine
-from analysis.engine.explore import Explorer
-from analysis.instrument import load_instrument
-from analysis.pipeline import report
-from analysis.render.explore import ExploreView
+ROOT = Path(__file__).resolve().parents[1]
+# Processed cases go to the benchmark's own folder (read at import by analysis.config), so
+# a run never writes into data/processed; the workbooks are read from data/raw.
+os.environ.setdefault("ANALYSIS_PROCESSED_DIR", str(ROOT / "bench" / "results" / "explore"))
+
+from analysis import config  # noqa: E402
+from analysis.engine import run as engine  # noqa: E402
+from analysis.engine.explore import Explorer  # noqa: E402
+from analysis.instrument import load_instrument  # noqa: E402
+from analysis.pipeline import report  # noqa: E402
+from analysis.render.explore import ExploreView  # noqa: E402
 
 TRUST = "norfolk-and-suffolk"
 TARGETS = {"one trust": 0.100, "pooled": 1.0}
