@@ -75,6 +75,8 @@ def test_a_filter_change_recomputes_and_warns_of_small_bases(inst, cases):
     assert present.LOW.symbol in v.summary.value
     assert "100% (6 of 6) [low]" in v.question_out.value
     assert "A group has no selected cases" in v.differences_out.value
+    # The PSO group is filtered out: no figure, so no [low] either.
+    assert "<td>PSO</td><td>no relevant cases</td>" in v.question_out.value
 
 
 def test_reset_puts_every_filter_back_in_one_recompute(inst, cases):

@@ -27,7 +27,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from analysis.engine.explore import TRUST, Explorer
+from analysis.engine.explore import NOT_TESTED, TRUST, Explorer
 from analysis.engine.stats import wilson
 from analysis.instrument import Instrument
 from analysis.render import present
@@ -58,7 +58,13 @@ def present_interval(num: float, den: float, level: float) -> tuple[float, float
     return 100 * float(lo), 100 * float(hi)
 
 
+#: What a group with no relevant case shows (no percentage, so nothing to flag).
+NO_CASES = "no relevant cases"
+
+
 def _figure(pct: float, num: float, den: float) -> str:
+    if den == 0:
+        return NO_CASES
     return f"{present.pct_n_of_n(pct, num, den)}{low_marker(den)}"
 
 
@@ -115,7 +121,9 @@ def question_html(explorer: Explorer, question: str, mask: np.ndarray) -> str:
         first = gv != previous
         previous = gv
         p = by["p_value"][i]
-        test = f"{present.p_equals(p)} ({_e(by['method'][i])})" if not np.isnan(p) else ""
+        test = f"{present.p_equals(p)} ({_e(by['method'][i])})" if not np.isnan(p) else "–"
+        if by["method"][i] == NOT_TESTED:
+            test = "not tested (not a compared detail)"
         rows.append(
             [
                 f"<b>{_e(explorer.details[gv].label)}</b>" if first else "",
