@@ -28,7 +28,8 @@ figures equal those :func:`~analysis.engine.run.analyse` gives for the filtered 
   It is computed for all questions in array calls (:func:`analysis.engine.stats.fisher_2x2_many`),
   with the same p values as scipy's one-table function;
 - a question across the groups of one detail: the engine's comparison test
-  (Fisher for two groups, :func:`analysis.engine.stats.k_by_2_test` for more), unadjusted.
+  (Fisher for two groups, :func:`analysis.engine.stats.k_by_2_test` for more), unadjusted,
+  for the details the report compares (and the organisation when pooled).
 
 The explorer computes only. It flags nothing: whether a base is small is the
 presentation layer's rule (``analysis.render.present``), applied when results are shown.
