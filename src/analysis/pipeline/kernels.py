@@ -18,8 +18,10 @@ once the thread is done.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
+import uuid
 import weakref
 from pathlib import Path
 from typing import Any
@@ -52,10 +54,13 @@ class IPCKernelManager(AsyncKernelManager):
     @default("ip")
     def _default_ip(self) -> str:
         # Socket paths derive from the connection file, unique per kernel; without one,
-        # jupyter_client would fall back to "kernel-ipc" in the working directory.
+        # jupyter_client would fall back to "kernel-ipc" in the working directory. jupyter_client
+        # reads ``ip`` before it names the connection file, so the fallback must be unique on
+        # its own: ``id(self)`` repeats across processes (same code, same heap layout), and two
+        # kernels started at once by parallel runs then raced for the same socket paths.
         if self.connection_file:
             return str(Path(self.connection_file).with_suffix("")) + "-ipc"
-        return str(Path(_runtime_dir()) / f"kernel-{id(self)}-ipc")
+        return str(Path(_runtime_dir()) / f"kernel-{os.getpid()}-{uuid.uuid4().hex}-ipc")
 
 
 def _runtime_dir() -> str:
