@@ -296,7 +296,7 @@ def test_cli_refuses_audience_in_a_parameters_file(dirs, capsys):
 @pytest.mark.notebooks
 def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
     sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import TINY_INSTRUMENT_YAML
+    from helpers.tiny import TINY_INSTRUMENT_YAML
     from helpers.workbooks import grid, valid_rows, write_xlsx
 
     from analysis.instrument import load_instrument
