@@ -2,7 +2,8 @@
 
 The workbook's ``trust`` column decides when it names one organisation (``Norfolk &
 Suffolk`` names ``norfolk-and-suffolk``); otherwise the file's name, slugified, does
-(``My Trust 2024.xlsx`` -> ``my-trust-2024``). Reading the column is a quick look, not a
+(``My Trust 2024.xlsx`` -> ``my-trust-2024``), which then names the report and its
+folder, so the command says which it used. Reading the column is a quick look, not a
 validation: a workbook that cannot be read here falls back to its name, and ingest then
 reports every problem it has, as it would with ``--trust``. A trust column naming several
 organisations falls back to the name too, and ingest refuses the rows naming another.
@@ -36,10 +37,12 @@ class Organisation:
 
     def describe(self) -> str:
         """``organisation: x (from the workbook's trust column)``, for the terminal."""
+        # The file name becomes the report's title and folder: say so, since a file is
+        # often named after a person rather than an organisation.
         where = (
             "from the workbook's trust column"
             if self.source == "trust column"
-            else "from the file name"
+            else "from the file name, which names the report and its folder"
         )
         note = f"; {self.note}" if self.note else ""
         return f"organisation: {self.slug} ({where}{note}; --trust SLUG names another)"
