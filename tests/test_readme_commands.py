@@ -93,6 +93,28 @@ def test_make_lab_starts_jupyterlab_on_the_notebooks():
     assert ".venv/bin/jupyter lab --ServerApp.root_dir=notebooks" in dry.stdout
 
 
+def test_make_report_names_the_organisation_only_when_trust_is_typed():
+    def dry(*args):
+        run = subprocess.run(
+            ["make", "-n", "report", *args], cwd=ROOT, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return [line for line in run.stdout.splitlines() if "-m analysis report" in line]
+
+    # Own workbook: the organisation is the workbook's, unless TRUST= is typed.
+    assert dry("WORKBOOK=my trust.xlsx") == [
+        '.venv/bin/python -m analysis report "my trust.xlsx"  --audience internal'
+    ]
+    assert dry("WORKBOOK=my.xlsx", "TRUST=mine") == [
+        '.venv/bin/python -m analysis report "my.xlsx" --trust mine --audience internal'
+    ]
+    # The demo names its organisation.
+    demo = dry()
+    assert len(demo) == 1 and demo[0].endswith(
+        f"/{config.DEFAULT_TRUST}.xlsx --trust {config.DEFAULT_TRUST} --audience internal"
+    )
+
+
 # -- end to end -----------------------------------------------------------------------------
 
 
