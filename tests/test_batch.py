@@ -64,6 +64,10 @@ def _fake_runner(job: batch.Job) -> dict:
     return {"report": out / "report.html", "phases": {"notebook": 0.01}}
 
 
+#: A stand-in for the package's and notebooks' file hashes.
+PINNED_CODE = {"analysis/a.py": "1", "notebooks/10_report.ipynb": "1"}
+
+
 @pytest.fixture
 def dirs(tmp_path, monkeypatch):
     raw, outputs = tmp_path / "raw", tmp_path / "outputs"
@@ -72,7 +76,7 @@ def dirs(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "OUTPUTS_DIR", outputs)
     monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path / "processed")
     # Pinned: the real hash changes whenever anyone edits the package during the test run.
-    monkeypatch.setattr(batch, "code_hash", lambda: "pinned")
+    monkeypatch.setattr(batch, "code_digests", lambda: dict(PINNED_CODE))
     return raw, outputs
 
 
@@ -140,12 +144,51 @@ def test_changed_input_instrument_code_or_params_trigger_rerun(dirs, tmp_path, m
     res = _run(jobs)
     assert (res["a"].status, res["b"].status) == ("ok", "skipped")
 
-    monkeypatch.setattr(batch, "code_hash", lambda: "changed code")
+    changed = {**PINNED_CODE, "notebooks/10_report.ipynb": "2"}
+    monkeypatch.setattr(batch, "code_digests", lambda: changed)
     jobs = _jobs(raw, a="ok ", b="ok")
     jobs[0].parameters = {"trust_name": "A"}
     jobs[1].instrument = inst
     res = _run(jobs)
     assert (res["a"].status, res["b"].status) == ("ok", "ok")
+    assert res["a"].why == "notebook 10_report.ipynb changed"
+
+
+def test_the_batch_says_why_each_trust_is_run_or_skipped(dirs, monkeypatch):
+    raw, _ = dirs
+    lines: list[str] = []
+    # First batch: nothing was run before.
+    _run(_jobs(raw, a="ok", b="ok", c="ok"), say=lines.append)
+    assert lines == ["a: run (first run)", "b: run (first run)", "c: run (first run)"]
+    # Second: a's workbook gains a byte, the report notebook's code changes for all, so
+    # a reports the first difference in the order workbook, instrument, code, parameters.
+    lines.clear()
+    monkeypatch.setattr(
+        batch, "code_digests", lambda: {**PINNED_CODE, "notebooks/10_report.ipynb": "2"}
+    )
+    res = _run(_jobs(raw, a="ok!", b="ok", c="ok"), say=lines.append)
+    assert lines == [
+        "a: rerun (workbook changed)",
+        "b: rerun (notebook 10_report.ipynb changed)",
+        "c: rerun (notebook 10_report.ipynb changed)",
+    ]
+    assert res["a"].why == "workbook changed"
+    # Third: nothing changed; then --force.
+    lines.clear()
+    res = _run(_jobs(raw, a="ok!", b="ok", c="ok"), say=lines.append)
+    assert lines == ["a: skipped (unchanged)", "b: skipped (unchanged)", "c: skipped (unchanged)"]
+    assert res["b"].summary_status == "skipped (unchanged)"
+    lines.clear()
+    _run(_jobs(raw, a="ok!", b="ok"), say=lines.append, force=True)
+    assert lines == ["a: rerun (--force)", "b: rerun (--force)"]
+
+
+def test_a_failed_run_is_retried_and_says_so(dirs):
+    raw, _ = dirs
+    _run(_jobs(raw, a="broken"))  # its folder exists, but no state was recorded
+    lines: list[str] = []
+    _run(_jobs(raw, a="ok"), say=lines.append)
+    assert lines == ["a: rerun (no successful run recorded)"]
 
 
 # -- kernel retries -----------------------------------------------------------------------------
@@ -216,7 +259,9 @@ def test_cli_exit_status_and_summary(dirs, monkeypatch, capsys):
     assert [r["status"] for r in summary] == ["ok", "failed"]
     (raw / "b.csv").write_text("ok")
     assert main(argv) == 0
-    assert "1 ok, 1 skipped (up to date), 0 failed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "a: skipped (unchanged)\nb: rerun (no successful run recorded)\n" in out
+    assert "1 ok, 1 skipped (up to date), 0 failed" in out
     assert main(["batch", "--jobs", "0"]) == 2
 
 
@@ -251,7 +296,7 @@ def test_cli_refuses_audience_in_a_parameters_file(dirs, capsys):
 @pytest.mark.notebooks
 def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
     sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import TINY_INSTRUMENT_YAML
+    from helpers.tiny import TINY_INSTRUMENT_YAML
     from helpers.workbooks import grid, valid_rows, write_xlsx
 
     from analysis.instrument import load_instrument

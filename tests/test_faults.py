@@ -26,8 +26,8 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from conftest import TINY_INSTRUMENT_YAML
 from helpers.faults import assert_no_file_name, read_only
+from helpers.tiny import TINY_INSTRUMENT_YAML
 from helpers.workbooks import grid, valid_rows, write_xlsx
 
 from analysis import config

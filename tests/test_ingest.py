@@ -208,7 +208,7 @@ def test_answer_contradicts_skip_rule(tmp_path, tiny_instrument, tiny_rows):
     p = _one(_problems(path, tiny_instrument), i + 2, "q_typed")
     rt = tiny_rows[i]["report_type"]
     assert p.message == (
-        f"answered 'Yes' but the question does not apply to this case (report_type is {rt}; "
+        f"answered 'Yes' but the question does not apply to this case (report_type is '{rt}'; "
         "it applies only when report_type is Typed); leave it blank or answer Not applicable"
     )
 
@@ -219,7 +219,7 @@ def test_factor_progress_without_factor(tmp_path, tiny_instrument, tiny_rows):
     path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
     p = _one(_problems(path, tiny_instrument), i + 2, "f_alcohol_progress")
     assert "answered 'no' but the question does not apply" in p.message
-    assert "f_alcohol_identified is No" in p.message
+    assert "f_alcohol_identified is 'No'" in p.message
 
 
 def test_blank_where_question_applies(tmp_path, tiny_instrument, tiny_rows):
@@ -228,7 +228,19 @@ def test_blank_where_question_applies(tmp_path, tiny_instrument, tiny_rows):
     path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
     p = _one(_problems(path, tiny_instrument), i + 2, "q_typed")
     assert p.message.startswith("is blank but the question applies to this case")
-    assert "report_type is Typed" in p.message
+    assert "(report_type is 'Typed')" in p.message
+
+
+def test_a_case_detail_coded_none_is_quoted_not_mistaken_for_blank(
+    tmp_path, tiny_instrument, tiny_rows
+):
+    # report_type's code None means "no report prepared"; the message quotes it, so it
+    # cannot be read as a blank report_type.
+    i = _first_with(tiny_instrument, tiny_rows, "report_type", ("None",))
+    _set(tiny_rows, i, q_typed="Yes")
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), i + 2, "q_typed")
+    assert "(report_type is 'None'; it applies only when report_type is Typed)" in p.message
 
 
 def test_blank_answer_without_skip_rule(tmp_path, tiny_instrument, tiny_rows):
@@ -567,8 +579,8 @@ def test_any_of_rule_problems_name_the_rule(tmp_path, any_of_instrument):
     path = write_xlsx(tmp_path / "bad.xlsx", grid(rows))
     problems = _problems(path, any_of_instrument)
     assert _one(problems, 2, "q_oversight").message.startswith(
-        "is blank but the question applies to this case (case_type is Licence, q_typed is "
-        "Not applicable); answer it"
+        "is blank but the question applies to this case (case_type is 'Licence', q_typed is "
+        "'Not applicable'); answer it"
     )
     assert "it applies only when case_type is Licence, or q_typed is Yes)" in (
         _one(problems, 3, "q_oversight").message

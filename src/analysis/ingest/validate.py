@@ -242,7 +242,9 @@ def _filled(col: pd.Series, where: np.ndarray, value: str) -> pd.Series:
 
 
 def _case_text(norm: pd.DataFrame, row, columns: Sequence[str]) -> str:
-    return ", ".join(f"{c} is {norm.at[row, c]}" for c in columns)
+    # Quoted: a case whose report_type is the code None (no report) must not read as
+    # one whose report_type is blank ("report_type is 'None'" vs "report_type is blank").
+    return ", ".join(f"{c} is {show(norm.at[row, c])}" for c in columns)
 
 
 def _schema(inst: Instrument, columns: Sequence[str]):

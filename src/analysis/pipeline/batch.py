@@ -13,8 +13,11 @@ Fault isolation
     organisation's outcome is caught in its worker and reported in the summary;
     a failed notebook's executed copy (with the error in it) is kept.
 Incremental
-    An organisation unchanged since its last *successful* run is skipped
-    (:mod:`analysis.pipeline.state`), so a failure is always retried.
+    An organisation unchanged since its last *successful* run (a batch's or a
+    ``report``'s) is skipped (:mod:`analysis.pipeline.state`), so a failure is always
+    retried. Before starting, the batch says why each organisation is run or skipped:
+    ``eastmere: skipped (unchanged)``, ``carrow-moor: rerun (workbook changed)``,
+    ``kestrel-downs: run (first run)``, ``lowbridge-city: rerun (--force)``.
 Transient kernel failures
     A kernel that fails to start is retried after a short pause before the
     organisation is called failed (:mod:`analysis.pipeline.failures`), and the
@@ -61,7 +64,7 @@ from analysis.pipeline.params import add_parameter_options, load_params
 from analysis.pipeline.state import (
     EXPECTED_OUTPUTS,
     clear_state,
-    code_hash,
+    code_digests,
     current_state,
     why_run,
     write_state,
@@ -104,6 +107,8 @@ class Result:
     reason: str = ""
     kernel_retries: int = 0
     phases: dict[str, float] = field(default_factory=dict)
+    #: Why it was run (``first run``, ``workbook changed``, ``--force``, ...) or skipped.
+    why: str = ""
 
     @property
     def summary_status(self) -> str:
@@ -291,6 +296,7 @@ def run_batch(
     progress: bool | None = None,
     retries: int = KERNEL_RETRIES,
     backoff: tuple[float, ...] = KERNEL_BACKOFF,
+    say: Callable[[str], None] | None = None,
 ) -> list[Result]:
     """Run ``jobs`` across worker processes; return one Result per job, in job order.
 
@@ -309,20 +315,33 @@ def run_batch(
         Show the tqdm bar (None: only on a terminal).
     retries, backoff
         Kernel start retries and the pause before each.
+    say
+        Called with one line per organisation before any runs, saying why it is run or
+        skipped (:func:`plan_line`); the command line prints them.
     """
-    code = code_hash()
+    code = code_digests()
     results: dict[str, Result] = {}
     todo: list[tuple[Job, dict[str, Any]]] = []
+    why: dict[str, str] = {}
     for job in jobs:
         try:
             state = current_state(job.workbook, job.instrument, job.parameters, job.audience, code)
         except OSError as exc:
             results[job.trust] = Result(job.trust, FAILED, reason=f"cannot read input: {exc}")
+            if say:
+                say(f"{job.trust}: cannot read its workbook")
             continue
-        reason = None if force else why_run(Path(job.out_dir), state, EXPECTED_OUTPUTS)
-        if not force and reason is None:
+        reason = "--force" if force else why_run(Path(job.out_dir), state, EXPECTED_OUTPUTS)
+        why[job.trust] = reason or "unchanged"
+        if say:
+            say(plan_line(job.trust, reason))
+        if reason is None:
             results[job.trust] = Result(
-                job.trust, SKIPPED, output=str(Path(job.out_dir) / "report.html"), reason=""
+                job.trust,
+                SKIPPED,
+                output=str(Path(job.out_dir) / "report.html"),
+                reason="unchanged",
+                why="unchanged",
             )
             continue
         todo.append((job, state))
@@ -336,7 +355,27 @@ def run_batch(
         with _progress(len(todo), disable) as bar:
             # Warming up only pays for the real pipeline; a stand-in runner needs none of it.
             _run_pool(todo, n_workers, runner, retries, backoff, results, bar, runner is None)
+    for trust, res in results.items():
+        res.why = res.why or why.get(trust, "")
     return [results[j.trust] for j in jobs]
+
+
+def plan_line(trust: str, reason: str | None) -> str:
+    """What the batch will do with one organisation, and why.
+
+    Examples
+    --------
+    >>> plan_line("eastmere", None)
+    'eastmere: skipped (unchanged)'
+    >>> plan_line("eastmere", "first run")
+    'eastmere: run (first run)'
+    >>> plan_line("eastmere", "notebook 10_report.ipynb changed")
+    'eastmere: rerun (notebook 10_report.ipynb changed)'
+    """
+    if reason is None:
+        return f"{trust}: skipped (unchanged)"
+    verb = "run" if reason == "first run" else "rerun"
+    return f"{trust}: {verb} ({reason})"
 
 
 def usable_cores() -> int:
@@ -517,6 +556,7 @@ def cli(args: argparse.Namespace) -> int:
         workers=args.jobs,
         force=args.force,
         progress=False if args.no_progress else None,
+        say=lambda line: print(line, flush=True),
     )
     print(summary_table(results))
     print(f"batch wall time {time.perf_counter() - t0:.1f}s")

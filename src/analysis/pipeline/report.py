@@ -1,6 +1,12 @@
 """The whole per-organisation pipeline: workbook in, offline HTML report out.
 
-``python -m analysis report [WORKBOOK] --trust SLUG [--audience ...] [--instrument PATH]``
+``python -m analysis report [WORKBOOK] [--trust SLUG] [--audience ...] [--instrument PATH]``
+
+Without ``--trust`` the organisation is the workbook's (its ``trust`` column when that
+names one organisation, else its file name; :func:`analysis.ingest.organisation_of`),
+and the run refuses to replace outputs an earlier run made from another workbook: only
+naming the organisation (``--trust``) replaces them. Without a workbook either, it is
+the demo run (``data/raw/norfolk-and-suffolk.xlsx``).
 
 1. ingest the workbook (``data/raw/<trust>.xlsx`` by default) into processed cases;
 2. analyse them into the findings table (``findings.csv`` and ``.parquet``) and its
@@ -44,9 +50,11 @@ from analysis.engine.disclosure import AUDIENCES
 from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext, conform, read_context
 from analysis.errors import UserError
 from analysis.fileio import storage_error
+from analysis.ingest import Organisation
 from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import provenance, transaction
 from analysis.pipeline.params import add_parameter_options, check_parameters, load_params
+from analysis.pipeline.state import code_digests, current_state, write_state
 from analysis.render.export import export_html
 from analysis.render.present import trust_display_name
 from analysis.render.textsafe import safe_filename
@@ -64,6 +72,9 @@ _NUMERIC = ["numerator", "denominator", "percent", "ci_low", "ci_high", "p_value
 class ReportResult:
     """What one report run produced."""
 
+    trust: str
+    #: How the organisation was worked out from the workbook; None when it was named.
+    chosen: Organisation | None
     html: Path
     out_dir: Path
     n_charts: int
@@ -292,13 +303,62 @@ def place_charts(findings: pd.DataFrame, instrument: Instrument) -> dict[str, li
 
 
 #: Files in a trust's folder that another command writes (reproduce): kept across runs.
-#: Not the batch's state file: it describes the outputs of the batch's own run, so a
-#: report run (perhaps on another workbook) drops it, and the batch reruns the trust.
+#: Not the batch's state file: every run writes its own (:mod:`analysis.pipeline.state`),
+#: so a batch after a report skips the organisation when nothing has changed since.
 KEPT_FILES = ("reproduction.csv", "reproduction.json", "inconsistencies.json")
 
 
+def choose_organisation(
+    trust: str | Organisation | None,
+    workbook: str | Path | None,
+    instrument: Instrument | None = None,
+) -> tuple[str, Organisation | None]:
+    """The organisation a run is for, and how it was chosen (None: named, or the demo's).
+
+    ``--trust`` names it; else a workbook's own ``trust`` column or file name
+    (:func:`analysis.ingest.organisation_of`, or its result passed in as ``trust``); with
+    neither, it is the demo organisation.
+    """
+    if isinstance(trust, Organisation):
+        return trust.slug, trust
+    if trust is not None:
+        return trust, None
+    if workbook is None:
+        return config.DEFAULT_TRUST, None
+    found = ingest.organisation_of(workbook, instrument)
+    return found.slug, found
+
+
+def check_replaceable(final: Path, workbook: Path, trust: str) -> None:
+    """Refuse to replace a report made from another workbook, for an organisation not named.
+
+    ``final`` holds a report when it has any of :data:`REQUIRED_OUTPUTS`; it may be
+    replaced only when its provenance names this very workbook (by sha256: the same
+    data, rerun). Files only other commands write (the reproduction check) hold no report.
+
+    Raises
+    ------
+    UserError
+        Naming the folder and the two ways on: ``--trust`` to replace it, or another slug.
+    """
+    if not any((final / name).exists() for name in REQUIRED_OUTPUTS):
+        return
+    try:
+        made_from = provenance.read_provenance(final).get("input_sha256")
+    except (OSError, ValueError):
+        made_from = None  # unreadable: nothing shows it is this workbook's
+    if made_from is not None and made_from == provenance.sha256_file(workbook):
+        return
+    raise UserError(
+        f"{final} already holds a report made from another workbook, and {trust} was "
+        "worked out from the workbook, not named: nothing was replaced. To replace that "
+        f"report, name the organisation: --trust {trust}; to keep it, give this workbook "
+        "another organisation slug: --trust SLUG"
+    )
+
+
 def run_report(
-    trust: str,
+    trust: str | Organisation | None,
     workbook: str | Path | None = None,
     *,
     audience: str = "internal",
@@ -318,7 +378,10 @@ def run_report(
     Parameters
     ----------
     trust
-        Organisation slug (also the output folder's name).
+        Organisation slug (also the output folder's name). None: the workbook's
+        (:func:`choose_organisation`; or pass what :func:`analysis.ingest.organisation_of`
+        found), and then outputs made from another workbook are
+        never replaced (:func:`check_replaceable`).
     workbook
         The case workbook; ``data/raw/<trust>.xlsx`` when omitted.
     audience
@@ -347,17 +410,25 @@ def run_report(
     if audience not in AUDIENCES:
         raise UserError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     check_parameters(parameters or {})
-    transaction.check_name(ingest.check_trust(trust))
     t0 = time.monotonic()
+    if workbook is not None and not Path(workbook).is_file():
+        raise UserError(f"no workbook at {workbook}")
+    inst = load_instrument(instrument_path or None)
+    trust, chosen = choose_organisation(trust, workbook, inst)
+    transaction.check_name(ingest.check_trust(trust))
     workbook = Path(workbook) if workbook else default_workbook(trust)
     if not workbook.is_file():
         raise UserError(
             f"no workbook at {workbook}: name one, or run `python -m analysis demo-data`"
         )
-    inst = load_instrument(instrument_path or None)
     final = Path(out_dir) if out_dir else config.trust_output_dir(trust)
     processed = config.processed_path(trust)
+    # What the batch would record for this run (analysis.pipeline.state), taken before
+    # it starts: a batch afterwards then skips the organisation if nothing changed.
+    run_state = current_state(workbook, instrument_path, parameters or {}, audience, code_digests())
     with transaction.locked(final, wait=wait):
+        if chosen is not None:
+            check_replaceable(final, workbook, trust)
         transaction.recover(final, processed)
         with transaction.Staging(final, processed) as stage:
             try:
@@ -372,6 +443,7 @@ def run_report(
                     progress=progress,
                     t0=t0,
                 )
+                write_state(stage.build, run_state)
             except OSError as exc:
                 if exc.filename is not None:
                     raise
@@ -379,6 +451,8 @@ def run_report(
                 raise storage_error(exc, stage.build) from exc
             stage.commit()
     return ReportResult(
+        trust=trust,
+        chosen=chosen,
         html=final / "report.html",
         out_dir=final,
         n_charts=exported.n_charts,
@@ -512,7 +586,12 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         help="case workbook (default: data/raw/<trust>.xlsx)",
     )
     parser.add_argument(
-        "--trust", default=config.DEFAULT_TRUST, help="organisation slug (default: %(default)s)"
+        "--trust",
+        default=None,
+        help="organisation slug, which also names the output folder. Default: the "
+        "workbook's (its trust column when that names one organisation, else its file "
+        "name), and then a report made from another workbook is never replaced; with no "
+        f"workbook either: {config.DEFAULT_TRUST} (the demo)",
     )
     parser.add_argument(
         "--audience",
@@ -540,8 +619,13 @@ def cli(args: argparse.Namespace) -> int:
     params = load_params(args.parameters_file, args.parameter)
     if args.instrument is not None and not args.instrument.is_file():
         raise UserError(f"no such instrument file: {args.instrument}")
+    trust: str | Organisation | None = args.trust
+    if trust is None and args.workbook is not None and args.workbook.is_file():
+        # Said before the run starts, which takes a while.
+        trust = ingest.organisation_of(args.workbook, args.instrument)
+        print(trust.describe(), file=sys.stderr)
     res = run_report(
-        args.trust,
+        trust,
         args.workbook,
         audience=args.audience,
         instrument_path=args.instrument,
@@ -550,7 +634,7 @@ def cli(args: argparse.Namespace) -> int:
         wait=args.wait,
     )
     print(
-        f"{args.trust}: {res.n_charts} charts, {res.size / 1e6:.1f} MB, {res.seconds:.0f}s",
+        f"{res.trust}: {res.n_charts} charts, {res.size / 1e6:.1f} MB, {res.seconds:.0f}s",
         file=sys.stderr,
     )
     print(res.html)
