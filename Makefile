@@ -18,7 +18,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup lock report demo-data batch aggregate test test-fast lint format dictionary reproduce bench clean
+.PHONY: help setup lock report pdf demo-data batch aggregate test test-fast lint format dictionary reproduce bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ report: $(STAMP) data/raw/$(TRUST).xlsx ## run the report for the demo trust (TR
 	@if [ -f src/analysis/synthetic/profiles/$(TRUST).yaml ] && grep -q '^calibrate_to:' src/analysis/synthetic/profiles/$(TRUST).yaml; then \
 		$(PY) -m analysis reproduce --profile $(TRUST) --summary; fi
 	$(PY) -m analysis report data/raw/$(TRUST).xlsx --trust $(TRUST) --audience $(AUDIENCE)
+
+pdf: $(STAMP) ## print outputs/$(TRUST)/report.html to an A4 report.pdf (headless Chromium; TRUST=aggregate too)
+	$(PY) -m analysis pdf --trust $(TRUST)
 
 batch: $(STAMP) ## run every workbook in data/raw/ in parallel, then the aggregate report
 	@ls data/raw/*.xlsx >/dev/null 2>&1 || $(PY) -m analysis demo-data
