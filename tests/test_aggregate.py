@@ -196,7 +196,7 @@ def test_load_or_build_returns_the_aggregate_context(two_trusts):
 def test_score_table(two_trusts):
     inst = two_trusts[0]
     t = aggregate_html.outcome_score_table(_pooled(two_trusts), inst)
-    assert list(t["organisation"]) == ["trust-a", "trust-b", "All organisations (pooled)"]
+    assert list(t["organisation"]) == ["Trust A", "Trust B", "All organisations (pooled)"]
     assert t.loc[0, "O4"].startswith("75%")  # police 2/4, review 4/4
     assert t.loc[1, "O4"].startswith("67%")  # police 4/4, review 1/3
     assert t.loc[2, "O4"].startswith("73%")  # pooled: (6/8 + 5/7) / 2
@@ -214,6 +214,6 @@ def test_intro_words_the_audience(two_trusts):
     internal = aggregate_html.intro_html(agg, inst, "internal")
     assert "case inspections of 2 organisations (8 cases in all)" in internal
     assert "nothing is suppressed" in internal
-    assert "Organisations: trust-a, trust-b." in internal
+    assert "Organisations: Trust A, Trust B." in internal  # names, not slugs
     published = aggregate_html.intro_html(agg, inst, "publication")
     assert "Small cells are suppressed [c] for publication." in published

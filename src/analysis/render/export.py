@@ -224,6 +224,13 @@ def narrow_layout(chart: Any, fig: Any) -> dict[str, Any]:
                 for cat, text in zip(categories, texts, strict=True)
             ],
         )
+    elif fig.layout.showlegend is not False and len(fig.data) > 1:
+        # Other charts (the funnels) keep their axes; a legend at the side would take a
+        # third of a phone's width, so it goes above the plot, in rows.
+        layout.update(
+            legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+            margin={"r": 10, "l": 50},
+        )
     return {"layout": layout, "text_size": 11}
 
 

@@ -156,6 +156,9 @@ def provenance_section(record: Mapping[str, Any], extra: Mapping[str, Any] | Non
         ("Run started (UTC)", record.get("started")),
     ]
     items += [(f"Parameter: {k}", v) for k, v in sorted(params.items())]
+    if record.get("input_sha256") is None and extra:
+        # A run on others' outputs (the aggregate): its inputs are the extra rows.
+        items = items[2:]
     items += list((extra or {}).items())
     items = [(k, v if v is not None else MISSING) for k, v in items]
     return render("provenance_section.html.j2", items=items)
