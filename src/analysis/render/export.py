@@ -203,9 +203,10 @@ def narrow_layout(chart: Any, fig: Any) -> dict[str, Any]:
         layout.update(
             height=round(fig.layout.height + len(categories) * room),
             bargap=room / band,
-            margin={"l": 8},
-            yaxis={"showticklabels": False, "title": {"text": ""}},
-            xaxis={"dtick": 25},
+            # Room on the left for half the "0%" tick and the axis title's overhang.
+            margin={"l": 28},
+            yaxis={"showticklabels": False, "title": {"text": ""}, "automargin": False},
+            xaxis={"dtick": 25, "title": {"font": {"size": 11}}},
             annotations=notes
             + [
                 {
