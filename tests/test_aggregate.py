@@ -217,3 +217,31 @@ def test_intro_words_the_audience(two_trusts):
     assert "Organisations: Trust A, Trust B." in internal  # names, not slugs
     published = aggregate_html.intro_html(agg, inst, "publication")
     assert "Small cells are suppressed [c] for publication." in published
+
+
+def test_build_records_each_input_in_provenance(two_trusts):
+    from analysis.pipeline import provenance
+
+    _, inst_path, outputs = two_trusts
+    provenance.write_provenance({"input_sha256": "a" * 64, "synthetic": True}, outputs / "trust-a")
+    aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+    record = provenance.read_provenance(outputs / "aggregate")
+    assert record["inputs"] == {
+        "trust-a": {"input_sha256": "a" * 64, "synthetic": True},
+        "trust-b": {"input_sha256": None, "synthetic": False},  # no provenance of its own
+    }
+    assert "findings.csv" in record["outputs"]
+    html = aggregate_html.provenance_html(record)
+    assert "Input of Trust A (sha256)" in html and "a" * 64 + " (synthetic)" in html
+    assert "Input of Trust B (sha256)" in html
+    assert "trust-a" not in html  # named, never by slug
+
+
+def test_title_block_marks_synthetic_inputs(two_trusts):
+    inst = two_trusts[0]
+    agg = _pooled(two_trusts)
+    record = {"inputs": {"trust-a": {"synthetic": True}, "trust-b": {"synthetic": False}}}
+    shown = aggregate_html.title_block_html(agg, inst, "internal", record)
+    assert 'class="synthetic-banner"' in shown and "2 organisations" in shown
+    real = {"inputs": {"trust-a": {"synthetic": False}}}
+    assert "synthetic-banner" not in aggregate_html.title_block_html(agg, inst, "internal", real)
