@@ -78,7 +78,14 @@
     clearTimeout(timer);
     timer = setTimeout(redrawAll, 150);
   });
+  // Printing from a browser lays the page out again at the paper's width: redraw for it.
   window.addEventListener("beforeprint", redrawAll);
+  if (window.matchMedia) {
+    var print = window.matchMedia("print");
+    var onPrint = function (e) { if (e.matches) redrawAll(); };
+    if (print.addEventListener) print.addEventListener("change", onPrint);
+    else if (print.addListener) print.addListener(onPrint);
+  }
 
   window.analysisChart = function (el, fig, config, narrow) {
     var c = { el: el, fig: fig, config: Object.assign({}, config, { responsive: false }),
