@@ -31,7 +31,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup lock report demo-data batch aggregate lab test test-fast lint format dictionary reproduce bench clean
+.PHONY: help setup lock report pdf demo-data batch aggregate lab test test-fast lint format dictionary reproduce bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ endif
 
 lab: $(STAMP) ## start JupyterLab on notebooks/ (LAB_ARGS="--no-browser --port 8899": more options)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ARGS)
+
+pdf: $(STAMP) ## print outputs/$(TRUST)/report.html to an A4 report.pdf (headless Chromium; TRUST=aggregate too)
+	$(PY) -m analysis pdf --trust $(TRUST)
 
 batch: $(STAMP) ## run every workbook in data/raw/ in parallel, then the aggregate report
 	@ls $(RAW_DIR)/*.xlsx >/dev/null 2>&1 || $(PY) -m analysis demo-data --out $(RAW_DIR)

@@ -173,6 +173,13 @@ def test_user_strings_are_escaped(inst, findings):
     assert XSS not in prov
 
 
+def test_synthetic_data_is_marked_in_the_title_block(inst, findings):
+    demo = narrative.title_block("Demo", inst, "internal", findings, synthetic=True)
+    assert 'class="synthetic-banner"' in demo and "invented cases" in demo
+    real = narrative.title_block("Real", inst, "internal", findings)
+    assert "synthetic-banner" not in real and "invented" not in real
+
+
 # -- appendices -----------------------------------------------------------------------------
 
 

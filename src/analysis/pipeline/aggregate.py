@@ -45,8 +45,9 @@ from analysis.engine.pooling import (
 from analysis.engine.run import analyse, write_findings
 from analysis.errors import UserError
 from analysis.instrument import Instrument, load_instrument
-from analysis.pipeline import transaction
+from analysis.pipeline import provenance, transaction
 from analysis.pipeline.report import build_findings as build_trust_findings
+from analysis.render.aggregate import TITLE
 from analysis.render.export import export_html
 
 #: The aggregate report notebook.
@@ -225,11 +226,24 @@ def run_notebook(out_dir: Path, parameters: dict, final: Path | None = None) -> 
     res = export_html(
         nb_out,
         out_dir / "report.html",
-        title="Inspection of adult offending work: all organisations",
+        title=TITLE,
     )
     if final != out_dir:
         kernels.point_parameters_at(nb_out, out_dir, final)
     return final / res.path.name
+
+
+def inputs_of(trusts: Sequence[str], outputs_dir: Path) -> dict[str, dict]:
+    """Each organisation's input as its own provenance records it: sha256, and whether synthetic.
+
+    Read from ``outputs/<trust>/provenance.json`` (nothing when a trust has none), so the
+    aggregate names every workbook it rests on without ever naming a file.
+    """
+    out = {}
+    for t in trusts:
+        rec = provenance.read_provenance(Path(outputs_dir) / t)
+        out[t] = {"input_sha256": rec.get("input_sha256"), "synthetic": bool(rec.get("synthetic"))}
+    return out
 
 
 def build(
@@ -283,6 +297,14 @@ def build(
             for name in KEPT_FILES:
                 if (final / name).is_file():
                     shutil.copy2(final / name, stage.build / name)
+            t0 = time.monotonic()
+            record = provenance.build_provenance(
+                input_path=None,
+                instrument=inst,
+                parameters={"audience": context.audience, "n_basis": n_basis, "trusts": trusts},
+            )
+            record["inputs"] = inputs_of(trusts, outputs_dir)
+            provenance.write_provenance(record, stage.build)
             paths = write_outputs(agg, inst, stage.build, context, n_basis=n_basis)
             out = final / paths["csv"].name
             if report:
@@ -292,6 +314,8 @@ def build(
                     "instrument_path": str(inst.path),
                 }
                 out = run_notebook(stage.build, params, final)
+            provenance.finish_provenance(record, stage.build, t0)
+            provenance.write_provenance(record, stage.build)
             stage.commit()
     return out
 

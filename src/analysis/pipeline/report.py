@@ -522,6 +522,10 @@ def _build_report(
             parameters={**params, "audience": context.audience},
             started=started,
         )
+        # Demo workbooks say so in the report (a banner): their cases are invented.
+        from analysis.synthetic.demo import is_synthetic
+
+        record["synthetic"] = is_synthetic(workbook)
         provenance.write_provenance(record, build)
 
         t = time.monotonic()
