@@ -417,3 +417,15 @@ def test_a_good_run_after_faults_leaves_only_its_outputs(site, here):
     assert res.out_dir == here / "outputs" / "t"
     assert sorted(p.name for p in (here / "outputs").iterdir()) == ["t"]
     assert sorted(p.name for p in (here / "processed").iterdir()) == ["t.parquet"]
+
+
+def test_importing_the_standin_patches_nothing():
+    # --doctest-modules imports every module under tests/: the stand-ins must apply only when
+    # standin.py runs as the command, or every later test loses its notebook and charts.
+    from helpers import standin  # noqa: F401
+
+    from analysis.pipeline import kernels
+    from analysis.render import charts
+
+    assert charts.all_charts.__module__ == "analysis.render.charts.build"
+    assert kernels.execute_notebook.__module__ == "analysis.pipeline.kernels"
