@@ -76,14 +76,17 @@ class ReportResult:
 
 
 def _write_tables_and_charts(
-    findings: pd.DataFrame, inst: Instrument, build: Path, audience: str
+    findings: pd.DataFrame, inst: Instrument, build: Path, audience: str, synthetic: bool = False
 ) -> float:
-    """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took."""
+    """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took.
+
+    ``synthetic``: the workbook is a demo one, as generated (marked so in the tables).
+    """
     # Heavy (matplotlib, plotly, xlsxwriter): not for the notebooks that import this module.
     from analysis.render import charts, tables
 
     t = time.monotonic()
-    tables.write_tables(findings, inst, build / "tables.xlsx", audience)
+    tables.write_tables(findings, inst, build / "tables.xlsx", audience, synthetic=synthetic)
     (build / "charts").mkdir()
     for chart in charts.all_charts(findings, inst):
         charts.save_static(chart, build / "charts")
@@ -409,7 +412,13 @@ def _build_report(
         # tables.xlsx and the static charts are pure CPU work in this process, while the
         # notebook below runs in a kernel process: overlapping them uses the second core.
         side = ThreadPoolExecutor(max_workers=1)
-        side_job = side.submit(_write_tables_and_charts, findings, inst, build, context.audience)
+        # A demo workbook still carrying the generator's stamp is synthetic data.
+        from analysis.synthetic.demo import is_generated
+
+        synthetic = is_generated(workbook)
+        side_job = side.submit(
+            _write_tables_and_charts, findings, inst, build, context.audience, synthetic
+        )
 
         params = {
             "trust": trust,
@@ -494,7 +503,7 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         "--audience",
         choices=AUDIENCES,
         default="internal",
-        help="internal: small bases marked [low]; publication: small cells suppressed [c]",
+        help="internal: small bases marked [u]; publication: small cells suppressed [c]",
     )
     parser.add_argument(
         "--instrument",

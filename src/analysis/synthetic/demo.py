@@ -105,6 +105,15 @@ def _as_generated(path: Path) -> bool:
     return bool(by and when and by.group(1) == GENERATOR_STAMP and when.group(1).startswith(stamp))
 
 
+def is_generated(path: str | Path) -> bool:
+    """Whether a workbook is synthetic demo data as the generator wrote it (its save stamp).
+
+    The report marks its tables synthetic from this; a workbook re-saved by a person is
+    treated as real data, as it may now hold real cases.
+    """
+    return _as_generated(Path(path))
+
+
 def write_demo_data(
     out_dir: str | Path | None = None, force: bool = False
 ) -> list[tuple[str, Path, str]]:
