@@ -242,7 +242,12 @@ def _filled(col: pd.Series, where: np.ndarray, value: str) -> pd.Series:
 
 
 def _case_text(norm: pd.DataFrame, row, columns: Sequence[str]) -> str:
-    return ", ".join(f"{c} is {norm.at[row, c]}" for c in columns)
+    """``"report_type is Typed, gender is blank"``: a blank cell is "blank", never "None"."""
+
+    def shown(v) -> str:
+        return "blank" if pd.api.types.is_scalar(v) and pd.isna(v) else str(v)
+
+    return ", ".join(f"{c} is {shown(norm.at[row, c])}" for c in columns)
 
 
 def _schema(inst: Instrument, columns: Sequence[str]):
