@@ -281,3 +281,20 @@ def test_demo_workbooks_from_before_the_manifest_are_judged_by_their_save_stamp(
     assert "refreshed" in text.split("carrow-moor.xlsx")[0].splitlines()[-1]
     assert "kept" in text.split("kestrel-downs.xlsx")[0].splitlines()[-1]
     assert (out / "kestrel-downs.xlsx").read_bytes() == saved
+
+
+def test_a_generated_workbook_is_known_as_synthetic_until_resaved(tmp_path, tiny_instrument):
+    # The report marks its tables synthetic from this: the generator's own save stamp.
+    import openpyxl
+
+    from analysis.synthetic.demo import is_generated
+
+    inst = load_instrument(tiny_instrument)
+    out = tmp_path / "t.xlsx"
+    synth.write_workbook(synth.generate(tiny_profile(6), instrument=inst), out, inst)
+    assert is_generated(out)
+    # Saved by a person (here openpyxl), it may now hold real cases: no longer synthetic.
+    resaved = tmp_path / "resaved.xlsx"
+    openpyxl.load_workbook(out).save(resaved)
+    assert not is_generated(resaved)
+    assert not is_generated(tmp_path / "missing.xlsx")

@@ -284,6 +284,9 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
                 )  # fmt: skip
         cases.set_row(top, 15 * lines)
         cases.freeze_panes(first, 1)
+        cases.set_paper(9)  # A4, landscape, the two header rows on every page
+        cases.set_landscape()
+        cases.repeat_rows(top, IDS_ROW - 1)
         codes.hide()
 
         if inst.languages:
@@ -313,8 +316,9 @@ def _instructions_sheet(ws, wb, inst: Instrument, colours: dict[str, str], setti
     title = wb.add_format({"bold": True, "font_size": 14})
     bold = wb.add_format({"bold": True, "font_size": 12})
     wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-    ws.set_column(0, 0, 100)
-    ws.set_column(1, 1, 14)
+    ws.set_column(0, 0, 64)  # fits A4 portrait in LibreOffice too
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
     steps = [
         f"This workbook records one probation case per row for {inst.title} "
         f"(instrument {inst.id}, version {inst.version}).",
@@ -341,7 +345,7 @@ def _instructions_sheet(ws, wb, inst: Instrument, colours: dict[str, str], setti
     for text in steps:
         ws.write_string(row, 0, text, wrap)
         # LibreOffice keeps a wrapped row at one line unless told its height.
-        ws.set_row(row, 15 * (1 + len(text) // 90))
+        ws.set_row(row, 15 * (1 + len(text) // 55))
         row += 1
     row += 1
     ws.write_string(row, 0, "Column colours: the outcome each column belongs to", bold)

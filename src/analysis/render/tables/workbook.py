@@ -352,7 +352,7 @@ def write_tables(
     shown = present.markers_for(audience, findings["flags"], used=_used(tables))
     notes = _notes(audience, shown, synthetic)
     tag = " (synthetic data)" if synthetic else ""
-    title = f"{instrument.title}: case assessment tables, {org}{tag}"
+    title = f"{instrument.title}: findings tables, {org}{tag}"
     source = (
         f"Source: case inspection findings; instrument {instrument.id} version "
         f"{instrument.version}."
