@@ -442,3 +442,32 @@ def test_names_are_display_names(findings, inst, tmp_path):
     assert wb["Comparison_rosh_start"]["A1"].value.startswith(
         "Table 1: Comparison by OASys RoSH classification at start:"
     )
+
+
+def test_libreoffice_prints_each_sheet_on_one_a4_page(books, tmp_path):
+    # Every fixture table is short and fitted to the page width, so LibreOffice prints the
+    # 14 sheets on 14 A4 pages (the workbook of a real trust printed as 467 pages before).
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("LibreOffice (soffice) is needed in CI for the print test")
+        pytest.skip("LibreOffice (soffice) is not installed: apt-get install libreoffice-calc")
+    src = books["paths"]["publication"]
+    subprocess.run(
+        [soffice, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(src)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "HOME": str(tmp_path)},  # a profile of its own, not the user's
+    )
+    pdf = (tmp_path / (src.stem + ".pdf")).read_bytes()
+    # Each page object names its own size: /Type/Page ... /MediaBox[0 0 w h].
+    boxes = re.findall(rb"/Type\s*/Page\b[^>]*?/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", pdf)
+    assert len(boxes) == len(SHEETS)
+    for w, h in boxes:
+        assert sorted((round(float(w)), round(float(h)))) == [595, 842]  # A4 in points
