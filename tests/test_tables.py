@@ -308,9 +308,9 @@ def test_print_settings(books):
         (table,) = ws.tables.values()
         header_row = int("".join(ch for ch in table.ref.split(":")[0] if ch.isdigit()))
         assert ws.print_title_rows == f"${header_row}:${header_row}", ws.title
-    # Questions: widths 10+10+22+70+14*5+10 = 192 characters, so landscape.
+    # Questions: widths 10+10+22+70+14*5+12 = 194 characters, so landscape.
     assert books["publication"]["Questions"].page_setup.orientation == "landscape"
-    # Sample profile: 40+34+12+14+14+10 = 124 is wide too; the cover (90) is not.
+    # Sample profile: 40+34+12+14+14+12 = 126 is wide too; the cover (72) is not.
     assert books["publication"]["Cover"].page_setup.orientation in (None, "portrait")
     assert books["publication"]["Questions"].column_dimensions["D"].width == pytest.approx(
         70, abs=1
