@@ -471,3 +471,11 @@ def test_libreoffice_prints_each_sheet_on_one_a4_page(books, tmp_path):
     assert len(boxes) == len(SHEETS)
     for w, h in boxes:
         assert sorted((round(float(w)), round(float(h)))) == [595, 842]  # A4 in points
+
+
+def test_note_numbers_ascend_in_every_title(books):
+    import re
+
+    for ws in books["publication"].worksheets[3:]:
+        numbers = [int(n) for n in re.findall(r"\[note (\d+)\]", ws["A1"].value)]
+        assert numbers == sorted(numbers) and numbers, ws.title

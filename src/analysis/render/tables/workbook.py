@@ -206,9 +206,21 @@ def _refs(ids: Sequence[str], notes: dict[str, Any]) -> str:
 
 
 def _gptable(
-    t: Table, org: str, tag: str, notes: dict[str, Any], synthetic: bool, source: str, audience
+    t: Table,
+    org: str,
+    tag: str,
+    notes: dict[str, Any],
+    synthetic: bool,
+    source: str,
+    audience: str,
+    numbered: list[str],
 ) -> gpt.GPTable:
-    """One table's sheet: title with its note references, key, source and data."""
+    """One table's sheet: title with its note references, key, source and data.
+
+    ``numbered`` is the notes already referenced by earlier sheets, in number order; the
+    title lists those first, then its new ones (appended to ``numbered``), so its note
+    numbers ascend as gptables numbers notes by first reference.
+    """
     frame = pd.DataFrame(
         [[_cell(v, c) for v, c in zip(r, t.columns, strict=True)] for r in t.rows],
         columns=[c.header for c in t.columns],
@@ -216,7 +228,14 @@ def _gptable(
     )
     shown = present.markers_for(audience, used=_used([t]))
     key = present.marker_key(shown, ", ")
-    refs = ("synthetic",) * synthetic + ("markers",) * bool(shown) + t.notes
+    wanted = [
+        n
+        for n in dict.fromkeys(("synthetic",) * synthetic + ("markers",) * bool(shown) + t.notes)
+        if n in notes
+    ]
+    new = [n for n in wanted if n not in numbered]
+    numbered += new
+    refs = [n for n in numbered if n in wanted]
     fmt = [
         {"column": {"columns": [c.header], "format": {"num_format": f, "align": "right"}}}
         for c in t.columns
@@ -225,7 +244,7 @@ def _gptable(
     return gpt.GPTable(
         table=frame,
         table_name=sheet_name(t.sheet)[:24] + "_table",
-        title=_inert(f"{t.title}, {org}{tag}") + _refs(list(dict.fromkeys(refs)), notes),
+        title=_inert(f"{t.title}, {org}{tag}") + _refs(refs, notes),
         instructions=_inert("This worksheet contains one table. " + t.description),
         legend=[f"Shorthand: {key}." if key else "No shorthand markers are used in this table."],
         source=_inert(source),
@@ -357,10 +376,12 @@ def write_tables(
         f"Source: case inspection findings; instrument {instrument.id} version "
         f"{instrument.version}."
     )
-    sheets = {t.sheet: _gptable(t, org, tag, notes, synthetic, source, audience) for t in tables}
     # gptables numbers the notes in the order the sheets first reference them.
-    order = re.findall(r"\$\$(.+?)\$\$", " ".join(g.title for g in sheets.values()))
-    numbered = list(dict.fromkeys(order)) + [k for k in notes if k not in order]
+    numbered: list[str] = []
+    sheets = {
+        t.sheet: _gptable(t, org, tag, notes, synthetic, source, audience, numbered) for t in tables
+    }
+    numbered += [k for k in notes if k not in numbered]
 
     heading = {"bold": True, "font_size": 14}
     intro = ["Tables of the findings of a probation case inspection, one table per sheet."]
