@@ -279,8 +279,8 @@ def _triplets(header: list[str]) -> list[tuple[int, int, int]]:
         for j, h in enumerate(header)
         if h.endswith("(%)")
         and j >= 2
-        and header[j - 2].endswith("(n)")
-        and header[j - 1].endswith("(N)")
+        and header[j - 2].endswith("(number)")
+        and header[j - 1].endswith("(number)")
     ]
 
 
@@ -318,7 +318,7 @@ def test_internal_tables_describe_no_suppression_marker(rendered):
             if isinstance(c.value, str)
         )
         assert "[c]" not in words, org
-        assert "[low]" in words and "[z]" in words
+        assert "[u]" in words and "[z]" in words
 
 
 def _report_factors(page: str) -> list[tuple[str, str]]:

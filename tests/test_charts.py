@@ -128,7 +128,7 @@ def test_comparison_chart_error_bars_and_low_marker(findings, inst):
     assert c.series == ["PO", "PSO"]
     d = c.data.set_index(["label", "series"])
     pso = d.loc[("Checks made with children's services before sentence", "PSO")]
-    assert bool(pso["low"]) and pso["text"].endswith("[low]")
+    assert bool(pso["low"]) and pso["text"].endswith("[u]")
     assert pso["ci_low"] < pso["percent"] < pso["ci_high"]
     assert "2 of 2 questions" in c.title
     assert "no difference was statistically significant" in c.title

@@ -210,6 +210,18 @@ def test_report_prints_the_html_path_and_writes_every_output(pipeline):
 
 
 @pytest.mark.notebooks
+def test_tables_of_real_data_are_not_marked_synthetic(pipeline):
+    # The pipeline's workbook is written by the tests, not the demo generator.
+    import openpyxl
+
+    wb = openpyxl.load_workbook(pipeline["out"] / "tables.xlsx")
+    words = " ".join(
+        str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value
+    )
+    assert "synthetic" not in words.lower()
+
+
+@pytest.mark.notebooks
 def test_html_is_offline_and_counts_its_charts(pipeline):
     html = (pipeline["out"] / "report.html").read_text(encoding="utf-8")
     assert '<script src="http' not in html

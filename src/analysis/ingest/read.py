@@ -45,7 +45,7 @@ from analysis.ingest.checks import (
     workbook_language,
 )
 from analysis.ingest.guards import DEFAULT_LIMITS, Limits
-from analysis.ingest.header import case_frame, locate_header, warn_merged
+from analysis.ingest.header import case_frame, header_row, locate_header, warn_merged
 from analysis.ingest.problems import IngestError, Problem, Report
 from analysis.ingest.readers import read_grid
 from analysis.ingest.validate import (
@@ -147,9 +147,11 @@ def read_cases(
             )
         lang = workbook_language(inst, language, grid.language, rep)
         mapping = locate_header(grid.cells, inst, grid.merged, rep)
-        raw = case_frame(grid.cells, mapping, rep)
-        warn_merged(grid.merged, rep)
-        warn_hidden(grid.hidden_rows, grid.hidden_cols, len(grid.cells), mapping, rep)
+        top = header_row(grid.cells, inst, grid.merged)
+        raw = case_frame(grid.cells, mapping, rep, top)
+        warn_merged(grid.merged, rep, top)
+        hidden = [r for r in grid.hidden_rows if r > top]  # rows of cases, not the header
+        warn_hidden(hidden, grid.hidden_cols, len(grid.cells), mapping, rep)
         del grid  # the raw cells can be large; free them before normalising
         norm = normalise_cases(raw, inst, rep, lang)
         norm, raw = drop_spacing_rows(norm, raw, inst, rep)

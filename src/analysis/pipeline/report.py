@@ -87,14 +87,17 @@ class ReportResult:
 
 
 def _write_tables_and_charts(
-    findings: pd.DataFrame, inst: Instrument, build: Path, audience: str
+    findings: pd.DataFrame, inst: Instrument, build: Path, audience: str, synthetic: bool = False
 ) -> float:
-    """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took."""
+    """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took.
+
+    ``synthetic``: the workbook is a demo one, as generated (marked so in the tables).
+    """
     # Heavy (matplotlib, plotly, xlsxwriter): not for the notebooks that import this module.
     from analysis.render import charts, tables
 
     t = time.monotonic()
-    tables.write_tables(findings, inst, build / "tables.xlsx", audience)
+    tables.write_tables(findings, inst, build / "tables.xlsx", audience, synthetic=synthetic)
     (build / "charts").mkdir()
     for chart in charts.all_charts(findings, inst):
         charts.save_static(chart, build / "charts")
@@ -507,7 +510,14 @@ def _build_report(
         # tables.xlsx and the static charts are pure CPU work in this process, while the
         # notebook below runs in a kernel process: overlapping them uses the second core.
         side = ThreadPoolExecutor(max_workers=1)
-        side_job = side.submit(_write_tables_and_charts, findings, inst, build, context.audience)
+        # Demo workbooks (the generator's author stamp, kept when edited and saved again)
+        # hold invented cases: the tables, the report's banner and provenance say so.
+        from analysis.synthetic.demo import is_synthetic
+
+        synthetic = is_synthetic(workbook)
+        side_job = side.submit(
+            _write_tables_and_charts, findings, inst, build, context.audience, synthetic
+        )
 
         params = {
             "trust": trust,
@@ -522,10 +532,7 @@ def _build_report(
             parameters={**params, "audience": context.audience},
             started=started,
         )
-        # Demo workbooks say so in the report (a banner): their cases are invented.
-        from analysis.synthetic.demo import is_synthetic
-
-        record["synthetic"] = is_synthetic(workbook)
+        record["synthetic"] = synthetic
         provenance.write_provenance(record, build)
 
         t = time.monotonic()
@@ -601,7 +608,7 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         "--audience",
         choices=AUDIENCES,
         default="internal",
-        help="internal: small bases marked [low]; publication: small cells suppressed [c]",
+        help="internal: small bases marked [u]; publication: small cells suppressed [c]",
     )
     parser.add_argument(
         "--instrument",

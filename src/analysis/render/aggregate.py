@@ -126,7 +126,8 @@ def intro_html(agg: pd.DataFrame, instrument: Instrument, audience: str) -> str:
     mode = (
         "Small cells are suppressed [c] for publication."
         if audience == "publication"
-        else "Internal version: small bases are marked [low], nothing is suppressed."
+        else "Internal version: small bases are marked [u] (low reliability), nothing is "
+        "suppressed."
     )
     return render(
         "aggregate_intro.html.j2",

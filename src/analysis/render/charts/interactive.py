@@ -41,7 +41,7 @@ def figure(chart: Drawable) -> go.Figure:
 
 
 def _hover_numbers(r: Any) -> tuple[str, str, str]:
-    """Hover texts of one bar: its base ("22 of 54 [low]"), its interval and its percent."""
+    """Hover texts of one bar: its base ("22 of 54 [u]"), its interval and its percent."""
     if r.suppressed:
         return f"suppressed {present.C.symbol}", "", ""
     base = (
