@@ -93,6 +93,7 @@ format: $(STAMP) ## format the code
 bench: $(STAMP) ## run the benchmarks (ratios measured side by side)
 	$(PY) bench/ingest.py
 	$(PY) bench/score_million.py
+	$(PY) bench/charts.py
 	$(PY) bench/batch.py
 
 clean: ## remove outputs and processed data (never raw data)
