@@ -14,8 +14,9 @@ report
     ingest, analyse, tables, charts, the notebook in a kernel, the HTML export.
 
 Prints the best wall time of each, their ratio (target: the report within 2.5x the
-imports), CPU seconds of each (the report's include its kernel's), and the phase times
-the report recorded in ``provenance.json``.
+imports), CPU seconds of each (the report's include its kernel's), the peak resident
+memory of the largest process, and the phase times the report recorded in
+``provenance.json``.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{min(c for _, c in runs['report']):.2f}s CPU"
     )
     print(f"ratio: the report takes {rep / imp:.1f}x its import floor (target <= 2.5x)")
+    # ru_maxrss of the children: the largest resident set any of them (or theirs) reached.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory of the largest process (report or its kernel): {peak:.0f} MiB")
     prov = RESULTS / "outputs" / slug / "provenance.json"
     phases = json.loads(prov.read_text(encoding="utf-8")).get("phases_seconds", {})
     print("phases of the last report run (s): " + ", ".join(f"{k} {v}" for k, v in phases.items()))
