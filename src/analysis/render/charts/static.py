@@ -3,8 +3,8 @@
 :func:`save_static` lays a chart out on a :class:`~analysis.render.charts.canvas.Canvas`
 (:func:`draw`) and writes it as a 150 dpi PNG and an SVG whose words are ``<text>``,
 byte-identical on rerun, in the look the charts had in matplotlib (seaborn's whitegrid
-style, DejaVu Sans): the same page sizes, words, bars, hatching and interval lines, in
-about a tenth of matplotlib's time (``bench/charts.py``).
+style, DejaVu Sans): the same page sizes, words, bars, hatching and interval lines, over
+ten times faster than matplotlib drew them (``bench/charts.py``).
 
 :func:`figure` draws the same chart as a matplotlib figure (a bare Agg canvas, in
 seaborn's whitegrid style; pyplot is never touched), for users who want to restyle a
