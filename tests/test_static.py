@@ -9,8 +9,9 @@ from fixtures_findings import fixture_findings, fixture_instrument
 from PIL import Image
 
 from analysis.render import charts, present
-from analysis.render.charts import static
+from analysis.render.charts import Chart, static
 from analysis.render.charts.canvas import Canvas, Text, text_width
+from analysis.render.charts.model import frame
 from analysis.render.charts.style import LABEL_WIDTH, wrap
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -148,3 +149,21 @@ def test_dollar_signs_are_drawn_literally(findings, tmp_path):
     _, svg = charts.save_static(charts.profile_chart(f, "case_type"), tmp_path)
     _, texts = svg_texts(svg)
     assert "Cost $5 and $10" in texts and "a_b^c" in texts and "{x}" in texts
+
+
+@pytest.mark.parametrize(("kind", "n_series"), [("grouped", 4), ("grouped", 5), ("stacked", 5)])
+def test_legends_that_do_not_fill_their_last_row(kind, n_series, tmp_path):
+    # 4 groups in 3 columns, 5 in 3 (grouped) or 4 (stacked): matplotlib's split is
+    # 2+1+1, 2+2+1 and 2+1+1+1; every name is shown once.
+    names = [f"group {i}" for i in range(n_series)]
+    pct = 100 / n_series if kind == "stacked" else 50.0
+    rows = [
+        {"label": "Q", "series": s, "numerator": 5, "denominator": 10, "percent": pct,
+         "ci_low": 30.0, "ci_high": 70.0, "flags": "", "suppressed": False, "low": False,
+         "text": "50% (5 of 10)"}
+        for s in names
+    ]  # fmt: skip
+    chart = Chart("legend-test", "Title", "Subtitle", "Alt.", kind, frame(rows))
+    _, svg = charts.save_static(chart, tmp_path)
+    _, texts = svg_texts(svg)
+    assert sorted(t for t in texts if t.startswith("group ")) == names

@@ -400,7 +400,7 @@ def draw(chart: Drawable) -> Canvas:
         (px(100), plot_top, px(100), plot_bottom),
     ):
         c.line(x0, y0, x1, y1, FRAME, 1.0, z=2.5)
-    _legend_canvas(c, entries, colours, plot_left, legend_top, ncols, rows)
+    _legend_canvas(c, entries, colours, plot_left, legend_top, ncols)
     return c
 
 
@@ -472,13 +472,19 @@ def _stacked_canvas(c: Canvas, chart: Drawable, px: Any, py: Any, slot: float) -
 
 
 def _legend_canvas(
-    c: Canvas, entries: list[str], colour_of: dict, x0: float, top: float, ncols: int, rows: int
+    c: Canvas, entries: list[str], colour_of: dict, x0: float, top: float, ncols: int
 ) -> None:
     """Swatches and names below the axis, filled column by column (as matplotlib does)."""
     if not entries:
         return
     em = LEGEND_SIZE
-    columns = [entries[n * rows : (n + 1) * rows] for n in range(ncols)]
+    # matplotlib's split: the first (len % ncols) columns take one entry more.
+    per, extra = divmod(len(entries), ncols)
+    columns, start = [], 0
+    for n in range(ncols):
+        stop = start + per + (1 if n < extra else 0)
+        columns.append(entries[start:stop])
+        start = stop
     x = x0
     for column in columns:
         for n, name in enumerate(column):
