@@ -126,6 +126,7 @@ format: $(STAMP) ## format the code
 bench: $(STAMP) ## run the benchmarks (ratios measured side by side)
 	$(PY) bench/ingest.py
 	$(PY) bench/score_million.py
+	$(PY) bench/charts.py
 	$(PY) bench/batch.py
 	$(PY) bench/explore.py
 
