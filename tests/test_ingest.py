@@ -749,6 +749,11 @@ def test_blank_condition_is_called_blank():
     from analysis.ingest.validate import _case_text
 
     norm = pd.DataFrame({"report_type": [None, "None", np.nan], "gender": ["Male", pd.NA, "F"]})
-    assert _case_text(norm, 0, ["report_type", "gender"]) == "report_type is blank, gender is Male"
-    assert _case_text(norm, 1, ["report_type", "gender"]) == "report_type is None, gender is blank"
+    # Values are quoted as typed, so the code 'None' cannot be mistaken for a blank.
+    assert (
+        _case_text(norm, 0, ["report_type", "gender"]) == "report_type is blank, gender is 'Male'"
+    )
+    assert (
+        _case_text(norm, 1, ["report_type", "gender"]) == "report_type is 'None', gender is blank"
+    )
     assert _case_text(norm, 2, ["report_type"]) == "report_type is blank"

@@ -70,12 +70,12 @@ def test_a_filter_change_recomputes_and_warns_of_small_bases(inst, cases):
     v.filters["om_grade"].value = ("PO",)
     assert "12 of 24 cases selected" in v.summary.value
     v.filters["gender"].value = ("Female",)
-    # 6 cases: a small selection, and every figure on it carries [low].
+    # 6 cases: a small selection, and every figure on it carries [u].
     assert "6 of 24 cases selected" in v.summary.value
     assert present.LOW.symbol in v.summary.value
-    assert "100% (6 of 6) [low]" in v.question_out.value
+    assert "100% (6 of 6) [u]" in v.question_out.value
     assert "A group has no selected cases" in v.differences_out.value
-    # The PSO group is filtered out: no figure, so no [low] either.
+    # The PSO group is filtered out: no figure, so no [u] either.
     assert "<td>PSO</td><td>no relevant cases</td>" in v.question_out.value
 
 
@@ -95,8 +95,8 @@ def test_question_and_groups_callbacks(inst, cases):
     v = explore.view(cases, inst)
     v.question.value = "a2"
     assert "<h4>a2 A2</h4>" in v.question_out.value
-    # a2 applies to 16 cases: PO 12 of 12, PSO 4 of 4 [low].
-    assert "100% (4 of 4) [low]" in v.question_out.value
+    # a2 applies to 16 cases: PO 12 of 12, PSO 4 of 4 [u].
+    assert "100% (4 of 4) [u]" in v.question_out.value
     v.compare_by.value = "gender"
     assert (v.group_a.value, v.group_b.value) == (("Male",), ("Female",))
     assert "Male against Female" in v.differences_out.value

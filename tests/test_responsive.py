@@ -3,7 +3,7 @@
 - no sideways page scroll at 390 px (a phone) or 1440 px (a desktop), for the trust and the
   aggregate report: ``document.documentElement.scrollWidth <= window.innerWidth``;
 - every value label of every interactive chart lies inside its chart's SVG, bars at 100%
-  with their "[low]" caveat included (plotly.js drops text outside the axis range);
+  with their "[u]" caveat included (plotly.js drops text outside the axis range);
 - printed, every page is A4 (MediaBox 595 x 842 pt).
 
 Skipped without Chromium, except on CI (``CI=true``), where that is a failure.
@@ -81,7 +81,7 @@ def aggregate_report(tmp_path_factory):
 
 
 def _full_bars_page(tmp_path):
-    """A page of comparison charts whose bars are all at 100%, small bases marked [low]."""
+    """A page of comparison charts whose bars are all at 100%, small bases marked [u]."""
     df = fixture_findings()
     cmp = (df["kind"] == "comparison") & ~df["flags"].str.contains("c", na=False)
     df.loc[cmp, "numerator"] = df.loc[cmp, "denominator"]
@@ -92,7 +92,7 @@ def _full_bars_page(tmp_path):
     inst_path.write_text(FIXTURE_INSTRUMENT_YAML, encoding="utf-8")
     inst = load_instrument(inst_path)
     drawn = [charts.comparison_chart(df, v, instrument=inst) for v in ("om_grade", "ldu")]
-    assert all("[low]" in t for c in drawn for t in c.data["text"] if t.startswith("100%"))
+    assert all("[u]" in t for c in drawn for t in c.data["text"] if t.startswith("100%"))
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(

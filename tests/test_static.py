@@ -115,7 +115,7 @@ def test_suppressed_bar_is_a_gap_marked_c_and_low_bar_is_hatched(findings, tmp_p
     cmp = charts.comparison_chart(findings, "om_grade")
     _, svg = charts.save_static(cmp, tmp_path)
     root, texts = svg_texts(svg)
-    assert any(t.endswith("[low]") for t in texts)
+    assert any(t.endswith("[u]") for t in texts)
     assert root.find(f"{SVG}defs/{SVG}pattern") is not None
     assert any(r.get("fill", "").startswith("url(#hatch") for r in root.iter(f"{SVG}rect"))
 

@@ -10,7 +10,7 @@
   Benjamini-Hochberg false discovery rate, ranked by adjusted p.
 
 Every figure is worded by :mod:`analysis.render.present` (rounding, intervals, p values,
-the ``[low]`` marker for a base under :data:`analysis.config.LOW_BASE_THRESHOLD`), as in
+the ``[u]`` marker for a base under :data:`analysis.config.LOW_BASE_THRESHOLD`), as in
 the report. The callbacks are plain methods that set the output widgets' HTML, so
 tests drive them without a browser (``view.filters["gender"].value = ("Female",)``) and
 read ``view.summary.value``. Internal use only: the view shows counts and no case row,
@@ -48,7 +48,7 @@ def group_name(group_var: str, group: str) -> str:
 
 
 def low_marker(denominator: float) -> str:
-    """``" [low]"`` beside a figure whose base is small, else ``""`` (present's rule)."""
+    """``" [u]"`` beside a figure whose base is small, else ``""`` (present's rule)."""
     return f" {present.LOW.symbol}" if present.is_low_base(denominator) else ""
 
 

@@ -64,7 +64,7 @@ def _none(x: float) -> float | None:
 
 
 def _label_room(chart: Drawable) -> int:
-    """Right margin (px) for the value labels drawn past the bars ("100% (54 of 54) [low]").
+    """Right margin (px) for the value labels drawn past the bars ("100% (54 of 54) [u]").
 
     An estimate from the longest label at 12 px Arial; the report's drawing
     (``assets/charts.js``) measures the labels once drawn and widens it if they need more.
