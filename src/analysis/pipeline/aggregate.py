@@ -44,6 +44,7 @@ from analysis.engine.pooling import (
 )
 from analysis.engine.run import analyse, write_findings
 from analysis.errors import UserError
+from analysis.fileio import write_csv
 from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import provenance, transaction
 from analysis.pipeline.report import build_findings as build_trust_findings
@@ -188,7 +189,7 @@ def write_outputs(
     paths: dict[str, Path] = dict(write_findings(agg, out_dir, context))
     fs = funnels(agg, instrument, n_basis)
     paths["funnel"] = out_dir / "funnel.csv"
-    funnel_table(fs).to_csv(paths["funnel"], index=False, lineterminator="\n")
+    write_csv(funnel_table(fs), paths["funnel"])
     for o, f in fs.items():
         for p in funnel_chart.save_static(f, out_dir / "charts" / f"funnel_{o}"):
             paths[f"chart_{o}_{p.suffix[1:]}"] = p
