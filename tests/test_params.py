@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from analysis.errors import UserError
@@ -54,3 +56,26 @@ def test_values_are_yaml_and_pairs_override_the_file(tmp_path):
     f.write_text("a: [unclosed\n")
     with pytest.raises(UserError, match="not valid YAML"):
         params.load_params(f)
+
+
+def test_parameters_file_must_be_a_small_regular_file(tmp_path, monkeypatch):
+    # /dev/zero: a device, refused before it is opened (it was read until memory ran out).
+    with pytest.raises(UserError, match="/dev/zero is a device, pipe or socket"):
+        params.load_params("/dev/zero")
+    with pytest.raises(UserError, match="is a folder"):
+        params.load_params(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="device, pipe or socket"):
+        params.load_params(fifo)  # never opened, so never blocks
+    # 11 bytes against a 10-byte limit: refused; 10 bytes ("a: 1234567") read.
+    monkeypatch.setattr(params, "MAX_PARAMS_BYTES", 10)
+    big = tmp_path / "big.yaml"
+    big.write_text("a: 12345678")
+    with pytest.raises(UserError, match="larger than 10 bytes"):
+        params.load_params(big)
+    big.write_text("a: 1234567")
+    assert params.load_params(big) == {"a": 1234567}
+    big.write_bytes(b"a: \xff\n")
+    with pytest.raises(UserError, match="UTF-8"):
+        params.load_params(big)

@@ -11,6 +11,8 @@ the option that does set it.
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,10 @@ from typing import Any
 import yaml
 
 from analysis.errors import UserError
+
+#: Largest parameters file read: a few named values are a few hundred bytes, so a file
+#: this large is the wrong file (``/dev/zero`` would otherwise be read until memory ran out).
+MAX_PARAMS_BYTES = 1024**2
 
 #: Parameter names the command sets itself -> how the user sets them instead.
 RESERVED = {
@@ -77,9 +83,9 @@ def load_params(path: str | Path | None, pairs: list[list[str]] | None = None) -
     params: dict[str, Any] = {}
     if path:
         try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UserError(f"cannot read parameters file {path}: {exc.strerror}") from None
+            loaded = yaml.safe_load(_read_bounded(Path(path)).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: a parameters file must be UTF-8 text") from None
         except yaml.YAMLError as exc:
             raise UserError(f"{path}: not valid YAML: {exc}") from None
         if loaded is None:
@@ -91,3 +97,33 @@ def load_params(path: str | Path | None, pairs: list[list[str]] | None = None) -
         params[name] = yaml.safe_load(value)
     check_parameters(params)
     return params
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The bytes of a parameters file: a regular file of at most :data:`MAX_PARAMS_BYTES`.
+
+    As for the instrument file (:mod:`analysis.instrument.loader`): looked at before it is
+    opened, so a FIFO is never opened and a device never read; the read is bounded too.
+    """
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise UserError(f"cannot read parameters file {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
+        raise UserError(f"parameters file {path} is {what}, not a YAML file")
+    too_big = UserError(
+        f"parameters file {path} is larger than {MAX_PARAMS_BYTES:,} bytes; a parameters "
+        "file is a short YAML mapping of name: value (is this the right file?)"
+    )
+    if info.st_size > MAX_PARAMS_BYTES:
+        raise too_big
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            blob = fh.read(MAX_PARAMS_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"cannot read parameters file {path}: {exc.strerror}") from None
+    if len(blob) > MAX_PARAMS_BYTES:
+        raise too_big
+    return blob
