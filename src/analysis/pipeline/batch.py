@@ -63,7 +63,11 @@ from analysis.pipeline.failures import (
     describe_failure,
     kernel_retrying,
 )
-from analysis.pipeline.params import add_parameter_options, load_params
+from analysis.pipeline.params import (
+    add_parameter_options,
+    check_notebook_parameters,
+    load_params,
+)
 from analysis.pipeline.state import (
     EXPECTED_OUTPUTS,
     clear_state,
@@ -565,6 +569,8 @@ def cli(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UserError("--jobs must be at least 1")
     params = load_params(args.parameters_file, args.parameter)
+    if params:  # refused once, before any organisation runs
+        check_notebook_parameters(params, config.NOTEBOOKS_DIR / report.REPORT_NOTEBOOK)
     instrument = Path(args.instrument) if args.instrument else None
     if instrument is not None and not instrument.is_file():
         raise UserError(f"no such instrument file: {instrument}")

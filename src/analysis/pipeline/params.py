@@ -11,6 +11,7 @@ the option that does set it.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import stat
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from analysis import config
 from analysis.errors import UserError
 
 #: Largest parameters file read: a few named values are a few hundred bytes, so a file
@@ -30,6 +32,33 @@ RESERVED = {
     "trust": "--trust (in batch: each workbook's name)",
     "audience": "--audience",
     "instrument_path": "--instrument",
+    "out_dir": "--trust (the report is written to outputs/<trust>/)",
+}
+
+#: Names a user may reach for that are not the notebook's: what decides them instead.
+NOT_PARAMETERS = {
+    name: (
+        f"the {what} threshold is part of the findings, computed before the notebook runs "
+        f"(`report` uses {default}, recorded in findings.meta.json); "
+        f"`python -m analysis analyse --trust SLUG {option} N` computes findings with another"
+    )
+    for name, what, default, option in [
+        ("low_threshold", "low-base", config.LOW_BASE_THRESHOLD, "--low-threshold"),
+        (
+            "suppression_threshold",
+            "suppression",
+            config.SUPPRESSION_THRESHOLD,
+            "--suppression-threshold",
+        ),
+    ]
+}
+
+#: Python types papermill infers for a parameters cell's annotations -> the YAML types allowed.
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
 }
 
 
@@ -127,3 +156,61 @@ def _read_bounded(path: Path) -> bytes:
     if len(blob) > MAX_PARAMS_BYTES:
         raise too_big
     return blob
+
+
+def declared_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
+    """The parameters a notebook's ``parameters`` cell declares (``papermill.inspect_notebook``).
+
+    Returns
+    -------
+    dict
+        ``name -> {"inferred_type_name": "str", "default": ..., "help": ...}``.
+    """
+    import papermill  # heavy: only a run that passes parameters needs it
+
+    return dict(papermill.inspect_notebook(str(notebook)))
+
+
+def check_notebook_parameters(params: Mapping[str, Any], notebook: str | Path) -> None:
+    """Refuse, before anything runs, a parameter the notebook does not declare or of the wrong type.
+
+    papermill itself only warns ("Passed unknown parameter") and runs the whole report,
+    which then ignores the value. Names the command sets itself are
+    :func:`check_parameters`'s.
+
+    Raises
+    ------
+    UserError
+        Every problem at once: an unknown name (with the closest declared name, and what
+        sets it when it is a findings setting such as ``low_threshold``), or a value
+        whose type is not the one the notebook declares (``trust_name: 3``).
+    """
+    declared = declared_parameters(notebook)
+    settable = sorted(n for n in declared if n not in RESERVED)
+    problems = []
+    for name, value in params.items():
+        if name in RESERVED:
+            continue  # check_parameters says which option sets it
+        if name in NOT_PARAMETERS:
+            problems.append(f"`{name}` is not a report parameter: {NOT_PARAMETERS[name]}")
+            continue
+        if name not in declared:
+            close = difflib.get_close_matches(name, settable, n=1)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            problems.append(f"`{name}` is not a parameter of {Path(notebook).name}{hint}")
+            continue
+        kind = declared[name].get("inferred_type_name", "None")
+        allowed = _TYPES.get(kind)
+        ok = allowed is None or (
+            isinstance(value, allowed) and not (bool not in allowed and isinstance(value, bool))
+        )
+        if not ok:
+            problems.append(
+                f"`{name}` must be {kind} (as the notebook declares it), not {value!r} "
+                f"({type(value).__name__}); quote a text value: -p {name} '\"{value}\"'"
+                if kind == "str"
+                else f"`{name}` must be {kind} (as the notebook declares it), not {value!r}"
+            )
+    if problems:
+        names = ", ".join(settable) or "none"
+        raise UserError("\n".join(problems) + f"\n(parameters that -p and -f may set: {names})")

@@ -53,7 +53,12 @@ from analysis.fileio import storage_error
 from analysis.ingest import Organisation
 from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import provenance, transaction
-from analysis.pipeline.params import add_parameter_options, check_parameters, load_params
+from analysis.pipeline.params import (
+    add_parameter_options,
+    check_notebook_parameters,
+    check_parameters,
+    load_params,
+)
 from analysis.pipeline.state import code_digests, current_state, write_state
 from analysis.render.export import export_html
 from analysis.render.present import trust_display_name
@@ -410,6 +415,8 @@ def run_report(
     if audience not in AUDIENCES:
         raise UserError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     check_parameters(parameters or {})
+    if parameters:  # papermill only warns of an unknown name, after the whole run
+        check_notebook_parameters(parameters, config.NOTEBOOKS_DIR / REPORT_NOTEBOOK)
     t0 = time.monotonic()
     if workbook is not None and not Path(workbook).is_file():
         raise UserError(f"no workbook at {workbook}")
