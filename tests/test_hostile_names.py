@@ -165,3 +165,12 @@ def test_aggregate_csvs_are_inert(hostile):
         for c in r
         if c.data_type == "f"
     ]
+
+
+def test_findings_read_back_from_the_csv_are_the_true_names(hostile):
+    from analysis.pipeline import report
+
+    _, _, outputs = hostile
+    (outputs / "trust-a" / "findings.parquet").unlink()  # readers fall back to the CSV
+    back = report.read_findings(outputs / "trust-a")
+    assert {TRIMMED[0], TRIMMED[1], TRIMMED[4]} <= set(back["group"])

@@ -249,6 +249,23 @@ def neutralise_formula(s: Any) -> Any:
     return s
 
 
+def restore_formula(s: Any) -> Any:
+    """Undo :func:`neutralise_formula` for a value read back from a CSV this suite wrote.
+
+    ``"'=1+1"`` -> ``"=1+1"``; anything else is returned unchanged. (A true name that
+    itself starts with an apostrophe and then ``= + - @`` cannot be told apart; the
+    parquet beside every CSV keeps the true values, and readers prefer it.)
+
+    Examples
+    --------
+    >>> restore_formula("'=1+1"), restore_formula("'quoted"), restore_formula(-2)
+    ('=1+1', "'quoted", -2)
+    """
+    if isinstance(s, str) and s.startswith("'") and s[1:].startswith(FORMULA_PREFIXES):
+        return s[1:]
+    return s
+
+
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose text cells are neutralised; numeric columns are untouched.
 

@@ -49,7 +49,7 @@ from analysis import config, ingest
 from analysis.engine.disclosure import AUDIENCES
 from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext, conform, read_context
 from analysis.errors import UserError
-from analysis.fileio import storage_error
+from analysis.fileio import restore_formula, storage_error
 from analysis.ingest import Organisation
 from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import provenance, transaction
@@ -119,14 +119,15 @@ def read_reproduction(out_dir: str | Path, input_sha256: str | None) -> pd.DataF
         return None
     if json.loads(meta.read_text(encoding="utf-8")).get("workbook_sha256") != input_sha256:
         return None
-    return pd.read_csv(table, dtype=str, keep_default_na=False)
+    return pd.read_csv(table, dtype=str, keep_default_na=False).map(restore_formula)
 
 
 def read_findings(out_dir: str | Path) -> pd.DataFrame:
     """Read the findings table from ``out_dir`` (parquet when present, else CSV).
 
     The CSV is read with every text column as text and no NA guessing: an answer
-    code "None" or an LDU called "NA" must stay text, not become missing.
+    code "None" or an LDU called "NA" must stay text, not become missing; the
+    apostrophe :func:`analysis.fileio.write_csv` put before a formula-like name is taken off.
     """
     out_dir = Path(out_dir)
     pq = out_dir / "findings.parquet"
@@ -136,6 +137,7 @@ def read_findings(out_dir: str | Path) -> pd.DataFrame:
     if not csv.exists():
         raise UserError(f"no findings table at {csv}")
     df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    df = df.map(restore_formula)  # the CSV's text cells are formula-neutralised
     for c in _NUMERIC:
         if c in df.columns:
             df[c] = pd.to_numeric(df[c].replace("", None))
