@@ -37,6 +37,7 @@ import argparse
 import json
 import shutil
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -92,9 +93,18 @@ class ReportResult:
 
 
 def _write_tables_and_charts(
-    findings: pd.DataFrame, inst: Instrument, build: Path, audience: str
+    findings: pd.DataFrame,
+    inst: Instrument,
+    build: Path,
+    audience: str,
+    stop: threading.Event | None = None,
 ) -> float:
-    """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took."""
+    """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took.
+
+    ``stop`` set (the run was interrupted) ends it before the next chart: the run waits
+    for this writer before removing its build, and drawing all ~30 charts took up to
+    minutes on a loaded machine after Ctrl-C or SIGTERM (issue 13, R03/R04b).
+    """
     # Heavy (matplotlib, plotly, xlsxwriter): not for the notebooks that import this module.
     from analysis.render import charts, tables
 
@@ -102,6 +112,8 @@ def _write_tables_and_charts(
     tables.write_tables(findings, inst, build / "tables.xlsx", audience)
     (build / "charts").mkdir()
     for chart in charts.all_charts(findings, inst):
+        if stop is not None and stop.is_set():
+            break
         charts.save_static(chart, build / "charts")
     return time.monotonic() - t
 
@@ -498,6 +510,7 @@ def _build_report(
         if (final / name).is_file():
             shutil.copy2(final / name, build / name)
     side = None
+    stop_side = threading.Event()
     try:
         t = time.monotonic()
         # data/processed/<trust>.parquet, as the design's data flow says (the exploration
@@ -516,7 +529,9 @@ def _build_report(
         # tables.xlsx and the static charts are pure CPU work in this process, while the
         # notebook below runs in a kernel process: overlapping them uses the second core.
         side = ThreadPoolExecutor(max_workers=1)
-        side_job = side.submit(_write_tables_and_charts, findings, inst, build, context.audience)
+        side_job = side.submit(
+            _write_tables_and_charts, findings, inst, build, context.audience, stop_side
+        )
 
         params = {
             "trust": trust,
@@ -567,6 +582,9 @@ def _build_report(
         missing = [f for f in REQUIRED_OUTPUTS if not (build / f).exists()]
         if missing:
             raise RuntimeError(f"report run did not produce {', '.join(missing)}")
+    except BaseException:
+        stop_side.set()  # interrupted or failed: the charts are not wanted, stop drawing them
+        raise
     finally:
         if side is not None:
             side.shutdown(wait=True)  # never remove the build under a running writer
