@@ -245,3 +245,46 @@ def test_title_block_marks_synthetic_inputs(two_trusts):
     assert 'class="synthetic-banner"' in shown and "2 organisations" in shown
     real = {"inputs": {"trust-a": {"synthetic": False}}}
     assert "synthetic-banner" not in aggregate_html.title_block_html(agg, inst, "internal", real)
+
+
+# -- damaged, copied and duplicated organisations (issue 13: R18, R22) --------------------------
+
+
+def test_truncated_findings_are_refused_naming_the_file(two_trusts):
+    _, inst_path, outputs = two_trusts
+    path = outputs / "trust-b" / "findings.parquet"
+    path.write_bytes(path.read_bytes()[:100])  # the footer (and its magic bytes) cut off
+    with pytest.raises(UserError) as err:
+        aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+    text = str(err.value)
+    assert f"{path} cannot be read as findings" in text
+    assert "run the report for 'trust-b' again" in text and "--trust trust-b" in text
+    assert not (outputs / "aggregate").exists()
+
+
+def test_a_copied_folder_whose_findings_name_another_organisation_is_refused(two_trusts):
+    import shutil
+
+    _, inst_path, outputs = two_trusts
+    shutil.copytree(outputs / "trust-a", outputs / "trust-c")  # says trust-a inside
+    with pytest.raises(UserError) as err:
+        aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+    assert "the findings are those of 'trust-a', not of the folder's organisation 'trust-c'" in (
+        str(err.value)
+    )
+
+
+def test_the_same_workbook_under_two_names_is_refused(two_trusts):
+    from analysis.pipeline import provenance
+
+    _, inst_path, outputs = two_trusts
+    for t in TRUSTS:
+        provenance.write_provenance({"input_sha256": "b" * 64}, outputs / t)
+    with pytest.raises(UserError) as err:
+        aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+    assert "'trust-a', 'trust-b' were reported from the same workbook (sha256 bbbbbbbbbbbb" in (
+        str(err.value)
+    )
+    # Different workbooks: built.
+    provenance.write_provenance({"input_sha256": "c" * 64}, outputs / "trust-b")
+    aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)

@@ -229,6 +229,50 @@ def test_discover(dirs, tmp_path):
         batch.discover(None, empty)
 
 
+def test_discover_takes_the_organisation_from_the_trust_column(dirs, tiny_instrument, capsys):
+    from helpers.workbooks import grid, valid_rows, write_csv
+
+    raw, _ = dirs
+    rows = valid_rows(tiny_instrument, 2)
+    for r in rows:
+        r["trust"] = "Carrow Moor"
+    # A file named after a person: the trust column names the organisation, not the file.
+    write_csv(raw / "Mary-Smith.csv", grid(rows))
+    # No trust column: the file name, slugified, and the console says so.
+    write_csv(raw / "East Mere.csv", grid(rows, [c for c in rows[0] if c != "trust"]))
+    said = []
+    found = batch.discover(None, instrument=tiny_instrument, say=said.append)
+    assert [s for s, _ in found] == ["carrow-moor", "east-mere"]
+    assert said == [
+        "East Mere.csv: organisation: east-mere (from the file name, which names the report "
+        "and its folder; --trust SLUG names another)"
+    ]
+    # A second workbook for Carrow Moor, and a name that spells no slug: both, at once.
+    write_csv(raw / "copy.csv", grid(rows))
+    write_csv(raw / "%%%.csv", grid(rows[:1], [c for c in rows[0] if c != "trust"]))
+    with pytest.raises(batch.UserError) as err:
+        batch.discover(None, instrument=tiny_instrument)
+    text = str(err.value)
+    assert "two workbooks for 'carrow-moor'" in text and "cannot tell which organisation" in text
+
+
+def _input_error_runner(job: batch.Job) -> dict:
+    if Path(job.workbook).read_text().startswith("invalid"):
+        raise batch.UserError("x.xlsx, sheet 'cases', row 2: not a case")
+    return _fake_runner(job)
+
+
+def test_cli_exit_status_is_2_when_only_workbooks_were_invalid(dirs, monkeypatch, capsys):
+    raw, _ = dirs
+    monkeypatch.setattr(batch, "_report_pipeline", _input_error_runner)
+    (raw / "a.csv").write_text("ok")
+    (raw / "b.csv").write_text("invalid")
+    argv = ["batch", "--jobs", "1", "--no-progress", "--no-aggregate"]
+    assert main(argv) == 2  # an input error, as for one report
+    (raw / "c.csv").write_text("notebook-error")
+    assert main(argv) == 1  # a notebook failed too: not (only) the input's fault
+
+
 def test_summary_table_lists_every_trust():
     results = [
         batch.Result("a", "ok", seconds=1.5, output="/x/a/report.html"),

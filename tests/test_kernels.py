@@ -125,3 +125,17 @@ def test_sigterm_mid_notebook_kills_its_kernel_and_stops(tmp_path):
     with pytest.raises(ProcessLookupError):  # the kernel is gone
         os.kill(pid, 0)
     assert glob.glob(f"{ip}-*") == []  # and so are its sockets
+
+
+def test_papermill_is_quiet_once_a_signal_stopped_the_run(monkeypatch, caplog):
+    import logging
+    import signal
+
+    from analysis.pipeline import interrupts
+
+    log = logging.getLogger("papermill")
+    with caplog.at_level(logging.ERROR, logger="papermill"):
+        log.error("a real failure")
+        monkeypatch.setattr(interrupts, "_received", signal.SIGTERM)
+        log.error("Error occurred while starting new kernel client for kernel x: Kernel died")
+    assert [r.getMessage() for r in caplog.records] == ["a real failure"]

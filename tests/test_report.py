@@ -452,3 +452,26 @@ def test_a_trust_column_naming_another_organisation_than_trust_is_refused(
     assert "names organisation 'Eastmere' in 3 rows" in err and "not carrow-moor (--trust)" in err
     assert not config.trust_output_dir("carrow-moor").exists()
     assert not config.processed_path("carrow-moor").exists()
+
+
+def test_charts_stop_being_drawn_once_the_run_is_interrupted(tmp_path):
+    # Drawing every chart took 40 s to minutes after Ctrl-C or SIGTERM, while the run
+    # waited for it before removing its build (issue 13, R03/R04b). Stopped: tables.xlsx
+    # (written first) and no chart; not stopped: the charts.
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    report._write_tables_and_charts(
+        fixture_findings(), fixture_instrument(), stopped, "internal", stop
+    )
+    assert (stopped / "tables.xlsx").is_file()
+    assert list((stopped / "charts").iterdir()) == []
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    report._write_tables_and_charts(
+        fixture_findings(), fixture_instrument(), drawn, "internal", threading.Event()
+    )
+    assert any((drawn / "charts").glob("*.png"))

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from analysis import config
 from analysis.engine.disclosure import AUDIENCES
@@ -44,6 +45,7 @@ from analysis.engine.pooling import (
 )
 from analysis.engine.run import analyse, write_findings
 from analysis.errors import UserError
+from analysis.fileio import write_csv
 from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import provenance, transaction
 from analysis.pipeline.report import build_findings as build_trust_findings
@@ -100,14 +102,12 @@ def load_findings(
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     pooled = FindingsContext.for_run(instrument)
     frames = []
+    tables = _read_findings_files(trusts, outputs_dir)
     for t in trusts:
         path = outputs_dir / t / "findings.parquet"
-        if not path.exists():
-            raise UserError(f"no findings for {t!r} at {path}: run its report first")
         context = read_context(path.parent)
         _check_poolable(t, context, pooled, instrument)
-        df = conform(pd.read_parquet(path))
-        df["trust"] = t
+        df = tables[t]
         if _has_suppressed(df):
             # Publication findings blank small counts; pooling needs them (pooled
             # cells are then suppressed again at the aggregate level where needed).
@@ -131,6 +131,44 @@ def load_findings(
     if not frames:
         raise UserError("no organisations to aggregate")
     return conform(pd.concat(frames, ignore_index=True))
+
+
+def _read_findings_files(trusts: Sequence[str], outputs_dir: Path) -> dict[str, pd.DataFrame]:
+    """Each organisation's ``findings.parquet``, conformed; every problem reported at once.
+
+    A missing, truncated or damaged file is refused, not skipped: the aggregate of fewer
+    organisations than asked for would look complete. So is a folder whose findings name
+    another organisation (a copied folder would count the same cases twice, under two
+    names): the folder name is the organisation pooled, so it must be the findings' own.
+    """
+    problems, tables = [], {}
+    for t in trusts:
+        path = outputs_dir / t / "findings.parquet"
+        if not path.exists():
+            problems.append(f"no findings for {t!r} at {path}: run its report first")
+            continue
+        try:
+            df = conform(pd.read_parquet(path))
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            problems.append(
+                f"{path} cannot be read as findings ({str(exc).splitlines()[0]}): it is "
+                f"damaged or incomplete; run the report for {t!r} again "
+                f"(python -m analysis report WORKBOOK --trust {t})"
+            )
+            continue
+        named = sorted(set(df["trust"]) - {"", t})
+        if named:
+            problems.append(
+                f"{path}: the findings are those of {', '.join(map(repr, named))}, not of "
+                f"the folder's organisation {t!r} (a copied folder?): remove the folder or "
+                "run that organisation's report into it"
+            )
+            continue
+        df["trust"] = t
+        tables[t] = df
+    if problems:
+        raise UserError("cannot aggregate:\n  " + "\n  ".join(problems))
+    return tables
 
 
 def _check_poolable(
@@ -188,7 +226,7 @@ def write_outputs(
     paths: dict[str, Path] = dict(write_findings(agg, out_dir, context))
     fs = funnels(agg, instrument, n_basis)
     paths["funnel"] = out_dir / "funnel.csv"
-    funnel_table(fs).to_csv(paths["funnel"], index=False, lineterminator="\n")
+    write_csv(funnel_table(fs), paths["funnel"])
     for o, f in fs.items():
         for p in funnel_chart.save_static(f, out_dir / "charts" / f"funnel_{o}"):
             paths[f"chart_{o}_{p.suffix[1:]}"] = p
@@ -246,6 +284,29 @@ def inputs_of(trusts: Sequence[str], outputs_dir: Path) -> dict[str, dict]:
     return out
 
 
+def check_distinct_inputs(inputs: dict[str, dict]) -> None:
+    """Refuse two organisations whose reports rest on the very same workbook (same sha256).
+
+    Pooling them would count the same cases twice, under two names.
+    """
+    seen: dict[str, list[str]] = {}
+    for t, rec in inputs.items():
+        if rec.get("input_sha256"):
+            seen.setdefault(rec["input_sha256"], []).append(t)
+    lines = [
+        f"{', '.join(map(repr, ts))} were reported from the same workbook "
+        f"(sha256 {sha[:12]}..., in their provenance.json)"
+        for sha, ts in seen.items()
+        if len(ts) > 1
+    ]
+    if lines:
+        raise UserError(
+            "cannot aggregate: the same cases would be counted twice:\n  "
+            + "\n  ".join(lines)
+            + "\n  run each organisation's report from its own workbook, or leave one out"
+        )
+
+
 def build(
     trusts: Sequence[str] | None = None,
     *,
@@ -287,6 +348,8 @@ def build(
         )
     inst = load_instrument(instrument)
     context = FindingsContext.for_run(inst, audience=audience)
+    inputs = inputs_of(trusts, outputs_dir)
+    check_distinct_inputs(inputs)
     findings = load_findings(trusts, inst, outputs_dir)
     cases = load_cases(trusts)
     agg = build_findings(findings, inst, cases=cases, audience=context.audience)
@@ -303,7 +366,7 @@ def build(
                 instrument=inst,
                 parameters={"audience": context.audience, "n_basis": n_basis, "trusts": trusts},
             )
-            record["inputs"] = inputs_of(trusts, outputs_dir)
+            record["inputs"] = inputs
             provenance.write_provenance(record, stage.build)
             paths = write_outputs(agg, inst, stage.build, context, n_basis=n_basis)
             out = final / paths["csv"].name

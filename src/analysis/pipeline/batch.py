@@ -2,9 +2,10 @@
 
 ``python -m analysis batch [WORKBOOK ...]`` runs :mod:`analysis.pipeline.report` once per
 workbook (default: every ``.xlsx``/``.xlsm``/``.csv`` in ``data/raw/``; the
-organisation slug is the file's stem) across the machine's cores, then builds
-the cross-organisation aggregate (:mod:`analysis.pipeline.aggregate`) from the
-organisations that succeeded.
+organisation is the workbook's ``trust`` column's, else its file name slugified, as
+for ``report``: :func:`analysis.ingest.organisation.organisation_of`) across the
+machine's cores, then builds the cross-organisation aggregate
+(:mod:`analysis.pipeline.aggregate`) from the organisations that succeeded.
 
 Three properties matter to the inspectorate, who run this for every organisation:
 
@@ -53,6 +54,8 @@ from analysis import config
 from analysis.engine.disclosure import AUDIENCES
 from analysis.errors import UserError
 from analysis.fileio import atomic_path, check_writable
+from analysis.ingest.organisation import organisation_of
+from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import aggregate, interrupts, report, transaction
 from analysis.pipeline.failures import (
     KERNEL_BACKOFF,
@@ -60,7 +63,11 @@ from analysis.pipeline.failures import (
     describe_failure,
     kernel_retrying,
 )
-from analysis.pipeline.params import add_parameter_options, load_params
+from analysis.pipeline.params import (
+    add_parameter_options,
+    check_notebook_parameters,
+    load_params,
+)
 from analysis.pipeline.state import (
     EXPECTED_OUTPUTS,
     clear_state,
@@ -109,6 +116,8 @@ class Result:
     phases: dict[str, float] = field(default_factory=dict)
     #: Why it was run (``first run``, ``workbook changed``, ``--force``, ...) or skipped.
     why: str = ""
+    #: The failure was the input's (an invalid workbook: a UserError), not the machine's.
+    input_error: bool = False
 
     @property
     def summary_status(self) -> str:
@@ -213,6 +222,7 @@ def run_job(
             seconds=time.perf_counter() - t0,
             output=str(_failed_output(out_dir)),
             reason=describe_failure(exc),
+            input_error=isinstance(exc, UserError),
             kernel_retries=max(retrying.statistics.get("attempt_number", 1) - 1, 0),
         )
     return Result(
@@ -249,13 +259,24 @@ def _failed_output(out_dir: Path) -> Path:
 # -- the parent side ----------------------------------------------------------------------
 
 
-def discover(paths: list[str] | None, raw_dir: Path | None = None) -> list[tuple[str, Path]]:
+def discover(
+    paths: list[str] | None,
+    raw_dir: Path | None = None,
+    instrument: Instrument | str | Path | None = None,
+    say: Callable[[str], None] | None = None,
+) -> list[tuple[str, Path]]:
     """Workbooks to run, as (slug, path), sorted by slug.
+
+    The slug is :func:`~analysis.ingest.organisation.organisation_of`'s: the workbook's
+    ``trust`` column when it names one organisation, else the file name slugified
+    (``Mary-Smith.xlsx`` -> ``mary-smith``, said through ``say``, since a file name
+    becomes the report's folder).
 
     Raises
     ------
     UserError
-        When a named workbook is missing, two workbooks share a slug, or none is found.
+        When a named workbook is missing, a workbook names no organisation, two workbooks
+        are for the same organisation, or none is found (every problem at once).
     """
     if paths:
         found = []
@@ -275,11 +296,23 @@ def discover(paths: list[str] | None, raw_dir: Path | None = None) -> list[tuple
                 f"no workbooks (.xlsx, .xlsm, .csv) in {raw_dir}; "
                 "run `python -m analysis demo-data` for demo data"
             )
+    inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
     slugs: dict[str, Path] = {}
+    problems = []
     for p in found:
-        if p.stem in slugs:
-            raise UserError(f"two workbooks for {p.stem!r}: {slugs[p.stem]} and {p}")
-        slugs[p.stem] = p
+        try:
+            org = organisation_of(p, inst)
+        except UserError as exc:
+            problems.append(str(exc))
+            continue
+        if org.source != "trust column" and say:
+            say(f"{p.name}: {org.describe()}")
+        if org.slug in slugs:
+            problems.append(f"two workbooks for {org.slug!r}: {slugs[org.slug]} and {p}")
+            continue
+        slugs[org.slug] = p
+    if problems:
+        raise UserError("\n".join(problems))
     return sorted(slugs.items())
 
 
@@ -499,7 +532,10 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         "workbooks",
         nargs="*",
         metavar="WORKBOOK",
-        help="case workbooks (default: every .xlsx/.xlsm/.csv in data/raw/); slug = file stem",
+        help=(
+            "case workbooks (default: every .xlsx/.xlsm/.csv in data/raw/); the organisation "
+            "is the trust column's, else the file name's"
+        ),
     )
     parser.add_argument("--force", action="store_true", help="rerun organisations up to date")
     add_parameter_options(parser)  # applied to every organisation's run
@@ -529,10 +565,12 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
 
 
 def cli(args: argparse.Namespace) -> int:
-    """Run the batch; exit status 1 when any organisation (or the aggregate) failed."""
+    """Run the batch; exit status 2 when only invalid workbooks failed, 1 for other failures."""
     if args.jobs is not None and args.jobs < 1:
         raise UserError("--jobs must be at least 1")
     params = load_params(args.parameters_file, args.parameter)
+    if params:  # refused once, before any organisation runs
+        check_notebook_parameters(params, config.NOTEBOOKS_DIR / report.REPORT_NOTEBOOK)
     instrument = Path(args.instrument) if args.instrument else None
     if instrument is not None and not instrument.is_file():
         raise UserError(f"no such instrument file: {instrument}")
@@ -548,7 +586,9 @@ def cli(args: argparse.Namespace) -> int:
             instrument=instrument,
             wait=args.wait,
         )
-        for slug, path in discover(args.workbooks)
+        for slug, path in discover(
+            args.workbooks, instrument=instrument, say=lambda line: print(line, flush=True)
+        )
     ]
     t0 = time.perf_counter()
     results = run_batch(
@@ -561,7 +601,10 @@ def cli(args: argparse.Namespace) -> int:
     print(summary_table(results))
     print(f"batch wall time {time.perf_counter() - t0:.1f}s")
     write_summary(results, aggregate.aggregate_dir() / "batch-summary.json")
-    status = 1 if any(r.status == FAILED for r in results) else 0
+    failed = [r for r in results if r.status == FAILED]
+    # 2 when every failure was the input's (invalid workbooks), as for one report; 1 when
+    # any was the machine's (a notebook, a kernel), which a rerun may cure.
+    status = (1 if any(not r.input_error for r in failed) else 2) if failed else 0
 
     if not args.no_aggregate:
         good = [r.trust for r in results if r.status in (OK, SKIPPED)]

@@ -18,6 +18,7 @@ once the thread is done.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import threading
@@ -33,6 +34,22 @@ from traitlets import default
 
 from analysis.fileio import atomic_path, storage_error
 from analysis.pipeline import interrupts
+
+
+class _QuietOnceInterrupted(logging.Filter):
+    """Drop papermill's log records once a signal stopped the run.
+
+    The kernel is killed on purpose then, and nbclient logs "Error occurred while starting
+    new kernel client ... Kernel died before replying to kernel_info": noise that reads
+    like a fault. The run prints ``interrupted`` instead.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return interrupts.received() is None
+
+
+# papermill hands its logger to nbclient, which logs the kernel's death with it.
+logging.getLogger("papermill").addFilter(_QuietOnceInterrupted())
 
 #: Live kernel managers, to find the kernels of a notebook being interrupted.
 _MANAGERS: weakref.WeakSet[IPCKernelManager] = weakref.WeakSet()

@@ -37,6 +37,7 @@ import argparse
 import json
 import shutil
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,11 +50,16 @@ from analysis import config, ingest
 from analysis.engine.disclosure import AUDIENCES
 from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext, conform, read_context
 from analysis.errors import UserError
-from analysis.fileio import storage_error
+from analysis.fileio import restore_formula, storage_error
 from analysis.ingest import Organisation
 from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import provenance, transaction
-from analysis.pipeline.params import add_parameter_options, check_parameters, load_params
+from analysis.pipeline.params import (
+    add_parameter_options,
+    check_notebook_parameters,
+    check_parameters,
+    load_params,
+)
 from analysis.pipeline.state import code_digests, current_state, write_state
 from analysis.render.export import export_html
 from analysis.render.present import trust_display_name
@@ -87,11 +93,19 @@ class ReportResult:
 
 
 def _write_tables_and_charts(
-    findings: pd.DataFrame, inst: Instrument, build: Path, audience: str, synthetic: bool = False
+    findings: pd.DataFrame,
+    inst: Instrument,
+    build: Path,
+    audience: str,
+    synthetic: bool = False,
+    stop: threading.Event | None = None,
 ) -> float:
     """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took.
 
-    ``synthetic``: the workbook is a demo one, as generated (marked so in the tables).
+    ``synthetic``: the workbook is a demo one (marked so in the tables). ``stop`` set (the
+    run was interrupted) ends it before the next chart: the run waits for this writer before
+    removing its build, and drawing all ~30 charts took up to minutes on a loaded machine
+    after Ctrl-C or SIGTERM (issue 13, R03/R04b).
     """
     # Heavy (matplotlib, plotly, xlsxwriter): not for the notebooks that import this module.
     from analysis.render import charts, tables
@@ -100,6 +114,8 @@ def _write_tables_and_charts(
     tables.write_tables(findings, inst, build / "tables.xlsx", audience, synthetic=synthetic)
     (build / "charts").mkdir()
     for chart in charts.all_charts(findings, inst):
+        if stop is not None and stop.is_set():
+            break
         charts.save_static(chart, build / "charts")
     return time.monotonic() - t
 
@@ -117,14 +133,15 @@ def read_reproduction(out_dir: str | Path, input_sha256: str | None) -> pd.DataF
         return None
     if json.loads(meta.read_text(encoding="utf-8")).get("workbook_sha256") != input_sha256:
         return None
-    return pd.read_csv(table, dtype=str, keep_default_na=False)
+    return pd.read_csv(table, dtype=str, keep_default_na=False).map(restore_formula)
 
 
 def read_findings(out_dir: str | Path) -> pd.DataFrame:
     """Read the findings table from ``out_dir`` (parquet when present, else CSV).
 
     The CSV is read with every text column as text and no NA guessing: an answer
-    code "None" or an LDU called "NA" must stay text, not become missing.
+    code "None" or an LDU called "NA" must stay text, not become missing; the
+    apostrophe :func:`analysis.fileio.write_csv` put before a formula-like name is taken off.
     """
     out_dir = Path(out_dir)
     pq = out_dir / "findings.parquet"
@@ -134,6 +151,7 @@ def read_findings(out_dir: str | Path) -> pd.DataFrame:
     if not csv.exists():
         raise UserError(f"no findings table at {csv}")
     df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    df = df.map(restore_formula)  # the CSV's text cells are formula-neutralised
     for c in _NUMERIC:
         if c in df.columns:
             df[c] = pd.to_numeric(df[c].replace("", None))
@@ -413,6 +431,8 @@ def run_report(
     if audience not in AUDIENCES:
         raise UserError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     check_parameters(parameters or {})
+    if parameters:  # papermill only warns of an unknown name, after the whole run
+        check_notebook_parameters(parameters, config.NOTEBOOKS_DIR / REPORT_NOTEBOOK)
     t0 = time.monotonic()
     if workbook is not None and not Path(workbook).is_file():
         raise UserError(f"no workbook at {workbook}")
@@ -492,6 +512,7 @@ def _build_report(
         if (final / name).is_file():
             shutil.copy2(final / name, build / name)
     side = None
+    stop_side = threading.Event()
     try:
         t = time.monotonic()
         # data/processed/<trust>.parquet, as the design's data flow says (the exploration
@@ -516,7 +537,13 @@ def _build_report(
 
         synthetic = is_synthetic(workbook)
         side_job = side.submit(
-            _write_tables_and_charts, findings, inst, build, context.audience, synthetic
+            _write_tables_and_charts,
+            findings,
+            inst,
+            build,
+            context.audience,
+            synthetic,
+            stop_side,
         )
 
         params = {
@@ -565,6 +592,9 @@ def _build_report(
         missing = [f for f in REQUIRED_OUTPUTS if not (build / f).exists()]
         if missing:
             raise RuntimeError(f"report run did not produce {', '.join(missing)}")
+    except BaseException:
+        stop_side.set()  # interrupted or failed: the charts are not wanted, stop drawing them
+        raise
     finally:
         if side is not None:
             side.shutdown(wait=True)  # never remove the build under a running writer
