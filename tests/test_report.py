@@ -465,13 +465,13 @@ def test_charts_stop_being_drawn_once_the_run_is_interrupted(tmp_path):
     stopped = tmp_path / "stopped"
     stopped.mkdir()
     report._write_tables_and_charts(
-        fixture_findings(), fixture_instrument(), stopped, "internal", stop
+        fixture_findings(), fixture_instrument(), stopped, "internal", stop=stop
     )
     assert (stopped / "tables.xlsx").is_file()
     assert list((stopped / "charts").iterdir()) == []
     drawn = tmp_path / "drawn"
     drawn.mkdir()
     report._write_tables_and_charts(
-        fixture_findings(), fixture_instrument(), drawn, "internal", threading.Event()
+        fixture_findings(), fixture_instrument(), drawn, "internal", stop=threading.Event()
     )
     assert any((drawn / "charts").glob("*.png"))
