@@ -108,6 +108,26 @@ def test_separators_join_words_but_do_not_make_an_answer():
     assert REVIEW.normalise("Sufficient, review") == "Sufficient review"
 
 
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [("-1", "Yes"), (-1, "Yes"), ("-0", "No"), ("1.", "Yes"), ("1/", "Yes"), ("-No", "No"),
+     ("Y/", "Yes"), ("/Yes", "Yes"), ("0,", "No")],
+)  # fmt: skip
+def test_a_separator_that_changes_the_token_is_refused(typed, hint):
+    # "-1" is minus one, not the tally 1; "1." and "Y/" are cut short: none is an answer.
+    # The separator rule would strip each of them to an alias, so they must be refused.
+    assert YN.read(clean_text(typed)).code is None
+    why = YN.why_not(typed)
+    assert why.startswith("is not an allowed answer (allowed: Yes, No, Not applicable)")
+    assert f"did you mean {hint!r}?" in why
+
+
+def test_separators_between_letters_still_join():
+    assert [YN.normalise(v) for v in ["Y.E.S.", "N.A.", "n/a", "No.", "1", 1.0, "0"]] == [
+        "Yes", "Not applicable", "Not applicable", "No", "Yes", "Yes", "No",
+    ]  # fmt: skip
+
+
 # -- languages -------------------------------------------------------------------------------
 
 
