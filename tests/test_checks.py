@@ -88,6 +88,27 @@ def test_unknown_languages(tmp_path, tiny_instrument, welsh_rows):
         read_cases(path, tiny_instrument, language="gd")
 
 
+def test_an_answer_only_in_another_language_is_warned_about(tmp_path, tiny_instrument, welsh_rows):
+    # Declared English, case 0's Welsh "Ie" is an answer only in Welsh: read as Yes, said.
+    path = write_xlsx(tmp_path / "cy.xlsx", grid(welsh_rows))
+    warnings = []
+    df = read_cases(path, tiny_instrument, language="en", warnings=warnings)
+    assert df.at[0, "f_alcohol_identified"] == "Yes"
+    (w,) = [str(x) for x in warnings if "'Ie'" in str(x)]
+    assert "'Ie' is Welsh (cy) for 'Yes', but the workbook is declared English (en)" in w
+    # Declared Welsh, "Ie" is the workbook's own language: nothing to say about it.
+    warnings = []
+    read_cases(path, tiny_instrument, language="cy", warnings=warnings)
+    assert not [w for w in warnings if "'Ie'" in str(w)]
+
+
+@pytest.mark.parametrize("typed", ["cy\n", " cy", "cy "])
+def test_a_language_is_matched_in_full(tmp_path, tiny_instrument, welsh_rows, typed):
+    path = write_xlsx(tmp_path / "cy.xlsx", grid(welsh_rows))
+    with pytest.raises(UserError, match=r"is not a language of instrument tiny"):
+        read_cases(path, tiny_instrument, language=typed)
+
+
 def test_every_no_typed_as_na_keeps_the_scores(tmp_path, default_instrument):
     # The tester's case: "Na" for every No of a workbook. Undeclared, every such cell is
     # refused; declared Welsh, the cases are exactly those of the English workbook.

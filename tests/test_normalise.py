@@ -169,6 +169,15 @@ def test_declared_language_settles_the_ambiguity():
     assert english.read("Naddo").code == "No"
 
 
+def test_an_answer_of_another_language_says_so():
+    english = bilingual("en")
+    ie = english.read("Ie")
+    assert ie.code == "Yes" and ie.foreign == "cy" and ie.by_language is None
+    assert bilingual("cy").read("Ie").foreign is None
+    assert bilingual().read("Ie").foreign is None  # undeclared: no language to differ from
+    assert english.read("Y").foreign is None and english.read("TRUE").foreign is None
+
+
 def test_loose_match_is_ambiguous_too():
     # "N_A" matches N/A, NA and Na only once its separator is ignored.
     assert bilingual().read("N_A").code is None

@@ -153,7 +153,8 @@ def language_id(inst: Instrument, typed: str, where: str) -> str:
     UserError
         If the instrument declares no such language.
     """
-    want = typed.strip().casefold()
+    # Matched in full, as slugs are: "cy\n" is not "cy" (a stray newline is a mistake).
+    want = typed.casefold()
     for lid, name in inst.languages.items():
         words = {w.casefold() for w in re.findall(r"\w+", name)}
         if want == lid or want == name.casefold() or want in words:

@@ -141,12 +141,15 @@ class Reading:
 
     ``code`` is the canonical code, or None when the value was refused; ``meanings``
     lists the alternatives of an ambiguous value (empty when nothing matched);
-    ``by_language`` is the language that settled an ambiguity, if one did.
+    ``by_language`` is the language that settled an ambiguity, if one did; ``foreign`` is
+    the language a value is an answer in when that is not the workbook's declared one
+    (``Ie`` in a workbook declared English), so that it can be warned about.
     """
 
     code: str | None
     meanings: tuple[Meaning, ...] = ()
     by_language: str | None = None
+    foreign: str | None = None
 
 
 class CodeMatcher:
@@ -195,6 +198,13 @@ class CodeMatcher:
         if not found:
             return Reading(None)
         codes = {m.code for m in found}
+        if self.language is not None and all(
+            m.language not in (None, self.language) for m in found
+        ):
+            # An answer only in another language than the declared one: read, but said.
+            if len(codes) == 1:
+                return Reading(found[0].code, tuple(found), foreign=found[0].language)
+            return Reading(None, tuple(found))
         if len(codes) == 1:
             return Reading(found[0].code)
         own = [m for m in found if m.alias is None]
@@ -331,7 +341,8 @@ def normalise_codes(
     -------
     (codes, settled)
         The categorical column, and the values (tidied text) that only the declared
-        language made readable, with how they were read.
+        language made readable, or that are answers only in another language, with how
+        they were read.
     """
     allowed = matcher.allowed
     settled: dict[str, Reading] = {}
@@ -341,7 +352,7 @@ def normalise_codes(
         if text is None:
             return None
         reading = matcher.read(text)
-        if reading.by_language is not None:
+        if reading.by_language is not None or reading.foreign is not None:
             settled[text] = reading
         return reading.code if reading.code is not None else text
 
