@@ -623,3 +623,39 @@ def test_instrument_option_pointing_at_a_device(tmp_path, good_xlsx, capsys):
     args = ["ingest", str(good_xlsx), "--trust", "t", "--instrument", "/dev/zero"]
     assert cli.main([*args, "--out-dir", str(tmp_path / "out")]) == 2
     assert "instrument /dev/zero is a device, pipe or socket" in capsys.readouterr().err
+
+
+# -- concurrent runs -------------------------------------------------------------------------
+
+HOLD = """
+import sys
+from analysis.locks import locked
+with locked(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_ingest_takes_the_organisation_lock_report_takes(tmp_path, good_xlsx, tiny_instrument):
+    # Another run (a report, or a second ingest) holds t's lock: ingest refuses, names it,
+    # and writes nothing; once the lock is free it runs.
+    import subprocess
+    import sys
+
+    from analysis import config
+    from analysis.locks import Busy
+
+    final = config.trust_output_dir("t")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(final)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    out = tmp_path / "processed"
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        with pytest.raises(Busy, match=rf"another run for t is in progress \(pid {holder.pid}"):
+            ingest_file(good_xlsx, "t", tiny_instrument, out_dir=out)
+        assert not (out / "t.parquet").exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert ingest_file(good_xlsx, "t", tiny_instrument, out_dir=out).n_cases == 5
