@@ -163,6 +163,31 @@ def test_xlsx_named_xls_is_read_by_content(tmp_path, tiny_instrument, good_xlsx)
     assert len(read_cases(path, tiny_instrument)) == 5
 
 
+def test_a_quote_never_closed_is_named_once(tmp_path, tiny_instrument, rows):
+    # Line 1 is the header; line 3 (the second case) gets a quote before its first value.
+    # Line 5 holds a note in quotes with a comma, so the stray quote "closes" there and
+    # the records shift: the parsers alone would report misplaced answers, not the quote.
+    rows[3]["notes"] = "seen, then moved"
+    cells = grid(rows)
+    lines = write_csv(tmp_path / "x.csv", cells).read_text().splitlines(keepends=True)
+    assert lines[4].count('"') == 2  # the note, quoted by the csv writer
+    lines[2] = '"' + lines[2]
+    path = tmp_path / "cases.csv"
+    path.write_text("".join(lines))
+    text = refused(path, tiny_instrument, tmp_path)
+    assert text.startswith("1 problem in cases.csv:")
+    assert "cases.csv: line 3: a quote opened here is never closed" in text
+
+
+def test_a_quoted_note_across_lines_is_read(tmp_path, tiny_instrument, rows):
+    # A note over two lines with quotes inside, as Excel writes it: quoted, quotes doubled.
+    rows[1]["notes"] = 'two lines,\nand a "quoted" word'
+    path = write_csv(tmp_path / "cases.csv", grid(rows))
+    assert '"two lines,\nand a ""quoted"" word"' in path.read_text()
+    df = read_cases(path, tiny_instrument)
+    assert len(df) == 5 and df["case_id"].tolist() == [r["case_id"] for r in rows]
+
+
 def test_nul_bytes_in_csv(tmp_path, tiny_instrument):
     path = tmp_path / "cases.csv"
     path.write_bytes(b"case_id,x\n\x00\x01\x02\x03" * 50)
