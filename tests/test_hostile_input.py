@@ -661,26 +661,45 @@ with locked(sys.argv[1]):
 """
 
 
-def test_ingest_takes_the_organisation_lock_report_takes(tmp_path, good_xlsx, tiny_instrument):
-    # Another run (a report, or a second ingest) holds t's lock: ingest refuses, names it,
-    # and writes nothing; once the lock is free it runs.
+def _hold(final):
     import subprocess
     import sys
 
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(final)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert proc.stdout.readline() == b"held\n"
+    return proc
+
+
+@pytest.mark.parametrize("elsewhere", [False, True])
+def test_a_second_ingest_for_one_file_is_refused(tmp_path, good_xlsx, tiny_instrument, elsewhere):
+    # Another run holds the lock: ingest refuses, names its pid, writes nothing; once the
+    # lock is free it runs. Into the processed folder, the lock is report's (beside the
+    # organisation's outputs); into another folder, the lock beside the file.
     from analysis import config
     from analysis.locks import Busy
 
-    final = config.trust_output_dir("t")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(final)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    out = tmp_path / "processed"
+    out = tmp_path / "elsewhere" if elsewhere else config.PROCESSED_DIR
+    holder = _hold(out / "t" if elsewhere else config.trust_output_dir("t"))
     try:
-        assert holder.stdout.readline() == b"held\n"
         with pytest.raises(Busy, match=rf"another run for t is in progress \(pid {holder.pid}"):
-            ingest_file(good_xlsx, "t", tiny_instrument, out_dir=out)
+            ingest_file(good_xlsx, "t", tiny_instrument, out_dir=out if elsewhere else None)
         assert not (out / "t.parquet").exists()
     finally:
         holder.stdin.close()
         holder.wait(timeout=60)
     assert ingest_file(good_xlsx, "t", tiny_instrument, out_dir=out).n_cases == 5
+    (out / "t.parquet").unlink()
+
+
+def test_ingest_elsewhere_does_not_wait_for_a_report(tmp_path, good_xlsx, tiny_instrument):
+    from analysis import config
+
+    holder = _hold(config.trust_output_dir("t"))  # a report for t, running
+    try:
+        out = tmp_path / "elsewhere"
+        assert ingest_file(good_xlsx, "t", tiny_instrument, out_dir=out).n_cases == 5
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)

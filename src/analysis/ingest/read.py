@@ -178,9 +178,11 @@ def ingest_file(
 ) -> IngestResult:
     """Validate a case workbook and write ``<out_dir>/<trust>.parquet`` atomically.
 
-    The whole ingest holds the organisation's lock (:func:`analysis.locks.locked`, the
-    one ``report`` holds), so a second run for the organisation refuses, or with ``wait``
-    waits, instead of both succeeding and the last to write winning.
+    The whole ingest holds a lock (:func:`analysis.locks.locked`), so a second run that
+    would write the same file refuses, or with ``wait`` waits, instead of both succeeding
+    and the last to write winning. Writing the processed folder ``report`` reads and
+    writes, it is the organisation's lock that ``report`` holds; writing another folder
+    (``out_dir``), it is a lock beside the file, ``<out_dir>/.<trust>.lock``.
 
     The parquet file is written to a temporary file in the same folder and moved into
     place with :func:`os.replace`, so a reader never sees half a file and a failed
@@ -197,7 +199,9 @@ def ingest_file(
     """
     check_trust(trust)
     warns: list[Problem] = []
-    with locked(config.trust_output_dir(trust), wait=wait):
+    out_dir = Path(out_dir) if out_dir is not None else config.PROCESSED_DIR
+    shared = out_dir.absolute().resolve() == config.PROCESSED_DIR.absolute().resolve()
+    with locked(config.trust_output_dir(trust) if shared else out_dir / trust, wait=wait):
         df = read_cases(
             path,
             instrument=instrument,
@@ -207,7 +211,6 @@ def ingest_file(
             language=language,
             limits=limits,
         )
-        out_dir = Path(out_dir) if out_dir is not None else config.PROCESSED_DIR
         out_dir.mkdir(parents=True, exist_ok=True)
         target = out_dir / f"{trust}.parquet"
         with atomic_path(target) as tmp:
