@@ -57,6 +57,7 @@ from analysis.ingest.validate import (
     processed_frame,
 )
 from analysis.instrument import Instrument, load_instrument
+from analysis.locks import locked
 
 TRUST_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 #: The old .xls format holds this many columns (A to IV).
@@ -175,8 +176,15 @@ def ingest_file(
     out_dir: str | Path | None = None,
     language: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    wait: bool = False,
 ) -> IngestResult:
     """Validate a case workbook and write ``<out_dir>/<trust>.parquet`` atomically.
+
+    The whole ingest holds a lock (:func:`analysis.locks.locked`), so a second run that
+    would write the same file refuses, or with ``wait`` waits, instead of both succeeding
+    and the last to write winning. Writing the processed folder ``report`` reads and
+    writes, it is the organisation's lock that ``report`` holds; writing another folder
+    (``out_dir``), it is a lock beside the file, ``<out_dir>/.<trust>.lock``.
 
     The parquet file is written to a temporary file in the same folder and moved into
     place with :func:`os.replace`, so a reader never sees half a file and a failed
@@ -193,20 +201,22 @@ def ingest_file(
     """
     check_trust(trust)
     warns: list[Problem] = []
-    df = read_cases(
-        path,
-        instrument=instrument,
-        sheet=sheet,
-        trust=trust,
-        warnings=warns,
-        language=language,
-        limits=limits,
-    )
     out_dir = Path(out_dir) if out_dir is not None else config.PROCESSED_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{trust}.parquet"
-    with atomic_path(target) as tmp:
-        df.to_parquet(tmp, index=False)
+    shared = out_dir.absolute().resolve() == config.PROCESSED_DIR.absolute().resolve()
+    with locked(config.trust_output_dir(trust) if shared else out_dir / trust, wait=wait):
+        df = read_cases(
+            path,
+            instrument=instrument,
+            sheet=sheet,
+            trust=trust,
+            warnings=warns,
+            language=language,
+            limits=limits,
+        )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = out_dir / f"{trust}.parquet"
+        with atomic_path(target) as tmp:
+            df.to_parquet(tmp, index=False)
     return IngestResult(path=target, n_cases=len(df), warnings=warns)
 
 
@@ -228,6 +238,12 @@ def add_cli(parser) -> None:
         "--language",
         help="language the answers are written in, e.g. cy or en (settles answers such as "
         "'Na', Welsh No but English N/A); default: the workbook's settings sheet, if any",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run for the organisation is in progress, wait for it to finish "
+        "instead of refusing",
     )
     d = DEFAULT_LIMITS
     parser.add_argument(
@@ -269,6 +285,7 @@ def cli(args) -> int:
             limits=replace(
                 DEFAULT_LIMITS, max_inflated_mb=args.max_inflated_mb, max_cells=args.max_cells
             ),
+            wait=args.wait,
         )
     except IngestError as exc:
         for w in exc.warnings:

@@ -72,8 +72,16 @@ def normalise_cases(
             out[cid] = values
         else:
             out[cid] = normalise_text(col)
+    name = inst.languages.get(language or "", language)
     for text, (reading, m) in sorted(settled.items()):
-        name = inst.languages.get(language or "", language)
+        if reading.foreign is not None:
+            other = inst.languages.get(reading.foreign, reading.foreign)
+            rep.warn(
+                f"{text!r} is {other} ({reading.foreign}) for {reading.code!r}, but the "
+                f"workbook is declared {name} ({language}); it was read as {reading.code!r}: "
+                "check the language, or type the answer in the declared one"
+            )
+            continue
         rep.warn(
             f"{text!r} was read as {reading.code!r} because the workbook's language is "
             f"{name} ({language}); {m.alternatives(reading, besides=reading.code)}"
