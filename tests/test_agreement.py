@@ -170,9 +170,11 @@ def _score_table(rows: list[list[str]], findings: pd.DataFrame, inst) -> tuple[i
     """The aggregate's table of every organisation's outcome scores, "63% (52 to 72)"."""
     sc = findings[findings["kind"] == "outcome_score"]
     by = {(r["trust"], r["outcome"]): r for r in sc.to_dict("records")}
+    # The table names organisations by their display names; the findings by their slugs.
+    slug = {present.trust_display_name(t): t for t in sc["trust"].unique()}
     seen, bad = 0, []
     for row in rows:
-        org = AGGREGATE if row[0].startswith("All organisations") else row[0]
+        org = AGGREGATE if row[0].startswith("All organisations") else slug.get(row[0], row[0])
         if len(row) != 1 + len(inst.outcomes) or (org, next(iter(inst.outcomes))) not in by:
             continue
         for o, cell in zip(inst.outcomes, row[1:], strict=True):
