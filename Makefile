@@ -17,6 +17,9 @@ RAW_DIR := $(or $(ANALYSIS_RAW_DIR),data/raw)
 # at its default it does not, and the report takes the organisation from the workbook.
 TRUST_NAMED := $(filter command line environment,$(origin TRUST))
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (one per core by default; each test file, and each notebook,
+# stays in one worker); PYTEST_JOBS=0 runs serially.
+PYTEST_JOBS ?= auto
 LAB_ARGS ?=
 # The demo workbooks the tests read (copied into each test session's temporary folders by
 # conftest.py): written here, never into data/raw, and rewritten when what they are made
@@ -109,8 +112,8 @@ $(TEST_DEMO)/$(TRUST).xlsx: $(DEMO_INPUTS) | $(STAMP)
 	@touch $@
 
 test: $(STAMP) $(TEST_DEMO)/$(TRUST).xlsx ## run the whole test suite (unit, notebooks, end to end)
-	ANALYSIS_TEST_DEMO_DIR=$(CURDIR)/$(TEST_DEMO) $(PY) -m pytest $(PYTEST_ARGS)
-	ANALYSIS_TEST_DEMO_DIR=$(CURDIR)/$(TEST_DEMO) $(PY) -m pytest --nbval-lax notebooks/ $(PYTEST_ARGS)
+	ANALYSIS_TEST_DEMO_DIR=$(CURDIR)/$(TEST_DEMO) $(PY) -m pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
+	ANALYSIS_TEST_DEMO_DIR=$(CURDIR)/$(TEST_DEMO) $(PY) -m pytest --nbval-lax notebooks/ -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## unit tests only
 	$(PY) -m pytest -m "not notebooks and not e2e and not browser" $(PYTEST_ARGS)
