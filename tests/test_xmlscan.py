@@ -117,7 +117,7 @@ def test_fast_path_agrees_with_expat(rows, chunk, hidden):
         '<c r="b2"/>',
         '<c r="B2 "/>',
         '<c r="ABCD2"/>',
-        '<c r="B12345678"/>',
+        '<c r="B12345678"/>',  # pragma: allowlist secret
         "<c/>",
         "<c>",
     ],
