@@ -75,7 +75,9 @@ def aggregate_report(tmp_path_factory):
             cases.to_parquet(processed / f"{t}.parquet", index=False)
             findings = engine.analyse(cases, inst, t)
             engine.write_findings(findings, outputs / t, FindingsContext.for_run(inst))
-            record = {"input_sha256": "ab" * 32, "synthetic": t == TRUSTS[0]}
+            # Each organisation's own input (one sha256 under two names is refused as a copy).
+            sha = ("ab", "cd")[TRUSTS.index(t)] * 32
+            record = {"input_sha256": sha, "synthetic": t == TRUSTS[0]}
             provenance.write_provenance(record, outputs / t)
         return aggregate.build(None, instrument=inst_path, outputs_dir=outputs)
 
@@ -154,6 +156,7 @@ def test_aggregate_report_names_contents_and_provenance(aggregate_report):
     record = json.loads((aggregate_report.parent / "provenance.json").read_text())
     assert record["inputs"]["trust-a"]["synthetic"] is True
     assert record["inputs"]["trust-b"]["synthetic"] is False
+    assert record["inputs"]["trust-a"]["input_sha256"] == "ab" * 32
 
 
 def _page_boxes(pdf: bytes) -> list[tuple[float, float]]:
