@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -289,3 +290,36 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     plain: wrap it in :func:`atomic_path` when the caller needs atomicity.
     """
     neutralise_frame(df).to_csv(path, index=False, lineterminator="\n")
+
+
+def read_small_file(
+    path: Path, limit: int, what: str, hint: str, error: type[Exception] = UserError
+) -> bytes:
+    """The bytes of a small input file (an instrument, a parameters file), bounded.
+
+    The file is looked at (``stat``) before it is opened, so a FIFO is never opened (that
+    would block) and ``/dev/zero`` is never read; the read itself is bounded too, in case the
+    file grows or lies about its size (as files under ``/proc`` do). Every refusal is
+    ``error`` naming ``what`` and ``path``; ``hint`` follows "larger than N bytes; ".
+    """
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
+        raise error(f"{what} {path} is {kind}, not a YAML file")
+    too_big = error(f"{what} {path} is larger than {limit:,} bytes; {hint}")
+    if info.st_size > limit:
+        raise too_big
+    try:
+        # O_NONBLOCK: should the path be swapped for a FIFO after the check, open() still
+        # returns at once instead of waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            blob = fh.read(limit + 1)
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+    if len(blob) > limit:
+        raise too_big
+    return blob

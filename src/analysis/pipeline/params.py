@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import yaml
 
 from analysis import config
 from analysis.errors import UserError
+from analysis.fileio import read_small_file
 
 #: Largest parameters file read: a few named values are a few hundred bytes, so a file
 #: this large is the wrong file (``/dev/zero`` would otherwise be read until memory ran out).
@@ -129,33 +128,9 @@ def load_params(path: str | Path | None, pairs: list[list[str]] | None = None) -
 
 
 def _read_bounded(path: Path) -> bytes:
-    """The bytes of a parameters file: a regular file of at most :data:`MAX_PARAMS_BYTES`.
-
-    As for the instrument file (:mod:`analysis.instrument.loader`): looked at before it is
-    opened, so a FIFO is never opened and a device never read; the read is bounded too.
-    """
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise UserError(f"cannot read parameters file {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        what = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
-        raise UserError(f"parameters file {path} is {what}, not a YAML file")
-    too_big = UserError(
-        f"parameters file {path} is larger than {MAX_PARAMS_BYTES:,} bytes; a parameters "
-        "file is a short YAML mapping of name: value (is this the right file?)"
-    )
-    if info.st_size > MAX_PARAMS_BYTES:
-        raise too_big
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as fh:
-            blob = fh.read(MAX_PARAMS_BYTES + 1)
-    except OSError as exc:
-        raise UserError(f"cannot read parameters file {path}: {exc.strerror}") from None
-    if len(blob) > MAX_PARAMS_BYTES:
-        raise too_big
-    return blob
+    """The bytes of a parameters file: a regular file of at most :data:`MAX_PARAMS_BYTES`."""
+    hint = "a parameters file is a short YAML mapping of name: value (is this the right file?)"
+    return read_small_file(path, MAX_PARAMS_BYTES, "parameters file", hint)
 
 
 def declared_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
