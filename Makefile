@@ -133,5 +133,5 @@ bench: $(STAMP) ## run the benchmarks (ratios measured side by side)
 	$(PY) bench/batch.py
 	$(PY) bench/explore.py
 
-clean: ## remove outputs and processed data (never raw data)
-	rm -rf outputs/*/ data/processed/*.parquet
+clean: ## remove outputs, processed data and build/ (the tests' demo workbooks); never raw data
+	rm -rf outputs/*/ data/processed/*.parquet build/

@@ -156,7 +156,7 @@ def warn_near_duplicates(norm: pd.DataFrame, inst: Instrument, rep: Report) -> N
             odd = [f"{v!r} holds {', '.join(lookalikes(v))}" for v in sorted(spellings)]
             odd = [o for o in odd if not o.endswith(" holds ")]
             rep.warn(
-                f"column {cid}: {' and '.join(parts)} look like one {d.label.lower()} spelt "
+                f"{' and '.join(parts)} look like one {d.label.lower()} spelt "
                 f"{len(spellings)} ways"
                 + (f" ({'; '.join(odd)}, not Latin letters)" if odd else "")
                 + "; they are counted as separate groups: make them the same",
@@ -173,7 +173,7 @@ def warn_near_duplicates(norm: pd.DataFrame, inst: Instrument, rep: Report) -> N
                     continue
                 va, vb = sorted(keys[a])[0], sorted(keys[b])[0]
                 rep.warn(
-                    f"column {cid}: {_shown(col, va)} and {_shown(col, vb)} differ by one "
+                    f"{_shown(col, va)} and {_shown(col, vb)} differ by one "
                     f"letter; if they are one {d.label.lower()}, they are counted as separate "
                     "groups: make them the same",
                     column=cid,
