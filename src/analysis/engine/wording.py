@@ -383,15 +383,17 @@ def _ladder(entries: Any, bands: dict[str, Band]) -> tuple[tuple[str, float, flo
         b = bands[phrase]
         if not (b.low <= lo + _EPS and hi <= b.high + _EPS):
             raise ScaleError(f"{where}: the cell lies outside the phrase's band")
-        if cells:
-            prev, p_lo, p_hi = cells[-1]
-            if lo < p_lo:
-                raise ScaleError(f"{where}: cells must be in increasing order")
-            if not math.isclose(lo, p_hi, abs_tol=_EPS):
-                gap = "a gap" if lo > p_hi else "an overlap"
-                raise ScaleError(f"{where}: {gap} after {prev!r} (every proportion needs one word)")
-            lo = p_hi  # exactly the previous cell's end
+        if cells and lo < cells[-1][1]:
+            raise ScaleError(f"{where}: cells must be in increasing order")
         cells.append((phrase, lo, hi))
+    for i in range(1, len(cells)):
+        (prev, _, p_hi), (phrase, lo, hi) = cells[i - 1], cells[i]
+        if not math.isclose(lo, p_hi, abs_tol=_EPS):
+            gap = "a gap" if lo > p_hi else "an overlap"
+            raise ScaleError(
+                f"ladder cell {phrase!r}: {gap} after {prev!r} (every proportion needs one word)"
+            )
+        cells[i] = (phrase, p_hi, hi)  # exactly the previous cell's end
     if cells[0][1] > _EPS or not math.isclose(cells[-1][2], 1.0, abs_tol=_EPS):
         raise ScaleError("ladder: the cells must run from 0% to 100%")
     names = [c[0] for c in cells]
