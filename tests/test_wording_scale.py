@@ -252,3 +252,16 @@ def test_another_programme_carries_its_own_scale(tmp_path):
     # Its "most" cell is 75%-90%, where the shipped ladder's is 77%-80%: 4 of 5 = 80%.
     assert own.quantifier(4, 5) == "most"
     assert SCALE.quantifier(4, 5) == "the large majority"
+
+
+def test_the_shipped_widening_is_the_pair_that_forces_it():
+    # Education Scotland: "almost all means over 90%". The report calls 8 of 9 victim
+    # contacts "almost all" (O5 key strength 1), so the band starts at 8/9 = 88.9%, no lower.
+    b = SCALE.bands["almost all"]
+    assert b.published == (0.9, 1.0) and b.widened_by == ("O5-ks-victim-contact",)
+    pair = next(p for p in SCALE.report_pairs if p.id == "O5-ks-victim-contact")
+    assert (pair.n, pair.N) == (8, 9) and b.low == 8 / 9
+    # Every other published band is exactly its scale's range.
+    for other in SCALE.bands.values():
+        if other.basis == "published" and other.phrase != "almost all":
+            assert (other.low, other.high) == other.published and not other.widened_by
