@@ -205,12 +205,14 @@ def test_report_pairs_use_vague_words_within_their_bands():
     assert sorted((p.n, p.N) for p in vague) == [(7, 28), (9, 18), (20, 73), (28, 73)]
 
 
-def test_the_coverage_document_lists_every_band_and_its_source():
-    text = (config.DOCS_DIR / "instrument-coverage.md").read_text(encoding="utf-8")
+def test_the_wording_document_lists_every_band_and_its_source():
+    text = (config.DOCS_DIR / "wording.md").read_text(encoding="utf-8")
 
     def pct(x: float) -> str:
         return f"{100 * x:.1f}".rstrip("0").rstrip(".")
 
+    cells = {p: f"{pct(lo)}-{pct(hi)}%" for p, lo, hi in LADDER}
     for phrase, (lo, hi, source) in BANDS.items():
-        assert f"| {phrase} | {pct(lo)}-{pct(hi)}% |" in text, phrase
+        row = f"| {phrase} | {pct(lo)}-{pct(hi)}% | {cells.get(phrase, '--')} |"
+        assert row in text, phrase
         assert f"| {source} |" in text, phrase

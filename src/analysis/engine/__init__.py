@@ -27,9 +27,11 @@ _EXPORTS: dict[str, str] = {
     "empty_findings": "findings",
     "flag_set": "findings",
     "judgement_matrix": "scoring",
+    "load_scale": "wording",
     "number": "findings",
     "percent_text": "wording",
     "quantifier": "wording",
+    "scale_for": "wording",
     "wilson": "stats",
     "write_findings": "run",
 }

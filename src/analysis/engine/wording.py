@@ -1,47 +1,33 @@
 """Verbal quantifiers: the words HMI Probation reports use for ``n of N``, and what they mean.
 
-Two jobs, two tables:
+The scale is data: a versioned YAML file the instrument names (``wording:`` in
+``iaow-2013-14.yaml`` names ``iaow-2013-14.wording.yaml``; another programme names its
+own), read by :func:`load_scale`, which refuses a malformed one. ``docs/wording.md``
+describes the format and tabulates every band with its source. Two jobs, two tables:
 
-- **Writing.** :func:`quantifier` picks one phrase from :data:`LADDER`, a partition of (0, 1)
-  into half-open cells (lower bound inclusive, upper exclusive), so that every proportion gets
-  exactly one word.
+- **Writing.** :func:`quantifier` picks one phrase from the scale's ``ladder``, a partition
+  of 0-100% into half-open cells (lower bound inclusive, upper exclusive), so that every
+  proportion gets exactly one word. The presentation layer (``analysis.render``) is the one
+  caller that words figures.
 - **Reading.** :func:`band` gives the interval of proportions a phrase can stand for, from
-  :data:`BANDS` (closed intervals, each with its source). Reading bands overlap -- 85% is both
-  "most" and "the great majority" -- and each contains the ladder cell of its phrase, so
-  whatever :func:`quantifier` writes, :func:`band` reads back.
+  the scale's ``bands`` (closed intervals, each citing its source). Bands overlap -- 85% is
+  both "most" and "the great majority" -- and each contains the ladder cell of its phrase,
+  so whatever :func:`quantifier` writes, :func:`band` reads back.
 
-Where the reading bands come from
----------------------------------
-The base is the one published quantifier scale we could check: Education Scotland's "Terms we
-use in the inspection process" (education.gov.scot): *almost all* over 90%, *most* 75% to
-90%, *majority* 50% to 74%, *less than half* 15% to 49%, *few* up to 15%. Each band
-is then widened until every pair of words and numbers in the reference report (HMI
-Probation, *Inspection of Adult Offending Work in Norfolk and Suffolk*, 2014; recorded in
-:data:`REPORT_PAIRS`, checked by the tests) fits: "almost all" reaches down to 8/9 (88.9%),
-which the report calls "almost all". The inspectorate's landmark fractions are not in any
-published scale; their bands follow from the report's own pairs and one rule:
-
-- a landmark's own word ("two-thirds") covers it +/- :data:`NEAR` (2 points): 13/20 (65%)
-  is "two-thirds" and 27/42 (64.3%) "just under two-thirds";
-- "just under X" / "nearly X" reach from X's own band down to the midpoint with the next
-  landmark down, "just over X" up to the midpoint with the next one up (a writer names the
-  nearest landmark), over the steps of :data:`STEPS` (the five fractions, with the
-  published edges of "few", 15%, and "almost all", 90%, at the ends);
-- "more than X" / "over X" reach from X (excluded) to the next step, "less than X" /
-  "fewer than X" from the step below; "about X" / "around X" is X +/- 5 points;
-  "more than 40%" is (40%, 50%).
-
-Every band's source is in :data:`BANDS` and in ``docs/instrument-coverage.md``.
+Where the bands come from: the one published quantifier scale whose text could be read,
+Education Scotland's "Terms we use in the inspection process" (*almost all* over 90%,
+*most* 75% to 90%, *majority* 50% to 74%, *less than half* 15% to 49%, *few* up to 15%),
+widened only where a word-number pair of the reference report (``report_pairs``) forces it
+and no further: "almost all" reaches down to 8/9 (88.9%), which the report calls "almost
+all". Estyn's, Ofsted's and HMI Probation's own tables could not be read, and no band rests
+on them (the file's ``sources`` say where they were looked for). Landmark fractions
+("two-thirds", "just under two-thirds") follow the nearest-landmark rule, and the vague
+words ("many", "generally") the report's own uses; comparatives ("more than one-third",
+"about half", "more than 40%") are worked out from the scale's ``comparatives`` steps.
 
 Reading bands are closed; :func:`analysis.synthetic.statements.verbal_ok` says where a
 phrase excludes an end ("more than X" excludes X, "almost all" excludes all, no phrase but
 "none" stands for 0).
-
-The writing ladder keeps the report's own graded words ("most", "the large majority", "the
-great majority") in narrow cells, because a partition must give each proportion one word;
-the cells sit inside the wider reading bands. From a base of :data:`ALL_BUT_MIN_BASE` (20)
-upwards, one or two short of all is "all but one" / "all but two" (19/20, 18/20, 19/21 in
-the report); below it the ladder applies (13/14 is "almost all", not "all but one").
 
 The decisive pair for the landmark bands: "there was a change in risk of harm in 20 cases.
 The Trust responded effectively in two-thirds of these", while the summary says the response
@@ -49,198 +35,64 @@ was insufficient "in more than one-third of relevant cases"; 14/20 would leave 6
 not more than one-third, so n = 13 and 13/20 (0.650) is "two-thirds", next to 27/42 (0.643),
 "just under two-thirds". The report is not perfectly consistent: it calls 8 of 9 victim
 contacts both "almost all" (a key strength) and "the great majority" (the summary); both
-bands hold 8/9, and :data:`REPORT_PAIRS` marks the first as a conflict with the ladder.
+bands hold 8/9, and the first pair is marked a conflict with the ladder.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
-ONE_QUARTER, ONE_THIRD, HALF, TWO_THIRDS, THREE_QUARTERS = 1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4
-#: Half-width of a landmark's own word ("two-thirds" covers 2/3 +/- 0.02).
-NEAR = 0.02
-#: Smallest base at which "all but one" / "all but two" replace the ladder.
-ALL_BUT_MIN_BASE = 20
-#: Published edges: "few" is up to 15%, "almost all" over 90% (Education Scotland).
-FEW_UP_TO, ALMOST_ALL_OVER = 0.15, 0.90
-#: The steps "nearly X", "just over X", "more than X" and "less than X" reach between.
-STEPS: tuple[tuple[str, float], ...] = (
-    ("'few' (15%)", FEW_UP_TO),
-    ("one-quarter", ONE_QUARTER),
-    ("one-third", ONE_THIRD),
-    ("half", HALF),
-    ("two-thirds", TWO_THIRDS),
-    ("three-quarters", THREE_QUARTERS),
-    ("'almost all' (90%)", ALMOST_ALL_OVER),
-)
+import yaml
 
+from analysis import config
+from analysis.fileio import read_small_file
+from analysis.instrument import InstrumentError
 
-def _mid(a: float, b: float) -> float:
-    return (a + b) / 2
-
-
-#: The ladder: (phrase, lower bound inclusive, upper bound exclusive), increasing.
-LADDER: tuple[tuple[str, float, float], ...] = (
-    ("few", 0.0, FEW_UP_TO),
-    ("a minority", FEW_UP_TO, 0.20),
-    ("nearly one-quarter", 0.20, ONE_QUARTER - NEAR),
-    ("one-quarter", ONE_QUARTER - NEAR, ONE_QUARTER + NEAR),
-    ("just over one-quarter", ONE_QUARTER + NEAR, _mid(ONE_QUARTER, ONE_THIRD)),
-    ("just under one-third", _mid(ONE_QUARTER, ONE_THIRD), ONE_THIRD - NEAR),
-    ("one-third", ONE_THIRD - NEAR, ONE_THIRD + NEAR),
-    ("just over one-third", ONE_THIRD + NEAR, 0.40),
-    ("less than half", 0.40, 0.45),
-    ("nearly half", 0.45, HALF - NEAR),
-    ("half", HALF - NEAR, HALF + NEAR),
-    ("just over half", HALF + NEAR, 0.56),
-    ("a clear majority", 0.56, 0.60),
-    ("just under two-thirds", 0.60, TWO_THIRDS - NEAR),
-    ("two-thirds", TWO_THIRDS - NEAR, TWO_THIRDS + NEAR),
-    ("just over two-thirds", TWO_THIRDS + NEAR, _mid(TWO_THIRDS, THREE_QUARTERS)),
-    ("nearly three-quarters", _mid(TWO_THIRDS, THREE_QUARTERS), THREE_QUARTERS - NEAR),
-    ("three-quarters", THREE_QUARTERS - NEAR, THREE_QUARTERS + NEAR),
-    ("most", THREE_QUARTERS + NEAR, 0.80),
-    ("the large majority", 0.80, 0.85),
-    ("the great majority", 0.85, ALMOST_ALL_OVER),
-    ("almost all", ALMOST_ALL_OVER, 1.0),
-)
-
-_LANDMARKS = {
-    "one-quarter": ONE_QUARTER,
-    "one-third": ONE_THIRD,
-    "half": HALF,
-    "one-half": HALF,
-    "two-thirds": TWO_THIRDS,
-    "three-quarters": THREE_QUARTERS,
+#: Largest scale file read (a scale is a few hundred lines).
+MAX_SCALE_BYTES = 1 << 20
+BASES = ("published", "derived", "landmark", "vague")
+STATUSES = ("exact", "alias", "conflict", "vague")
+_TOP_KEYS = {
+    "id",
+    "version",
+    "title",
+    "sources",
+    "bands",
+    "aliases",
+    "comparatives",
+    "all_but_min_base",
+    "ladder",
+    "report_pairs",
+    "report_percents",
 }
-#: The ladder's word for "a little under" each landmark.
-_UNDER = {
-    "one-quarter": "nearly one-quarter",
-    "one-third": "just under one-third",
-    "half": "nearly half",
-    "two-thirds": "just under two-thirds",
-    "three-quarters": "nearly three-quarters",
-}
-
-#: Synonyms mapped to a phrase with the same band.
-ALIASES: dict[str, str] = {
-    "nearly one-third": "just under one-third",
-    "just under one-quarter": "nearly one-quarter",
-    "almost one-quarter": "nearly one-quarter",
-    "just under half": "nearly half",
-    "almost half": "nearly half",
-    "nearly two-thirds": "just under two-thirds",
-    "almost two-thirds": "just under two-thirds",
-    "just under three-quarters": "nearly three-quarters",
-    "almost three-quarters": "nearly three-quarters",
-    "one-half": "half",
-    "just over one-half": "just over half",
-    "less than one-half": "less than half",
-    "the vast majority": "the great majority",
-    "nearly all": "almost all",
-    "almost every": "almost all",
-    "nearly every": "almost all",
-    "a majority": "the majority",
-    "majority": "the majority",
-    "the majority of": "the majority",
-}
-
-_ES = "Education Scotland"
-#: Reading bands, closed: phrase -> (low, high, source). The published scale's words come
-#: first; the landmark words ("two-thirds", "just under two-thirds", ...) and the vague words
-#: are added below.
-BANDS: dict[str, tuple[float, float, str]] = {
-    "few": (0.0, FEW_UP_TO, f"{_ES}: 'few' means up to 15%"),
-    "a minority": (FEW_UP_TO, HALF, f"under half, above 'few': {_ES}'s 'less than half'"),
-    "less than half": (FEW_UP_TO, HALF, f"{_ES}: 'less than half' means 15% to 49%"),
-    "the majority": (HALF, THREE_QUARTERS, f"{_ES}: 'majority' means 50% to 74%"),
-    "a clear majority": (
-        0.56,
-        THREE_QUARTERS,
-        f"{_ES}'s 'majority' (50% to 74%) above a bare majority ('just over half', to 56%)",
-    ),
-    "most": (THREE_QUARTERS, ALMOST_ALL_OVER, f"{_ES}: 'most' means 75% to 90%"),
-    "the large majority": (
-        THREE_QUARTERS,
-        ALMOST_ALL_OVER,
-        f"read as {_ES}'s 'most' (75% to 90%): no published scale grades majorities",
-    ),
-    "the great majority": (
-        THREE_QUARTERS,
-        ALMOST_ALL_OVER,
-        f"read as {_ES}'s 'most' (75% to 90%); 8/9 (88.9%) in the report (O5 summary)",
-    ),
-    "almost all": (
-        8 / 9,
-        1.0,
-        f"{_ES}: 'almost all' means over 90%; widened to 8/9 (88.9%), which the report calls"
-        " 'almost all' (O5 key strength 1)",
-    ),
-}
-
-#: Vague words the report also uses, which :func:`quantifier` never writes: phrase -> (low,
-#: high, source). They let the report's own sentences be checked
-#: (:mod:`analysis.synthetic.statements`).
-_VAGUE_BANDS: dict[str, tuple[float, float, str]] = {
-    "every case": (1.0, 1.0, "all"),
-    "almost always": (8 / 9, 1.0, "as 'almost all'"),
-    "generally": (HALF, 1.0, "as a general rule: more than half (no published scale)"),
-    "largely": (HALF, 1.0, "as 'generally'"),
-    "routinely": (THREE_QUARTERS, 1.0, f"as a matter of routine: at least {_ES}'s 'most'"),
-    "often": (ONE_QUARTER, 1.0, "as 'many'"),
-    "many": (
-        ONE_QUARTER,
-        1.0,
-        "never under a quarter in the report: 20/73 (27%) and 28/73 (38%) in O3 1.4, 9/18"
-        " in O1 key area 1",
-    ),
-    "a number of": (
-        0.0,
-        1.0,
-        "more than none, no upper bound: the O3 summary says it of reviews insufficient or"
-        " missing in more than half the cases (O3 2.7)",
-    ),
-    "not always": (0.0, 1.0, "of the exceptions: at least one, not every case"),
-    "some": (0.0, HALF, "more than none, the lesser part"),
-    "a small number": (0.0, FEW_UP_TO, "as 'few'"),
-    "small percentage": (0.0, 0.30, "7/28 (25%) in the report (O4 key area 4), up to 30%"),
-    "sizeable number": (0.10, HALF, "noticeable (10% or more) but a minority"),
-    "around one in ten": (0.05, 0.15, "one in ten +/- 5 points, as 'about X'"),
-    "slightly more than half": (HALF, _mid(HALF, TWO_THIRDS), "as 'just over half'"),
-}
+_BAND_KEYS = {"phrase", "band", "basis", "scale", "says", "published", "widened_by", "source"}
+_PAIR_KEYS = {"id", "phrase", "n", "N", "where", "quote", "status", "expected"}
+_VALUE = re.compile(r"(\d+)\s*/\s*(\d+)(?:\s*([+-])\s*(\d+(?:\.\d+)?))?")
+_EPS = 1e-12
 
 
-def _landmark_bands() -> dict[str, tuple[float, float, str]]:
-    """Reading bands of the landmark words, by the rule in the module docstring."""
-    pairs = {
-        "two-thirds": "; 13/20 is 'two-thirds', 27/42 'just under two-thirds'",
-        "half": "; 16/32 and 32/62 (51.6%) are 'half'",
-    }
-    out = {}
-    steps = [v for _, v in STEPS]
-    quoted = [n if n.startswith("'") else f"'{n}'" for n, _ in STEPS]
-    for i, (name, L) in enumerate(STEPS[1:-1], start=1):
-        below, above = quoted[i - 1], quoted[i + 1]
-        out[name] = (L - NEAR, L + NEAR, f"'{name}' +/- 2 points" + pairs.get(name, ""))
-        out[_UNDER[name]] = (
-            _mid(steps[i - 1], L),
-            L - NEAR,
-            f"from the midpoint with {below} up to '{name}'",
-        )
-        out[f"just over {name}"] = (
-            L + NEAR,
-            _mid(L, steps[i + 1]),
-            f"from '{name}' up to the midpoint with {above}",
-        )
-    return out
+class ScaleError(InstrumentError):
+    """A wording scale file is malformed or contradicts its own evidence."""
 
 
-BANDS.update(_landmark_bands())
-BANDS.update(_VAGUE_BANDS)
-#: The vague words' bands, (low, high).
-VAGUE: dict[str, tuple[float, float]] = {p: (lo, hi) for p, (lo, hi, _) in _VAGUE_BANDS.items()}
+@dataclass(frozen=True)
+class Band:
+    """What one phrase can stand for: ``low``-``high`` (proportions, both included)."""
+
+    phrase: str
+    low: float
+    high: float
+    basis: str
+    source: str
+    scale: str | None = None
+    says: str | None = None
+    published: tuple[float, float] | None = None
+    widened_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -261,6 +113,7 @@ class ReportPair:
     quote: str
     status: str = "exact"
     expected: str | None = None
+    id: str = ""
 
     @property
     def p(self) -> float:
@@ -268,167 +121,369 @@ class ReportPair:
         return self.n / self.N
 
 
-#: Every pair of words and numbers found in the reference report (section, quote).
-REPORT_PAIRS: tuple[ReportPair, ...] = (
-    ReportPair(
-        "just under two-thirds",
-        27,
-        42,
-        "O4 3.2",
-        "safety of children ... promoted in just under two-thirds of cases (27 of the 42 ...)",
-    ),
-    ReportPair(
-        "two-thirds",
-        13,
-        20,
-        "O4 2.3 with summary",
-        "change in risk of harm in 20 cases. The Trust responded effectively in two-thirds"
-        " (n = 13 inferred, see the module docstring)",
-    ),
-    ReportPair(
-        "more than one-third",
-        7,
-        20,
-        "summary O4 with O4 2.3",
-        "insufficient response to changes in risk of harm ... in more than one-third",
-        status="alias",
-        expected="one-third",
-    ),
-    ReportPair(
-        "almost all",
-        13,
-        14,
-        "summary O4 with O4 1.12",
-        "of the 14 cases that met the criteria for MAPPA, 13 had been correctly identified;"
-        " 'Almost all cases that met the criteria ... were correctly identified'",
-    ),
-    ReportPair(
-        "the great majority",
-        8,
-        9,
-        "summary O5 with O5 4.2",
-        "quality of the work ... sufficient in eight [of nine]; 'In the great majority"
-        " of relevant statutory victim contact cases, the quality ... was satisfactory'",
-    ),
-    ReportPair(
-        "almost all",
-        8,
-        9,
-        "O5 key strength with O5 4.2",
-        "'In almost all relevant statutory victim contact cases, the quality of the"
-        " contact with victims was satisfactory'",
-        status="conflict",
-        expected="the great majority",
-    ),
-    ReportPair(
-        "half",
-        16,
-        32,
-        "O4 1.11",
-        "objectives to protect children ... included in half of the relevant 32 cases",
-    ),
-    ReportPair(
-        "half",
-        32,
-        62,
-        "O3 1.5 with O3 1.3",
-        "alcohol was a contributory factor in half of the sample (32 of the 62 cases)",
-    ),
-    ReportPair(
-        "all but one",
-        19,
-        20,
-        "O4 2.6",
-        "20 cases ... enforcement or recall ... In all but one case this had been taken promptly",
-    ),
-    ReportPair(
-        "all but two", 18, 20, "O4 2.6", "in all but two, the offender was given clear reasons"
-    ),
-    ReportPair(
-        "all but two",
-        19,
-        21,
-        "O5 victims' questionnaire",
-        "Twenty-one victims ... All but two ... said that they were kept informed",
-    ),
-    ReportPair(
-        "every",
-        20,
-        20,
-        "O4 2.6",
-        "this action had been taken in every case",
-        status="alias",
-        expected="all",
-    ),
-    ReportPair(
-        "every",
-        19,
-        19,
-        "O4 1.6",
-        "restrictive requirement ... in 19 cases ... appropriate in every one",
-        status="alias",
-        expected="all",
-    ),
-    ReportPair(
-        "every",
-        21,
-        21,
-        "O5 victims' questionnaire",
-        "Every respondent reported being partially or completely satisfied",
-        status="alias",
-        expected="all",
-    ),
-    ReportPair(
-        "many",
-        9,
-        18,
-        "O1 key area 1 with O1 1.1",
-        "'In many cases, report writers had not sought information from children's social"
-        " care services'; checks made in only nine of 18 (9 without)",
-        status="vague",
-        expected="half",
-    ),
-    ReportPair(
-        "many",
-        28,
-        73,
-        "O3 1.4",
-        "many individuals in our sample had problems with their accommodation (28 people)",
-        status="vague",
-        expected="just over one-third",
-    ),
-    ReportPair(
-        "many",
-        20,
-        73,
-        "O3 1.4",
-        "[many individuals had problems with] their emotional well-being, and education,"
-        " training and employment (ETE) (20 cases each)",
-        status="vague",
-        expected="just over one-quarter",
-    ),
-    ReportPair(
-        "small percentage",
-        7,
-        28,
-        "O4 key area 4 with O4 2.10",
-        "effective management involvement ... in only a small percentage of cases; effective"
-        " management oversight in 7 out of 28 relevant cases",
-        status="vague",
-        expected="one-quarter",
-    ),
-)
+@dataclass(frozen=True)
+class Scale:
+    """A loaded, checked wording scale (see the module docstring and ``docs/wording.md``)."""
 
-#: Percentages the report prints beside their counts: rounding is half up to whole numbers.
-REPORT_PERCENTS: tuple[tuple[int, int, str, str], ...] = (
-    (22, 54, "41%", "O4 2.8 sufficient review of risk of harm"),
-    (22, 32, "69%", "O4 3.3 multi-agency work"),
-    (26, 40, "65%", "O4 3.3 checks with the police"),
-    (30, 45, "67%", "O4 3.3 checks with Children's Services"),
-    (28, 59, "47%", "O3 table 3.5 thinking and behaviour: interventions"),
-    (17, 28, "61%", "O3 table 3.5 accommodation: interventions"),
-    (5, 15, "33%", "O3 table 3.5 financial management: interventions"),
-)
+    id: str
+    version: str
+    path: Path
+    sha256: str
+    sources: dict[str, dict[str, Any]]
+    bands: dict[str, Band]
+    aliases: dict[str, str]
+    #: (phrase, lower bound inclusive, upper bound exclusive), increasing, covering 0-1.
+    ladder: tuple[tuple[str, float, float], ...]
+    #: (name, value, is a landmark fraction word), increasing.
+    steps: tuple[tuple[str, float, bool], ...]
+    about: float
+    percent_reach: float
+    all_but_min_base: int
+    report_pairs: tuple[ReportPair, ...] = ()
+    report_percents: tuple[tuple[int, int, str, str], ...] = ()
+    landmarks: dict[str, float] = field(default_factory=dict)
+
+    def band(self, phrase: str) -> tuple[float, float]:
+        """See :func:`band`."""
+        p = " ".join(str(phrase).strip().lower().split())
+        if p in ("none", "no"):
+            return (0.0, 0.0)
+        if p in ("all", "every"):
+            return (1.0, 1.0)
+        if p in ("all but one", "all but two"):
+            short = 1 if p.endswith("one") else 2
+            return (1 - short / self.all_but_min_base, 1.0)
+        p = self.aliases.get(p, p)
+        if p in self.bands:
+            b = self.bands[p]
+            return (b.low, b.high)
+        percent = re.fullmatch(r"(more than|over|less than|fewer than) (\d{1,2})%", p)
+        if percent:
+            x = int(percent.group(2)) / 100
+            up = percent.group(1) in ("more than", "over")
+            return (x, x + self.percent_reach) if up else (x - self.percent_reach, x)
+        for prefix in ("about ", "around ", "more than ", "over ", "less than ", "fewer than "):
+            word = self.aliases.get(p[len(prefix) :], p[len(prefix) :])
+            if p.startswith(prefix) and word in self.landmarks:
+                L = self.landmarks[word]
+                if prefix in ("about ", "around "):
+                    return (L - self.about, L + self.about)
+                i = next(i for i, (_, v, _) in enumerate(self.steps) if math.isclose(v, L))
+                if prefix in ("more than ", "over "):
+                    return (L, self.steps[i + 1][1])
+                return (self.steps[i - 1][1], L)
+        raise KeyError(f"unknown quantifier phrase {phrase!r}")
+
+    def quantifier(self, n: int, N: int) -> str:
+        """See :func:`quantifier`."""
+        _check(n, N)
+        if n == 0:
+            return "none"
+        if n == N:
+            return "all"
+        if N >= self.all_but_min_base and N - n in (1, 2):
+            return "all but one" if N - n == 1 else "all but two"
+        p = n / N
+        for phrase, lo, hi in self.ladder:
+            if lo <= p < hi:
+                return phrase
+        raise AssertionError("unreachable: the ladder covers 0-100%")  # pragma: no cover
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def _value(x: Any, where: str) -> float:
+    """A band edge as a proportion: a percentage, or ``a/b`` optionally ``+/- k`` points."""
+    if isinstance(x, bool):
+        raise ScaleError(f"{where}: {x!r} is not a percentage or a fraction")
+    if isinstance(x, int | float):
+        v = float(x) / 100
+    else:
+        m = _VALUE.fullmatch(str(x).strip())
+        if not m or int(m.group(2)) == 0:
+            raise ScaleError(
+                f"{where}: {x!r} is not a percentage (15) or a fraction (2/3, 2/3 - 2)"
+            )
+        v = int(m.group(1)) / int(m.group(2))
+        if m.group(3):
+            pts = float(m.group(4)) / 100
+            v = v + pts if m.group(3) == "+" else v - pts
+    if not -_EPS <= v <= 1 + _EPS:
+        raise ScaleError(f"{where}: {x!r} is outside 0-100%")
+    return v
+
+
+def _pair_values(x: Any, where: str) -> tuple[float, float]:
+    if not isinstance(x, list) or len(x) != 2:
+        raise ScaleError(f"{where}: expected [low, high], got {x!r}")
+    lo, hi = _value(x[0], where), _value(x[1], where)
+    if lo > hi:
+        raise ScaleError(f"{where}: low {x[0]!r} is above high {x[1]!r}")
+    return lo, hi
+
+
+def _phrase(x: Any, where: str) -> str:
+    if not isinstance(x, str) or not x.strip():
+        raise ScaleError(f"{where}: a phrase must be non-empty text, got {x!r}")
+    return " ".join(x.lower().split())
+
+
+def _known(d: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise ScaleError(f"{where}: unknown key(s) {unknown} (allowed: {sorted(allowed)})")
+
+
+def load_scale(path: str | Path | None = None) -> Scale:
+    """Load and check a wording scale file.
+
+    Parameters
+    ----------
+    path
+        A YAML scale file; the default programme's (``config.DEFAULT_WORDING``) when omitted.
+
+    Raises
+    ------
+    ScaleError
+        Naming the file and the entry: a file that is not YAML; an unknown key; a band
+        edge that is not a percentage or fraction, or low above high; a duplicate phrase;
+        a published band without a verified source, or widened without the report pairs
+        that force it (or further than they do); a ladder that does not start at 0%, end at
+        100%, run in increasing order or join cell to cell (a gap or an overlap), or that
+        names a phrase with no band or outside its band; an alias of an unknown phrase; a
+        report pair outside its phrase's band.
+    """
+    path = Path(path) if path else config.DEFAULT_WORDING
+    blob = read_small_file(path, MAX_SCALE_BYTES, "wording scale", "a scale is small", ScaleError)
+    try:
+        raw = yaml.load(blob, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise ScaleError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ScaleError(f"{path}: expected a mapping at the top level")
+    try:
+        return _build(raw, path, hashlib.sha256(blob).hexdigest())
+    except ScaleError as exc:
+        raise ScaleError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ScaleError(f"{path}: missing or malformed entry {exc}") from None
+
+
+def _build(raw: dict[str, Any], path: Path, sha: str) -> Scale:
+    _known(raw, _TOP_KEYS, "top level")
+    sources = raw.get("sources") or {}
+    if not isinstance(sources, dict):
+        raise ScaleError("sources: expected a mapping of id -> {title, url, quote, verified}")
+    bands = _bands(raw.get("bands"), sources)
+    aliases = {}
+    for a, target in (raw.get("aliases") or {}).items():
+        a, target = _phrase(a, f"alias {a!r}"), _phrase(target, f"alias {a!r}")
+        if target not in bands:
+            raise ScaleError(f"alias {a!r}: {target!r} is an unknown phrase (no band)")
+        if a in bands:
+            raise ScaleError(f"alias {a!r}: the phrase has a band of its own")
+        aliases[a] = target
+    comp = raw.get("comparatives") or {}
+    _known(comp, {"steps", "about_points", "percent_points"}, "comparatives")
+    steps = []
+    for i, s in enumerate(comp.get("steps") or []):
+        at = _value(s["at"], f"comparatives step {i + 1}")
+        if steps and at <= steps[-1][1]:
+            raise ScaleError(f"comparatives step {s['name']!r}: steps must increase")
+        steps.append((str(s["name"]), at, bool(s.get("landmark", False))))
+    landmarks = {_phrase(n, "step"): v for n, v, is_l in steps if is_l}
+    unknown = sorted(set(landmarks) - set(bands))
+    if unknown:
+        raise ScaleError(f"comparatives: landmark step(s) {unknown} have no band")
+    scale = Scale(
+        id=str(raw["id"]),
+        version=str(raw["version"]),
+        path=path,
+        sha256=sha,
+        sources=sources,
+        bands=bands,
+        aliases=aliases,
+        ladder=_ladder(raw.get("ladder"), bands),
+        steps=tuple(steps),
+        about=float(comp.get("about_points", 5)) / 100,
+        percent_reach=float(comp.get("percent_points", 10)) / 100,
+        all_but_min_base=int(raw.get("all_but_min_base", 20)),
+        report_percents=tuple(
+            (int(r["n"]), int(r["N"]), str(r["printed"]), str(r["where"]))
+            for r in raw.get("report_percents") or []
+        ),
+        landmarks=landmarks,
+    )
+    pairs = _pairs(raw.get("report_pairs"), scale)
+    _check_widenings(scale, {p.id: p for p in pairs})
+    return replace(scale, report_pairs=pairs)
+
+
+def _bands(entries: Any, sources: dict[str, Any]) -> dict[str, Band]:
+    if not isinstance(entries, list) or not entries:
+        raise ScaleError("bands: expected a non-empty list")
+    out: dict[str, Band] = {}
+    for i, e in enumerate(entries):
+        where = f"band {i + 1}"
+        if not isinstance(e, dict):
+            raise ScaleError(f"{where}: expected a mapping")
+        _known(e, _BAND_KEYS, where)
+        phrase = _phrase(e.get("phrase"), where)
+        where = f"band {phrase!r}"
+        if phrase in out:
+            raise ScaleError(f"{where}: declared twice")
+        lo, hi = _pair_values(e.get("band"), where)
+        basis = e.get("basis")
+        if basis not in BASES:
+            raise ScaleError(f"{where}: basis {basis!r} is not one of {list(BASES)}")
+        if not str(e.get("source") or "").strip():
+            raise ScaleError(f"{where}: names no source")
+        scale = e.get("scale")
+        if basis in ("published", "derived"):
+            src = sources.get(scale)
+            if not isinstance(src, dict):
+                raise ScaleError(f"{where}: scale {scale!r} is not one of the sources")
+            if not src.get("verified"):
+                raise ScaleError(f"{where}: scale {scale!r} is not verified; no band rests on it")
+        published = None
+        if basis == "published":
+            if not str(e.get("says") or "").strip():
+                raise ScaleError(f"{where}: a published band quotes what its scale says")
+            published = _pair_values(e.get("published", e.get("band")), f"{where} published")
+            if not (lo <= published[0] + _EPS and published[1] <= hi + _EPS):
+                raise ScaleError(f"{where}: the band must contain its published range")
+        widened = tuple(str(x) for x in e.get("widened_by") or ())
+        out[phrase] = Band(
+            phrase=phrase,
+            low=lo,
+            high=hi,
+            basis=basis,
+            source=" ".join(str(e["source"]).split()),
+            scale=scale,
+            says=e.get("says"),
+            published=published,
+            widened_by=widened,
+        )
+    return out
+
+
+def _ladder(entries: Any, bands: dict[str, Band]) -> tuple[tuple[str, float, float], ...]:
+    if not isinstance(entries, list) or not entries:
+        raise ScaleError("ladder: expected a non-empty list of {phrase, from, to}")
+    cells = []
+    for i, e in enumerate(entries):
+        phrase = _phrase(e.get("phrase"), f"ladder cell {i + 1}")
+        where = f"ladder cell {phrase!r}"
+        lo, hi = _value(e.get("from"), where), _value(e.get("to"), where)
+        if lo >= hi:
+            raise ScaleError(f"{where}: 'from' must be below 'to'")
+        if phrase not in bands:
+            raise ScaleError(f"{where}: unknown phrase (it has no band)")
+        b = bands[phrase]
+        if not (b.low <= lo + _EPS and hi <= b.high + _EPS):
+            raise ScaleError(f"{where}: the cell lies outside the phrase's band")
+        if cells and lo < cells[-1][1]:
+            raise ScaleError(f"{where}: cells must be in increasing order")
+        cells.append((phrase, lo, hi))
+    for i in range(1, len(cells)):
+        (prev, _, p_hi), (phrase, lo, hi) = cells[i - 1], cells[i]
+        if not math.isclose(lo, p_hi, abs_tol=_EPS):
+            gap = "a gap" if lo > p_hi else "an overlap"
+            raise ScaleError(
+                f"ladder cell {phrase!r}: {gap} after {prev!r} (every proportion needs one word)"
+            )
+        cells[i] = (phrase, p_hi, hi)  # exactly the previous cell's end
+    if cells[0][1] > _EPS or not math.isclose(cells[-1][2], 1.0, abs_tol=_EPS):
+        raise ScaleError("ladder: the cells must run from 0% to 100%")
+    names = [c[0] for c in cells]
+    if len(names) != len(set(names)):
+        raise ScaleError("ladder: a phrase has two cells")
+    return tuple(cells)
+
+
+def _pairs(entries: Any, scale: Scale) -> tuple[ReportPair, ...]:
+    out = []
+    for i, e in enumerate(entries or []):
+        _known(e, _PAIR_KEYS, f"report pair {i + 1}")
+        where = f"report pair {e.get('id') or i + 1}"
+        pair = ReportPair(
+            phrase=_phrase(e.get("phrase"), where),
+            n=int(e["n"]),
+            N=int(e["N"]),
+            where=str(e.get("where") or ""),
+            quote=" ".join(str(e.get("quote") or "").split()),
+            status=str(e.get("status", "exact")),
+            expected=e.get("expected"),
+            id=str(e.get("id") or ""),
+        )
+        if not 0 <= pair.n <= pair.N or pair.N <= 0:
+            raise ScaleError(f"{where}: need 0 <= n <= N and N > 0")
+        if pair.status not in STATUSES:
+            raise ScaleError(f"{where}: status {pair.status!r} is not one of {list(STATUSES)}")
+        if pair.status != "exact" and not pair.expected:
+            raise ScaleError(f"{where}: a {pair.status!r} pair names the phrase written instead")
+        try:
+            lo, hi = scale.band(pair.phrase)
+        except KeyError:
+            raise ScaleError(f"{where}: unknown phrase {pair.phrase!r}") from None
+        if not lo - _EPS <= pair.p <= hi + _EPS:
+            raise ScaleError(
+                f"{where}: {pair.n}/{pair.N} = {100 * pair.p:.1f}% lies outside "
+                f"{pair.phrase!r} ({100 * lo:.1f}%-{100 * hi:.1f}%): widen the band, citing it"
+            )
+        out.append(pair)
+    ids = [p.id for p in out if p.id]
+    if len(ids) != len(set(ids)):
+        raise ScaleError("report_pairs: an id is used twice")
+    return tuple(out)
+
+
+def _check_widenings(scale: Scale, pairs: dict[str, ReportPair]) -> None:
+    """A published band reaches beyond its scale only as far as the pairs it cites."""
+    for b in scale.bands.values():
+        if b.basis != "published":
+            continue
+        where = f"band {b.phrase!r}"
+        pub_lo, pub_hi = b.published
+        cited = []
+        for pid in b.widened_by:
+            if pid not in pairs:
+                raise ScaleError(f"{where}: widened_by names an unknown report pair {pid!r}")
+            p = pairs[pid]
+            if scale.aliases.get(p.phrase, p.phrase) != b.phrase:
+                raise ScaleError(f"{where}: report pair {pid!r} is about {p.phrase!r}")
+            if pub_lo - _EPS <= p.p <= pub_hi + _EPS:
+                raise ScaleError(f"{where}: report pair {pid!r} needs no widening")
+            cited.append(p.p)
+        for end, pub, side in ((b.low, pub_lo, "low"), (b.high, pub_hi, "high")):
+            if math.isclose(end, pub, abs_tol=_EPS):
+                continue
+            beyond = [x for x in cited if (x < pub if side == "low" else x > pub)]
+            forced = min(beyond) if side == "low" and beyond else max(beyond, default=None)
+            if forced is None or not math.isclose(end, forced, abs_tol=1e-9):
+                raise ScaleError(
+                    f"{where}: its {side} end is widened beyond the published "
+                    f"{100 * pub:g}% without a report pair at {100 * end:.1f}% in widened_by"
+                )
+
+
+# -- the default scale and the functions of it ------------------------------------------------
+
+#: The scale of the default programme (``config.DEFAULT_WORDING``, named by its instrument).
+SCALE = load_scale()
+_SCALES: dict[Path, Scale] = {SCALE.path.resolve(): SCALE}
+
+
+def scale_for(inst: Any) -> Scale:
+    """The scale an instrument names (``wording:``), or the default one; cached by path."""
+    path = getattr(inst, "wording_path", None)
+    if path is None:
+        return SCALE
+    key = Path(path).resolve()
+    if key not in _SCALES:
+        _SCALES[key] = load_scale(key)
+    return _SCALES[key]
 
 
 def _check(n: int, N: int) -> None:
@@ -436,18 +491,20 @@ def _check(n: int, N: int) -> None:
         raise ValueError(f"need 0 <= n <= N and N > 0, got n={n}, N={N}")
 
 
-def quantifier(n: int, N: int) -> str:
+def quantifier(n: int, N: int, scale: Scale | None = None) -> str:
     """The report's phrase for ``n`` out of ``N``.
 
     Parameters
     ----------
     n, N
         Count and base, ``0 <= n <= N``, ``N > 0``.
+    scale
+        The wording scale (:data:`SCALE`, the default programme's, when omitted).
 
     Returns
     -------
     str
-        A phrase from :data:`LADDER`, or "none", "all", "all but one", "all but two".
+        A phrase of the scale's ladder, or "none", "all", "all but one", "all but two".
 
     Examples
     --------
@@ -458,69 +515,53 @@ def quantifier(n: int, N: int) -> str:
     >>> quantifier(19, 20)
     'all but one'
     """
-    _check(n, N)
-    if n == 0:
-        return "none"
-    if n == N:
-        return "all"
-    if N >= ALL_BUT_MIN_BASE and N - n in (1, 2):
-        return "all but one" if N - n == 1 else "all but two"
-    p = n / N
-    for phrase, lo, hi in LADDER:
-        if lo <= p < hi:
-            return phrase
-    raise AssertionError("unreachable: the ladder covers (0, 1)")  # pragma: no cover
+    return (scale or SCALE).quantifier(n, N)
 
 
-def _step_index(value: float) -> int:
-    return next(i for i, (_, v) in enumerate(STEPS) if math.isclose(v, value))
-
-
-def band(phrase: str) -> tuple[float, float]:
+def band(phrase: str, scale: Scale | None = None) -> tuple[float, float]:
     """The interval of proportions a phrase stands for, ``(low, high)``, both ends included.
 
-    Phrases of :data:`BANDS` (and their :data:`ALIASES`) return their band; "none" and
-    "all"/"every" a point; "all but one/two" from a base of 20; comparatives ("more than
-    X", "less than X", "more than 40%") and "about X" their bands by the rules of the module
-    docstring. Which ends a phrase excludes is for the reader to apply
+    The scale's bands (and aliases) return their band; "none" and "all"/"every" a point;
+    "all but one/two" from the scale's ``all_but_min_base``; comparatives ("more than X",
+    "less than X", "more than 40%") and "about X" their bands from the scale's
+    ``comparatives``. Which ends a phrase excludes is for the reader to apply
     (:func:`analysis.synthetic.statements.verbal_ok`).
 
     Raises
     ------
     KeyError
-        For a phrase the module does not know.
+        For a phrase the scale does not know.
+
+    Examples
+    --------
+    >>> band("most")
+    (0.75, 0.9)
     """
-    p = " ".join(phrase.strip().lower().split())
-    if p in ("none", "no"):
-        return (0.0, 0.0)
-    if p in ("all", "every"):
-        return (1.0, 1.0)
-    if p == "all but one":
-        return (1 - 1 / ALL_BUT_MIN_BASE, 1.0)
-    if p == "all but two":
-        return (1 - 2 / ALL_BUT_MIN_BASE, 1.0)
-    p = ALIASES.get(p, p)
-    if p in BANDS:
-        lo, hi, _ = BANDS[p]
-        return (lo, hi)
-    percent = re.fullmatch(r"(more than|over|less than|fewer than) (\d{1,2})%", p)
-    if percent:
-        # "more than 40%": (0.40, 0.50), ten points beyond the number.
-        x = int(percent.group(2)) / 100
-        return (x, x + 0.10) if percent.group(1) in ("more than", "over") else (x - 0.10, x)
-    for prefix in ("about ", "around ", "more than ", "over ", "less than ", "fewer than "):
-        if p.startswith(prefix) and p[len(prefix) :] in _LANDMARKS:
-            L = _LANDMARKS[p[len(prefix) :]]
-            if prefix in ("about ", "around "):
-                return (L - 0.05, L + 0.05)
-            i = _step_index(L)
-            if prefix in ("more than ", "over "):
-                return (L, STEPS[i + 1][1])
-            return (STEPS[i - 1][1], L)
-    raise KeyError(f"unknown quantifier phrase {phrase!r}")
+    return (scale or SCALE).band(phrase)
 
 
 def percent_text(n: int, N: int) -> str:
     """Whole-number percentage as the report prints it (halves round up): ``22, 54 -> '41%'``."""
     _check(n, N)
     return f"{math.floor(100 * n / N + 0.5)}%"
+
+
+# The default scale's tables under their long-standing names.
+#: Writing cells: (phrase, lower bound inclusive, upper bound exclusive).
+LADDER = SCALE.ladder
+#: Reading bands: phrase -> (low, high, source).
+BANDS: dict[str, tuple[float, float, str]] = {
+    p: (b.low, b.high, b.source) for p, b in SCALE.bands.items()
+}
+#: The vague words' bands (words :func:`quantifier` never writes), (low, high).
+VAGUE: dict[str, tuple[float, float]] = {
+    p: (b.low, b.high) for p, b in SCALE.bands.items() if b.basis == "vague"
+}
+#: Synonyms mapped to a phrase with the same band.
+ALIASES = SCALE.aliases
+#: Smallest base at which "all but one" / "all but two" replace the ladder.
+ALL_BUT_MIN_BASE = SCALE.all_but_min_base
+#: Every pair of words and numbers found in the reference report.
+REPORT_PAIRS = SCALE.report_pairs
+#: Percentages the report prints beside their counts: (n, N, printed, where).
+REPORT_PERCENTS = SCALE.report_percents

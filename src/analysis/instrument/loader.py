@@ -168,6 +168,22 @@ def load_instrument(path: str | Path | None = None) -> Instrument:
         raise InstrumentError(f"{path}: missing or malformed entry {exc}") from None
 
 
+def _wording_path(ref: Any, path: Path) -> Path | None:
+    """The wording scale file an instrument names (``wording:``), beside the instrument.
+
+    Only its existence is checked here: the scale is read and checked by
+    ``analysis.engine.wording.load_scale``, which interprets it.
+    """
+    if ref is None:
+        return None
+    if not isinstance(ref, str) or not ref.strip():
+        raise InstrumentError(f"{path}: wording: expected a file name, got {ref!r}")
+    target = Path(ref) if Path(ref).is_absolute() else path.parent / ref
+    if not target.is_file():
+        raise InstrumentError(f"{path}: wording: no scale file {target}")
+    return target
+
+
 def _read_bounded(path: Path) -> bytes:
     """The bytes of an instrument file: a regular file of at most :data:`MAX_INSTRUMENT_BYTES`."""
     hint = "an instrument is a small YAML file (is this the right file?)"
@@ -376,6 +392,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
         factors=factors,
         factor_table=raw.get("factor_table", {}),
         languages=languages,
+        wording_path=_wording_path(raw.get("wording"), path),
         raw=raw,
     )
     every_code = {v for c in inst.coded_columns() for v in inst.allowed_values(c)}

@@ -245,6 +245,8 @@ class Instrument:
     languages: dict[str, str] = field(default_factory=dict)
     #: Aliases that apply to every coded column holding their code (``answer_aliases``).
     answer_aliases: tuple[AnswerAlias, ...] = ()
+    #: The wording scale its reports use (``wording:``, beside the instrument file), if named.
+    wording_path: Path | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     # -- look-ups -----------------------------------------------------------------

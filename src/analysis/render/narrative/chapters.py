@@ -14,7 +14,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from analysis import config
-from analysis.engine.wording import quantifier
+from analysis.engine.wording import scale_for
 from analysis.render import present
 from analysis.render.html import render
 from analysis.render.narrative.lookup import (
@@ -120,7 +120,8 @@ def _judgement(instrument: Any, r: Mapping[str, Any]) -> dict[str, Any]:
     n, N = present.whole(r["numerator"]), present.whole(r["denominator"])
     return {
         "name": label(instrument, r["measure_id"], r.get("label", "")),
-        "quantifier": quantifier(n, N),
+        # The words of the instrument's own scale (its `wording:` file).
+        "quantifier": scale_for(instrument).quantifier(n, N),
         "n": n,
         "N": N,
         "percent": r["percent"],
