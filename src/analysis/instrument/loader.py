@@ -85,7 +85,8 @@ _DETAIL_KEYS = {
 
 
 #: Top-level sections of an instrument file; anything else is refused, never ignored
-#: (``consistency`` is the consistency-rule section, read by its own module).
+#: (``consistency``, the consistency rules, and ``presentation``, the report's words, are
+#: read by their own modules).
 _TOP_KEYS = {
     "id",
     "version",
@@ -104,6 +105,7 @@ _TOP_KEYS = {
     "factors",
     "questions",
     "consistency",
+    "presentation",
     "key_questions",
     "ratings",
     "samples",

@@ -234,6 +234,20 @@ class Ratings(_Spec):
             return ()
         return self.overall.standards or tuple(s.id for s in self.standards)
 
+    def overall_rating(self, points: float) -> str | None:
+        """The overall rating of a points total (None without ``overall`` or outside it)."""
+        if self.overall is None:
+            return None
+        return next((b.rating for b in self.overall.ranges if b.contains(points)), None)
+
+    def rating_of_label(self, text: str) -> str | None:
+        """The rating id whose id or label is ``text`` (case and spacing ignored)."""
+        key = " ".join(str(text).split()).casefold()
+        for lvl in self.scale:
+            if key in (lvl.id.casefold(), " ".join(lvl.label.split()).casefold()):
+                return lvl.id
+        return None
+
     def points(self, rating: str) -> int:
         """Points of a rating."""
         p = self.levels[rating].points
