@@ -125,3 +125,29 @@ def test_standard_ratings_problems_are_all_reported(tmp_path, inst):
     path.write_text("std,rating\n1.1,Good\n", encoding="utf-8")
     with pytest.raises(IngestError, match="header must be exactly"):
         read_standard_ratings(path, inst)
+
+
+# -- synthetic cases honour date details and date rules --------------------------------------
+
+
+def test_generated_details_hold_dates_and_assignment_honours_date_rules(inst):
+    import numpy as np
+
+    from analysis.synthetic.assign import applies_mask
+    from analysis.synthetic.generate import case_details
+
+    prof = {"n_cases": 6, "case_id_prefix": "T", "slug": "t", "ldus": {}}
+    prof["mixes"] = {"sample": {"Supervision": 6}}
+    details = case_details(prof, inst, np.random.default_rng(1))
+    dates = details["sentence_date"].to_numpy("datetime64[D]")
+    assert (dates >= np.datetime64("2024-01-01")).all() and (
+        dates < np.datetime64("2025-01-01")
+    ).all()
+    # p_late applies when sentence_date is before first_contact: 1 March then 5 March (yes),
+    # 5 March then 1 March (no), no contact date (no)
+    cases = {
+        "sample": np.array(["Supervision"] * 3, dtype=object),
+        "sentence_date": np.array(["2024-03-01", "2024-03-05", "2024-03-01"], dtype=object),
+        "first_contact": np.array(["2024-03-05", "2024-03-01", None], dtype=object),
+    }
+    assert applies_mask(cases, inst.questions["p_late"]).tolist() == [True, False, False]

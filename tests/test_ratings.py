@@ -223,6 +223,7 @@ def test_the_bootstrap_is_seeded_and_deterministic(inst):
 
 def test_samples_split_the_case_count_and_profile(inst):
     df = cases(yes_no(13, 20, "a_desist"), ["Yes"] * 7 + ["No"] * 3)
+    df["gender"] = ["Male"] * 15 + ["Female"] * 5 + ["Male"] * 6 + ["Female"] * 4
     out = analyse(df, inst, "t", standard_ratings={"1.1": "good"})
     n = out[out["kind"] == "sample"].set_index("measure_id")["numerator"]
     assert (n["n_cases"], n["n_cases_sample_supervision"], n["n_cases_sample_court"]) == (
@@ -230,8 +231,18 @@ def test_samples_split_the_case_count_and_profile(inst):
         20,
         10,
     )
-    prof = out[(out["kind"] == "profile") & (out["group"] == "Court")]
-    assert prof.empty or set(prof["group_var"]) == {"sample"}
+    # each sample's profile is a kind of its own; the organisation's profile is unchanged
+    assert (out.loc[out["kind"] == "profile", "group"] == "").all()
+    # gender: supervision 15 Male, 5 Female; court 6 Male, 4 Female; all 21 and 9
+    prof = out[out["kind"] == "sample_profile"].set_index(["group", "category"])["numerator"]
+    assert prof.to_dict() == {
+        ("Supervision", "Male"): 15,
+        ("Supervision", "Female"): 5,
+        ("Court", "Male"): 6,
+        ("Court", "Female"): 4,
+    }
+    whole = out[out["kind"] == "profile"].set_index("category")["numerator"]
+    assert (whole["Male"], whole["Female"]) == (21, 9)
     # the court question counts the court cases alone: 7 of 10
     q = out[(out["kind"] == "question") & (out["measure_id"] == "c_report")].iloc[0]
     assert (q["numerator"], q["denominator"]) == (7, 10)
@@ -248,3 +259,16 @@ def test_an_instrument_without_ratings_gets_no_rating_rows(tiny_instrument):
     df = pd.DataFrame({c: [None, None] for c in tiny_instrument.columns})
     j = judgement_matrix(df, tiny_instrument)
     assert rating_rows(j, df, tiny_instrument).empty
+
+
+def test_publication_suppresses_a_small_rating_count_but_keeps_the_rating(inst):
+    # court: 7 of 10, complement 3 < 5 -> suppressed [c]; the rating (Good) is published
+    # anyway, but its count, percentage, interval and probability (which could give the
+    # count away) are blanked
+    df = cases(yes_no(13, 20, "a_desist"), ["Yes"] * 7 + ["No"] * 3)
+    out = analyse(df, inst, "t", audience="publication", standard_ratings={"1.1": "good"})
+    row = out[out["measure_id"] == "rating_3.1"].iloc[0]
+    assert "c" in row["flags"].split(";") and row["category"] == "Good"
+    assert pd.isna(row["percent"]) and pd.isna(row["p_different"])
+    kq = out[(out["kind"] == "key_question") & (out["measure_id"] == "kq_court")].iloc[0]
+    assert pd.isna(kq["numerator"]) and kq["denominator"] == 10

@@ -63,6 +63,7 @@ KINDS = (
     "difference",
     "profile",
     "sample",
+    "sample_profile",
     "key_question",
     "rating",
 )

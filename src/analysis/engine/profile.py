@@ -121,9 +121,10 @@ def sample_split_rows(
 ) -> pd.DataFrame:
     """Case count and profile of each sample (court, victims, ...), when there are samples.
 
-    Rows of kind ``sample`` (``n_cases_sample_<id>``) and ``profile``, with ``group_var``
-    the samples' column and ``group`` the sample's code; the whole-organisation rows
-    (``group_var`` empty) are unchanged. Question figures need no split: a sample's
+    Rows of kind ``sample`` (``n_cases_sample_<id>``) and ``sample_profile`` (a kind of
+    its own, so that no reader of the whole-organisation ``profile`` rows counts a case
+    twice), with ``group_var`` the samples' column and ``group`` the sample's code.
+    Question figures need no split: a sample's
     questions apply only to its cases (the loader adds that to their skip rules), so
     their counts and comparisons are the sample's own.
     """
@@ -143,7 +144,7 @@ def sample_split_rows(
         }
         parts.append(pd.DataFrame([n]))
         if len(sub):
-            parts.append(profile(sub, instrument, columns, level))
+            parts.append(profile(sub, instrument, columns, level).assign(kind="sample_profile"))
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)
     code = {f"n_cases_sample_{g.id}": g.code for g in s.groups}
     # Each profile block follows its sample's count row: carry the code down.

@@ -227,7 +227,7 @@ def rating_rows(
 
     ``category`` holds the rating's label; ``numerator``/``denominator``/``percent`` and
     the Wilson interval are those of the proportion the rating rests on (for ``mean``: the
-    mean, with the bootstrap's percentile interval); ``p_different`` the bootstrap
+    pooled judgements and the mean, with the bootstrap's percentile interval); ``p_different`` the bootstrap
     probability that the rating would differ (module docstring). Standards rated by
     inspectors take their rating from ``inspector_ratings`` (standard -> rating id) and
     have no probability. The overall row's numerator is the sum of the points.
@@ -270,7 +270,15 @@ def rating_rows(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 interval = np.nanpercentile(mean[1:], [2.5, 97.5]) if replicates else [np.nan] * 2
-            row.update(percent=shown, ci_low=interval[0], ci_high=interval[1])
+            # Pooled judgements as the numerator and denominator (as scores carry them), so
+            # that disclosure control sees the counts behind the mean.
+            row.update(
+                numerator=float(above[0, idx].sum()),
+                denominator=float(rel[0, idx].sum()),
+                percent=shown,
+                ci_low=interval[0],
+                ci_high=interval[1],
+            )
             how = f"mean of {', '.join(s.key_questions)}; bootstrap percentile interval"
         else:
             # The lowest key question (the first declared on a tie), or the one measure.
