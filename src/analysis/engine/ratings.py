@@ -227,8 +227,9 @@ def rating_rows(
 
     ``category`` holds the rating's label; ``numerator``/``denominator``/``percent`` and
     the Wilson interval are those of the proportion the rating rests on (for ``mean``: the
-    pooled judgements and the mean, with the bootstrap's percentile interval); ``p_different`` the bootstrap
-    probability that the rating would differ (module docstring). Standards rated by
+    pooled judgements and the mean, with the bootstrap's percentile interval);
+    ``p_different`` the bootstrap probability that the rating would differ (module
+    docstring). Standards rated by
     inspectors take their rating from ``inspector_ratings`` (standard -> rating id) and
     have no probability. The overall row's numerator is the sum of the points.
     """
