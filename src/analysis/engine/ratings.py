@@ -168,7 +168,14 @@ def _counts(codes: np.ndarray, strata: np.ndarray, b: int, seed: int):
     rel = np.zeros((1 + b, k), dtype=np.int64)
     for stratum in np.unique(strata):
         sub = codes[strata == stratum]
-        patterns, counts = np.unique(sub, axis=0, return_counts=True)
+        if k <= 39:
+            # Each row as one base-3 number (codes -1, 0, 1 -> digits 0, 1, 2): a 1-D unique,
+            # many times faster than np.unique over rows for a large sample.
+            key = (sub.astype(np.int64) + 1) @ (3 ** np.arange(k, dtype=np.int64))
+            _, first, counts = np.unique(key, return_index=True, return_counts=True)
+            patterns = sub[first]
+        else:
+            patterns, counts = np.unique(sub, axis=0, return_counts=True)
         n = int(counts.sum())
         draws = np.vstack([counts[None, :], rng.multinomial(n, counts / n, size=b)])
         above += draws @ (patterns == ABOVE_CODE).astype(np.int64)
