@@ -272,3 +272,28 @@ def test_publication_suppresses_a_small_rating_count_but_keeps_the_rating(inst):
     assert pd.isna(row["percent"]) and pd.isna(row["p_different"])
     kq = out[(out["kind"] == "key_question") & (out["measure_id"] == "kq_court")].iloc[0]
     assert pd.isna(kq["numerator"]) and kq["denominator"] == 10
+
+
+# -- the engine's vectorised banding agrees with the exact rules ------------------------------
+
+
+def test_vectorised_banding_agrees_with_exact_fractions(tmp_path, inst):
+    # Every n of N up to N = 200 (20,300 proportions), rounded and unrounded: the engine's
+    # integer rounding and float band placement give the rating of the exact fractions.
+    from analysis.engine.ratings import _place, _round
+
+    unrounded = changed(
+        tmp_path, lambda s: s["ratings"]["bands"].update(round_before_banding=False)
+    )
+    one_place = changed(tmp_path, lambda s: s["ratings"]["bands"].update(decimals=1))
+    big_n = np.concatenate([np.full(k + 1, k) for k in range(1, 201)])
+    small_n = np.concatenate([np.arange(k + 1) for k in range(1, 201)])
+    for instrument in (inst, unrounded, one_place):
+        r = instrument.ratings
+        ranks = {lvl.id: i for i, lvl in enumerate(r.scale)}
+        got = _place(r.bands.ranges, _round(r.bands, small_n, big_n), ranks)
+        want = [
+            ranks[r.bands.rating(r.bands.value(int(a), int(b)))]
+            for a, b in zip(small_n, big_n, strict=True)
+        ]
+        assert got.tolist() == want
