@@ -297,3 +297,21 @@ def test_vectorised_banding_agrees_with_exact_fractions(tmp_path, inst):
             for a, b in zip(small_n, big_n, strict=True)
         ]
         assert got.tolist() == want
+
+
+def test_no_cases_and_bad_inspector_ratings(inst):
+    from analysis.errors import UserError
+
+    empty = cases([])
+    for c in inst.columns:
+        if c not in empty.columns:
+            empty[c] = pd.Series(dtype=object)
+    r = rows_of(rating_rows(judgement_matrix(empty, inst), empty, inst, {"1.1": "good"}))
+    # nothing to rate: every case-rated standard and the overall are unrated
+    assert [r[f"rating_{s}"]["category"] for s in ("2.1", "2.2", "3.1")] == ["", "", ""]
+    assert r["rating_overall"]["category"] == "" and "2.1" in r["rating_overall"]["method"]
+    df = cases(yes_no(13, 20, "a_desist"))
+    with pytest.raises(UserError, match="not rated by inspectors"):
+        rating_rows(judgement_matrix(df, inst), df, inst, {"2.1": "good"})
+    with pytest.raises(UserError, match="not on the scale"):
+        rating_rows(judgement_matrix(df, inst), df, inst, {"1.1": "Good"})

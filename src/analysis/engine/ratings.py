@@ -41,6 +41,7 @@ import pandas as pd
 from analysis import config
 from analysis.engine.scoring import ABOVE_CODE, BELOW_CODE, NOT_RELEVANT, Judgements
 from analysis.engine.stats import wilson
+from analysis.errors import UserError
 from analysis.instrument import Instrument
 
 #: Bootstrap replicates behind ``p_different`` (Monte Carlo error at most 0.5/sqrt(B)).
@@ -245,6 +246,14 @@ def rating_rows(
         return pd.DataFrame()
     inspector_ratings = inspector_ratings or {}
     ranks = {lvl.id: i for i, lvl in enumerate(r.scale)}
+    rated = {s.id for s in r.standards if s.rests_on == "inspectors"}
+    bad = {k: v for k, v in inspector_ratings.items() if k not in rated or v not in ranks}
+    if bad:
+        raise UserError(
+            f"inspectors' ratings {bad} name a standard not rated by inspectors "
+            f"({', '.join(sorted(rated)) or 'none'}) or a rating not on the scale "
+            f"({', '.join(ranks)}); read them with analysis.ingest.read_standard_ratings"
+        )
     labels = [lvl.label for lvl in r.scale]
     points = np.array([lvl.points if lvl.points is not None else 0 for lvl in r.scale])
     cols = _columns(j, cases, instrument)
