@@ -69,9 +69,18 @@ RULE_BASES = (
 )
 
 #: Kinds whose rows are counts and so can disclose small numbers.
-COUNT_KINDS = ("question", "factor", "breakdown", "comparison", "profile")
-#: Columns blanked in a suppressed row.
-BLANKED = ("numerator", "percent", "ci_low", "ci_high", "p_value", "p_adjusted")
+COUNT_KINDS = (
+    "question",
+    "factor",
+    "breakdown",
+    "comparison",
+    "profile",
+    "sample_profile",
+    "key_question",
+    "rating",
+)
+#: Columns blanked in a suppressed row (a rating's probability could give its count away).
+BLANKED = ("numerator", "percent", "ci_low", "ci_high", "p_value", "p_adjusted", "p_different")
 
 
 def _add_flag(flags: pd.Series, mask: pd.Series | np.ndarray, flag: str) -> pd.Series:

@@ -46,7 +46,7 @@ def _skip(inst: Instrument, q) -> str:
     if not q.has_rule:
         return "always"
     aset = inst.answer_set(q)
-    rule = q.rule_text(lambda c: f"`{c}`")
+    rule = q.full_rule_text(lambda c: f"`{c}`")
     return f"only when {rule}; otherwise {aset.na_code if aset and aset.na_code else 'blank'}"
 
 

@@ -118,7 +118,7 @@ def column_info(inst: Instrument) -> list[dict[str, str]]:
                 allowed = ", ".join(aset.code_values)
             skip = ""
             if q.has_rule:
-                rule = q.rule_text()
+                rule = q.full_rule_text()
                 na = aset.na_code if aset else None
                 skip = f"only when {rule}; otherwise {na or 'blank'}"
             rows.append(
@@ -149,6 +149,8 @@ def column_info(inst: Instrument) -> list[dict[str, str]]:
                 allowed = "unique text"
             elif d.type == "free_text":
                 allowed = "free text (not kept)"
+            elif d.type == "date":
+                allowed = "a date (2024-03-31 or 31/03/2024)"
             else:
                 allowed = "text"
             rows.append(

@@ -137,7 +137,10 @@ def applies_mask(cases: Any, q: Question) -> np.ndarray:
         vals = np.asarray(cases[col], dtype=object)
         return np.isin(vals, np.array(allowed, dtype=object))
 
-    return q.rule_mask(member, len(first))
+    mask = q.rule_mask(member, len(first))
+    if q.applies_dates:
+        mask &= q.date_mask(lambda col: np.asarray(cases[col], dtype="datetime64[D]"), len(first))
+    return mask
 
 
 def _repair(

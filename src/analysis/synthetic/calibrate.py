@@ -365,6 +365,8 @@ def _spec(
 
     # Exact over case details (an any_of rule too); question gates are not known yet.
     mask = q.rule_mask(member, n)
+    if q.applies_dates:
+        mask &= q.date_mask(lambda c: details[c].to_numpy("datetime64[D]"), n)
     frac = 1.0
     for col, allowed in _gate_codes(inst, q).items():
         gsol = planned.get(col)

@@ -102,6 +102,10 @@ def case_details(prof: dict[str, Any], inst: Instrument, rng: np.random.Generato
         elif det.type == "count":
             lo, hi = det.min or 0, min(det.max or 5, (det.min or 0) + 4)
             df[col] = rng.integers(lo, hi + 1, n)
+        elif det.type == "date":
+            # A date within a year of the inspection year's start, as ISO text (ingest reads it).
+            days = rng.integers(0, 365, n)
+            df[col] = (np.datetime64("2024-01-01") + days).astype(str).astype(object)
         elif det.required:
             df[col] = "Unknown"
     for col, det in inst.case_details.items():
