@@ -127,3 +127,23 @@ def test_the_engine_gives_the_same_overall_rating_from_a_published_table(publish
         assert out.loc[f"rating_{sid}", "category"] == r.levels[want].label, sid
     assert out.loc["rating_overall", "numerator"] == 25
     assert out.loc["rating_overall", "category"] == "Good"
+
+
+def test_the_commonly_quoted_overall_bands_contradict_primary_sources(published):
+    """Why the declared bands are not the 0-5 / 6-15 / 16-25 / 26-36 often quoted.
+
+    Worked by hand from two primary sources: Cheshire 2021 scored 26/36 and was rated Good
+    (HMIP press release), and 26 is Outstanding under 26-36; East Sussex 2024 scored 25/36,
+    Good, which both sets of bands give. The declared 19-30 Good band holds both.
+    """
+    quoted = [(0, 5, "Inadequate"), (6, 15, "Requires improvement"), (16, 25, "Good")]
+
+    def by_quoted(points: int) -> str:
+        return next((r for lo, hi, r in quoted if lo <= points <= hi), "Outstanding")
+
+    rows = published[(published["level"] == "overall") & published["via"].str.startswith("primary")]
+    cheshire = rows[rows["organisation"] == "Cheshire"].iloc[0]
+    assert (int(cheshire["points"]), cheshire["published_rating"]) == (26, "Good")
+    assert by_quoted(26) == "Outstanding"
+    r = load_instrument(FIXTURE).ratings
+    assert r.overall_rating(26.0) == r.rating_of_label("Good")

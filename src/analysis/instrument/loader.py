@@ -90,6 +90,7 @@ _DETAIL_KEYS = {
 _TOP_KEYS = {
     "id",
     "version",
+    "wording",
     "title",
     "source",
     "scoring",
