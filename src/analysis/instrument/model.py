@@ -98,6 +98,11 @@ class Outcome:
     number: int
     name: str
     short: str
+    #: How a score sentence names the unit's work ("protect the public ..."); empty: derived
+    #: from ``name`` by the report.
+    phrase: str = ""
+    #: The passage the unit is declared from (empty: the instrument's ``source``).
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,8 @@ class Criterion:
     stage: str
     title: str
     case_assessed: bool = True  # leadership criteria (x.4) come from interviews, not case data
+    #: The passage the criterion (or key question) is declared from.
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,7 @@ class CaseDetail:
     sensitive: bool = False  # never leaves the machine in an output
     description: str = ""
     compare: bool = False  # the engine compares groups of cases by this detail
+    source: str = ""  # the passage the detail is declared from
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,8 @@ class Question:
     min: int | None = None
     max: int | None = None
     description: str = ""
+    #: The passage the question (or prompt) is declared from.
+    source: str = ""
 
     @property
     def label(self) -> str:
@@ -245,6 +255,9 @@ class Instrument:
     languages: dict[str, str] = field(default_factory=dict)
     #: Aliases that apply to every coded column holding their code (``answer_aliases``).
     answer_aliases: tuple[AnswerAlias, ...] = ()
+    #: The words reports take from the instrument (``presentation``), an
+    #: :class:`analysis.instrument.presentation.Presentation`; set by the loader.
+    presentation: Any = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     # -- look-ups -----------------------------------------------------------------

@@ -58,7 +58,7 @@ def title_block(
     )
     return render(
         "title_block.html.j2",
-        trust=trust,
+        heading=present.words(instrument).say("report_title", organisation=trust),
         title=instrument.title,
         n=n,
         audience=audience,
@@ -77,16 +77,19 @@ def contents(instrument: Any, sections: Iterable[tuple[str, str]] = ()) -> str:
     sections
         Further ``(anchor, title)`` pairs, e.g. comparisons and appendices.
     """
-    items = [("summary", "Summary of scores")]
+    say = present.words(instrument).say
+    items = [("summary", say("summary_heading"))]
     items += [
-        (f"outcome-{o.number}", f"Outcome {o.number}: {o.name}") for o in outcomes(instrument)
+        (f"outcome-{o.number}", say("unit_heading", number=o.number, name=o.name))
+        for o in outcomes(instrument)
     ]
     items += list(sections)
     return render("contents.html.j2", items=items)
 
 
 def summary_table(findings: pd.DataFrame, instrument: Any) -> str:
-    """The five outcome scores with their judgements (n of N) and 95% intervals."""
+    """The outcome scores with their judgements (n of N) and 95% intervals."""
+    w = present.words(instrument)
     body = []
     for o in outcomes(instrument):
         r = score_row(findings, o.id)
@@ -99,8 +102,16 @@ def summary_table(findings: pd.DataFrame, instrument: Any) -> str:
                 interval(r),
                 note(r),
             ]
-        body.append({"number": o.number, "name": o.name, "cells": cells})
-    return render("summary_table.html.j2", rows=body)
+        name = w.say("unit_name", number=o.number, name=o.name)
+        body.append({"number": o.number, "name": name, "cells": cells})
+    return render(
+        "summary_table.html.j2",
+        rows=body,
+        heading=w.say("summary_heading"),
+        caption=w.say("summary_caption"),
+        unit=w.Unit,
+        note=w.say("summary_note"),
+    )
 
 
 # -- outcome chapters ---------------------------------------------------------------------
@@ -109,11 +120,12 @@ def summary_table(findings: pd.DataFrame, instrument: Any) -> str:
 def score_sentence(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> str:
     """``"Overall, 67% of work to protect the public ... was done well enough."`` (plain text)."""
     o = instrument.outcomes[outcome_id]
-    phrase = getattr(o, "phrase", None) or outcome_phrase(o)
+    say = present.words(instrument).say
+    parts = {"phrase": o.phrase or outcome_phrase(o), "name": o.name, "number": o.number}
     r = score_row(findings, outcome_id)
     if r is None or present.is_missing(r["percent"]) or suppressed(r):
-        return f"There were too few relevant judgements to score work to {phrase}."
-    return f"Overall, {present.fmt_pct(r['percent'])} of work to {phrase} was done well enough."
+        return say("no_score_sentence", **parts)
+    return say("score_sentence", percent=present.fmt_pct(r["percent"]), **parts)
 
 
 def _judgement(instrument: Any, r: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,7 +189,7 @@ def outcome_header(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> 
     return render(
         "outcome_header.html.j2",
         number=o.number,
-        name=o.name,
+        heading=present.words(instrument).say("unit_heading", number=o.number, name=o.name),
         sentence=score_sentence(findings, instrument, outcome_id),
         key_findings=Markup(key_findings(findings, instrument, outcome_id)),
     )
@@ -188,8 +200,9 @@ def question_table(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> 
     o = instrument.outcomes[outcome_id]
     q = question_rows(findings, instrument, outcome_id)
     if q.empty:
+        unit = present.words(instrument).unit
         return render(
-            "note.html.j2", text="No case-level questions were answered for this outcome."
+            "note.html.j2", text=f"No case-level questions were answered for this {unit}."
         )
     body = [
         {
@@ -202,7 +215,15 @@ def question_table(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> 
         }
         for r in q.to_dict("records")
     ]
-    return render("question_table.html.j2", number=o.number, rows=body)
+    w = present.words(instrument)
+    caption = w.say("question_table_caption", number=o.number, name=o.name)
+    return render(
+        "question_table.html.j2",
+        caption=caption,
+        rows=body,
+        criterion=w.word("criterion_word", capital=True),
+        question=w.word("question_word", capital=True),
+    )
 
 
 def breakdown_questions(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> list[str]:
@@ -262,3 +283,19 @@ def factor_table(findings: pd.DataFrame, instrument: Any) -> str:
                 cells.append(f"{pct(r)} ({counts(r)}){marked}")
         body.append({"heading": heading, "label": fac.label, "cells": cells})
     return render("factor_table.html.j2", rows=body)
+
+
+def factors_unit(instrument: Any) -> str | None:
+    """The unit (outcome id) whose chapter shows the offending-related factors, if any.
+
+    The instrument's ``presentation`` ``factors_unit`` (``O3`` for 2013-14); None when it
+    declares none or has no factors.
+    """
+    unit = present.words(instrument).factors_unit
+    return unit if unit is not None and instrument.factors else None
+
+
+def factor_section(findings: pd.DataFrame, instrument: Any) -> str:
+    """The factor table under its heading (the instrument's ``factors_heading``)."""
+    heading = present.words(instrument).say("factors_heading")
+    return render("factor_section.html.j2", heading=heading) + factor_table(findings, instrument)
