@@ -27,9 +27,11 @@ _EXPORTS: dict[str, str] = {
     "empty_findings": "findings",
     "flag_set": "findings",
     "judgement_matrix": "scoring",
+    "key_question_codes": "ratings",
     "number": "findings",
     "percent_text": "wording",
     "quantifier": "wording",
+    "rating_rows": "ratings",
     "wilson": "stats",
     "write_findings": "run",
 }

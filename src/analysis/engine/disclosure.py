@@ -69,7 +69,7 @@ RULE_BASES = (
 )
 
 #: Kinds whose rows are counts and so can disclose small numbers.
-COUNT_KINDS = ("question", "factor", "breakdown", "comparison", "profile")
+COUNT_KINDS = ("question", "factor", "breakdown", "comparison", "profile", "key_question", "rating")
 #: Columns blanked in a suppressed row.
 BLANKED = ("numerator", "percent", "ci_low", "ci_high", "p_value", "p_adjusted")
 

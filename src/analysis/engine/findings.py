@@ -49,6 +49,8 @@ FINDINGS_COLUMNS: list[str] = [
     # secondary (suppressed to protect another cell)
     "flags",
     "method",  # how the interval / test was computed
+    # rating rows: probability the rating would differ given sampling uncertainty (0-1)
+    "p_different",
 ]
 
 KINDS = (
@@ -61,6 +63,8 @@ KINDS = (
     "difference",
     "profile",
     "sample",
+    "key_question",
+    "rating",
 )
 
 
@@ -79,7 +83,7 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
         df[c] = df[c].astype("string").fillna("")
     for c in ["numerator", "denominator"]:
         df[c] = pd.to_numeric(df[c]).astype("Float64")
-    for c in ["percent", "ci_low", "ci_high", "p_value", "p_adjusted"]:
+    for c in ["percent", "ci_low", "ci_high", "p_value", "p_adjusted", "p_different"]:
         df[c] = pd.to_numeric(df[c]).astype("Float64")
     return df.reset_index(drop=True)
 

@@ -114,3 +114,39 @@ def sample_rows(judgements: Judgements, instrument: Instrument) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(recs)
+
+
+def sample_split_rows(
+    cases: pd.DataFrame, instrument: Instrument, level: float = config.CONFIDENCE_LEVEL
+) -> pd.DataFrame:
+    """Case count and profile of each sample (court, victims, ...), when there are samples.
+
+    Rows of kind ``sample`` (``n_cases_sample_<id>``) and ``profile``, with ``group_var``
+    the samples' column and ``group`` the sample's code; the whole-organisation rows
+    (``group_var`` empty) are unchanged. Question figures need no split: a sample's
+    questions apply only to its cases (the loader adds that to their skip rules), so
+    their counts and comparisons are the sample's own.
+    """
+    s = instrument.samples
+    if s is None or s.column not in cases.columns:
+        return pd.DataFrame()
+    values = cases[s.column].astype("string")
+    columns = [c for c in profile_columns(instrument) if c != s.column]
+    parts = []
+    for g in s.groups:
+        sub = cases[values.eq(g.code).fillna(False).to_numpy(dtype=bool)]
+        n = {
+            "kind": "sample",
+            "measure_id": f"n_cases_sample_{g.id}",
+            "label": f"Cases inspected: {g.label or g.id}",
+            "numerator": float(len(sub)),
+        }
+        parts.append(pd.DataFrame([n]))
+        if len(sub):
+            parts.append(profile(sub, instrument, columns, level))
+    out = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    code = {f"n_cases_sample_{g.id}": g.code for g in s.groups}
+    # Each profile block follows its sample's count row: carry the code down.
+    out["group"] = out["measure_id"].map(code).ffill()
+    out["group_var"] = s.column
+    return out

@@ -5,9 +5,9 @@ and writes ``outputs/SLUG/findings.csv``, ``findings.parquet`` and their context
 ``findings.meta.json`` (:class:`analysis.engine.findings.FindingsContext`). Only
 aggregates leave this module: no case identifier, free text or case row.
 
-Row order is fixed (sample, profile, outcome scores, criterion scores,
-questions, breakdowns, factors, comparisons) and no timestamp is recorded, so
-two runs on the same data give byte-identical files.
+Row order is fixed (sample, profile, each sample's count and profile, outcome scores,
+criterion scores, ratings, key questions, questions, breakdowns, factors, comparisons)
+and no timestamp is recorded, so two runs on the same data give byte-identical files.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from analysis.engine.compare import compare, group_values, joint_group_counts
 from analysis.engine.disclosure import AUDIENCES, apply_disclosure
 from analysis.engine.factors import factor_rows, factor_table
 from analysis.engine.findings import CONTEXT_FILE, PARQUET_CONTEXT_KEY, FindingsContext, conform
-from analysis.engine.profile import profile, sample_rows
+from analysis.engine.profile import profile, sample_rows, sample_split_rows
+from analysis.engine.ratings import key_question_rows, rating_rows
 from analysis.engine.scoring import judgement_matrix, question_frame, score_frame, score_rows
 from analysis.errors import UserError
 from analysis.fileio import atomic_path, write_csv
@@ -45,6 +46,7 @@ def analyse(
     comparisons: Sequence[str] | None = None,
     outcome_method: str | None = None,
     level: float = config.CONFIDENCE_LEVEL,
+    standard_ratings: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Compute the whole findings table for one organisation.
 
@@ -67,6 +69,11 @@ def analyse(
         ``question_mean`` or ``criterion_mean``; default the instrument's.
     level
         Confidence level of every interval.
+    standard_ratings
+        The inspectors' ratings of the organisation-level standards (standard id ->
+        rating id, :func:`analysis.ingest.read_standard_ratings`), when the instrument
+        has ``ratings``; without them those standards, and so the overall rating, are
+        left unrated.
 
     Returns
     -------
@@ -80,7 +87,10 @@ def analyse(
     parts = [
         sample_rows(j, instrument),
         profile(cases, instrument, level=level),
+        sample_split_rows(cases, instrument, level),
         score_rows(score_frame(j, instrument, outcome_method, level)),
+        rating_rows(j, cases, instrument, standard_ratings, level),
+        key_question_rows(j, instrument, level),
         question_frame(j, instrument, level),
         breakdown(cases, instrument, level=level),
         factor_rows(factor_table(j, instrument), instrument, level),

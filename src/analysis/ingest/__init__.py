@@ -7,6 +7,7 @@ from the modules behind them (:mod:`~analysis.ingest.read` holds the entry point
 from analysis.ingest.guards import DEFAULT_LIMITS, Limits
 from analysis.ingest.organisation import Organisation, declared_instrument, organisation_of
 from analysis.ingest.problems import IngestError, Problem
+from analysis.ingest.ratings import read_standard_ratings
 from analysis.ingest.read import IngestResult, check_trust, ingest_file, read_cases
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "ingest_file",
     "organisation_of",
     "read_cases",
+    "read_standard_ratings",
 ]

@@ -68,7 +68,7 @@ def clean_text(value: object) -> str | None:
         floats written without ``.0`` (Excel stores 1001 as 1001.0); dates as ISO text.
         None for an empty cell.
     """
-    if value is None:
+    if value is None or value is pd.NaT:
         return None
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
@@ -423,3 +423,76 @@ def normalise_counts(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 _BAD = object()
+
+
+#: Dates as a case workbook holds them: an Excel date cell (read as ``2024-03-01 00:00:00``),
+#: an ISO date, or a UK day/month/year (``1/3/2024``, ``01/03/2024``, ``01-03-2024``).
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_UK_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+
+
+class NotADate(ValueError):
+    """A cell of a date column that is not a date (the message says why)."""
+
+
+def parse_date(value: object) -> np.datetime64 | None:
+    """One date cell as a ``datetime64[D]``, None when blank.
+
+    Excel date cells, ISO dates (a time of day is dropped) and UK day/month/year dates are
+    read; anything else, a plain number (an Excel serial in a cell not formatted as a date)
+    and impossible dates (31/02/2024) included, is refused, never guessed.
+
+    Raises
+    ------
+    NotADate
+        With what the cell holds instead.
+    """
+    text = clean_text(value)
+    if text is None:
+        return None
+    m = _ISO_DATE.fullmatch(text)
+    if m:
+        y, mo, d = m.groups()
+    else:
+        m = _UK_DATE.fullmatch(text)
+        if not m:
+            if _PLAIN_NUMBER.fullmatch(text):
+                raise NotADate("is a number, not a date (format the cell as a date)")
+            raise NotADate("is not a date")
+        d, mo, y = m.groups()
+    try:
+        import datetime
+
+        return np.datetime64(datetime.date(int(y), int(mo), int(d)), "D")
+    except ValueError:
+        raise NotADate("is not a date (no such day)") from None
+
+
+def normalise_dates(series: pd.Series) -> tuple[pd.Series, pd.Series, dict[int, str]]:
+    """Dates as ``datetime64`` (NaT for blanks and bad cells), a mask of bad cells, and why.
+
+    Returns
+    -------
+    (values, bad, why)
+        ``why`` maps a bad cell's position to what is wrong with it.
+    """
+    reasons: dict[int, str] = {}
+
+    def one(v: object) -> object:
+        try:
+            return parse_date(v)
+        except NotADate as exc:
+            return exc
+
+    codes, mapped = _factorize(series, one)
+    values = np.array(
+        [np.datetime64("NaT") if v is None or isinstance(v, NotADate) else v for v in mapped]
+        + [np.datetime64("NaT")],
+        dtype="datetime64[D]",
+    )
+    flags = np.array([isinstance(v, NotADate) for v in mapped] + [False])
+    for pos in np.flatnonzero(flags[codes]):
+        reasons[int(pos)] = str(mapped[codes[pos]])
+    index = series.index
+    out = pd.Series(values[codes].astype("datetime64[s]"), index=index)
+    return out, pd.Series(flags[codes], index=index), reasons

@@ -30,6 +30,7 @@ from analysis.ingest.normalise import (
     code_matcher,
     normalise_codes,
     normalise_counts,
+    normalise_dates,
     normalise_text,
     show,
 )
@@ -69,6 +70,18 @@ def normalise_cases(
             values, bad = normalise_counts(col)
             for row in values.index[bad.to_numpy()]:
                 _count_error(rep, inst, cid, int(row), raw.at[row, cid], "is not a number")
+            out[cid] = values
+        elif kind == "date":
+            values, bad, why = normalise_dates(col)
+            for pos, reason in why.items():
+                row = col.index[pos]
+                rep.error(
+                    f"{show(raw.at[row, cid])} {reason} (expected a date such as 2024-03-31 "
+                    "or 31/03/2024)",
+                    row=int(row),
+                    column=cid,
+                    value=raw.at[row, cid],
+                )
             out[cid] = values
         else:
             out[cid] = normalise_text(col)
@@ -127,7 +140,8 @@ def _kind(inst: Instrument, cid: str) -> str:
         return "coded"
     if cid in inst.questions:
         return "count" if inst.questions[cid].answers == "count" else "coded"
-    return {"count": "count", "free_text": "free_text"}.get(inst.case_details[cid].type, "text")
+    kinds = {"count": "count", "free_text": "free_text", "date": "date"}
+    return kinds.get(inst.case_details[cid].type, "text")
 
 
 def _bounds(inst: Instrument, cid: str) -> tuple[int | None, int | None]:
@@ -176,20 +190,27 @@ def apply_skip_rules(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, re
         key = (
             tuple(sorted(q.applies_when.items())),
             tuple(tuple(sorted(a.items())) for a in q.applies_any),
+            q.applies_dates,
         )
         if key not in masks:
             known = np.ones(len(norm), dtype=bool)
             for c in cols:
+                if c in inst.date_columns:
+                    # A blank date meets no date condition (the question then does not
+                    # apply); a cell that is not a date is reported already.
+                    continue
                 allowed = inst.allowed_values(c)
                 known &= _member(norm[c], allowed) if allowed else norm[c].notna().to_numpy()
             applies = q.rule_mask(lambda c, values: _member(norm[c], values), len(norm))
+            if q.applies_dates:
+                applies &= q.date_mask(lambda c: norm[c].to_numpy("datetime64[D]"), len(norm))
             masks[key] = (known, applies, cols)
         known, applies, _ = masks[key]
         aset = inst.answer_set(q)
         na = aset.na_code if aset else None
         value = norm[qid]
         blank = value.isna().to_numpy()
-        rule = q.rule_text()
+        rule = q.full_rule_text()
         # Blank where the question does not apply: the NA code (counts stay blank).
         fill = blank & known & ~applies
         if na is not None and fill.any():
@@ -490,6 +511,8 @@ def processed_frame(norm: pd.DataFrame, inst: Instrument, trust: str | None) -> 
         codes = inst.allowed_values(cid)
         if kind == "count":
             s = s.astype("float64").astype("Int64")
+        elif kind == "date":
+            s = s.astype("datetime64[s]")
         elif codes:
             # Categorical with the instrument's codes in declared order: small in memory and
             # parquet, fast to group by, and every code keeps its place even when unused.

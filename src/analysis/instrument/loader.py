@@ -26,6 +26,7 @@ from analysis.instrument.model import (
     AnswerSet,
     CaseDetail,
     Criterion,
+    DateCondition,
     Factor,
     Instrument,
     InstrumentError,
@@ -35,6 +36,7 @@ from analysis.instrument.model import (
     answer_key,
 )
 from analysis.instrument.presentation import load_presentation
+from analysis.instrument.standards import apply_samples, check_sections, parse_sections
 
 #: Refuse instrument files larger than this (bytes): the IAOW file is ~80 kB.
 MAX_INSTRUMENT_BYTES = 5 * 1024**2
@@ -85,6 +87,43 @@ _DETAIL_KEYS = {
 }
 
 
+#: Top-level sections of an instrument file; anything else is refused, never ignored
+#: (``consistency``, the consistency rules, and ``presentation``, the report's words, are
+#: read by their own modules).
+_TOP_KEYS = {
+    "id",
+    "version",
+    "title",
+    "source",
+    "scoring",
+    "languages",
+    "answer_aliases",
+    "answer_sets",
+    "outcomes",
+    "stages",
+    "criteria",
+    "case_details",
+    "factor_items",
+    "factor_table",
+    "factors",
+    "questions",
+    "consistency",
+    "presentation",
+    "key_questions",
+    "ratings",
+    "samples",
+}
+_OUTCOME_KEYS = {"id", "number", "name", "short", "phrase", "source"}
+_STAGE_KEYS = {"id", "number", "name"}
+_CRITERION_KEYS = {"id", "outcome", "stage", "title", "case_assessed", "source"}
+_SET_KEYS = {"label", "codes", "aliases"}
+_CODE_KEYS = {"code", "scores", "label"}
+_FACTOR_KEYS = {"id", "label"}
+_SCORING_KEYS = {"outcome_method"}
+#: Case-detail types (a ``date`` is read as a date and refused when it is not one).
+DETAIL_TYPES = ("identifier", "category", "text", "count", "free_text", "date")
+
+
 def _known_keys(spec: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(spec) - allowed)
     if unknown:
@@ -93,6 +132,50 @@ def _known_keys(spec: dict[str, Any], allowed: set[str], where: str) -> None:
 
 #: Key of ``applies_when`` holding alternatives (a column may not have this id).
 ANY_OF = "any_of"
+#: Key of ``applies_when`` holding date comparisons (a column may not have this id).
+DATES = "dates"
+_DATE_KEYS = {"column", "before", "on_or_before", "after", "on_or_after", "within_days", "of"}
+
+
+def _date_conditions(spec: Any, where: str) -> tuple[DateCondition, ...]:
+    """``applies_when: dates``: a list of date comparisons, all of which must hold.
+
+    Each is ``{column: a, before: b}`` (or ``on_or_before``, ``after``, ``on_or_after``) or
+    ``{column: a, within_days: N, of: b}``.
+    """
+    if spec is None:
+        return ()
+    if not isinstance(spec, list) or not spec:
+        raise InstrumentError(f"{where}: applies_when {DATES} must be a list of comparisons")
+    out = []
+    for i, c in enumerate(spec, start=1):
+        at = f"{where}: applies_when {DATES} {i}"
+        if not isinstance(c, dict):
+            raise InstrumentError(f"{at}: must be a mapping such as {{column: a, before: b}}")
+        _known_keys(c, _DATE_KEYS, at)
+        ops = [k for k in ("before", "on_or_before", "after", "on_or_after") if k in c]
+        if "within_days" in c:
+            days = c["within_days"]
+            if (
+                ops
+                or "of" not in c
+                or isinstance(days, bool)
+                or not isinstance(days, int)
+                or days < 0
+            ):
+                raise InstrumentError(
+                    f"{at}: within_days needs a whole number of days >= 0 and of: <date column>, "
+                    "and no other comparison"
+                )
+            out.append(DateCondition(str(c.get("column")), "within_days", str(c["of"]), days))
+            continue
+        if len(ops) != 1 or "of" in c or "column" not in c:
+            raise InstrumentError(
+                f"{at}: give column and exactly one of before, on_or_before, after, on_or_after "
+                "(or within_days with of)"
+            )
+        out.append(DateCondition(str(c["column"]), ops[0], str(c[ops[0]])))
+    return tuple(out)
 
 
 def _applies(
@@ -104,6 +187,7 @@ def _applies(
     if not isinstance(spec, dict):
         raise InstrumentError(f"{where}: applies_when must be a mapping of column -> values")
     spec = dict(spec)
+    spec.pop(DATES, None)  # read by _date_conditions
     any_of = spec.pop(ANY_OF, None)
     plain = {str(k): _tuple(v, f"{where}: applies_when {k}") for k, v in spec.items()}
     if any_of is None:
@@ -169,6 +253,10 @@ def load_instrument(path: str | Path | None = None) -> Instrument:
         return _build(raw, path, hashlib.sha256(blob).hexdigest())
     except (KeyError, TypeError) as exc:
         raise InstrumentError(f"{path}: missing or malformed entry {exc}") from None
+    except InstrumentError as exc:
+        # Every refusal names the file (the section checks name it already).
+        msg = str(exc)
+        raise InstrumentError(msg if msg.startswith(f"{path}:") else f"{path}: {msg}") from None
 
 
 def _read_bounded(path: Path) -> bytes:
@@ -241,9 +329,22 @@ def _alias_groups(
 
 
 def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
+    _known_keys(raw, _TOP_KEYS, "top level")
+    _known_keys(raw.get("scoring") or {}, _SCORING_KEYS, "scoring")
+    for section, keys in (
+        ("outcomes", _OUTCOME_KEYS),
+        ("stages", _STAGE_KEYS),
+        ("criteria", _CRITERION_KEYS),
+        ("factors", _FACTOR_KEYS),
+    ):
+        for entry in raw.get(section) or []:
+            _known_keys(entry, keys, f"{section} entry {entry.get('id')}")
     languages = _languages(raw.get("languages"))
     answer_sets = {}
     for sid, spec in raw["answer_sets"].items():
+        _known_keys(spec, _SET_KEYS, f"answer set {sid}")
+        for c in spec["codes"]:
+            _known_keys(c, _CODE_KEYS, f"answer set {sid}: code {c.get('code')!r}")
         codes = tuple(
             AnswerCode(code=str(c["code"]), scores=c.get("scores"), label=c.get("label"))
             for c in spec["codes"]
@@ -288,9 +389,14 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
     case_details = {}
     for d in raw["case_details"]:
         _known_keys(d, _DETAIL_KEYS, f"case detail {d.get('id')}")
-        if d.get("id") == ANY_OF:
+        if d.get("id") in (ANY_OF, DATES):
             raise InstrumentError(
-                f"a case detail may not be called {ANY_OF!r} (a skip-rule keyword)"
+                f"a case detail may not be called {d.get('id')!r} (a skip-rule keyword)"
+            )
+        if d.get("type", "category") not in DETAIL_TYPES:
+            raise InstrumentError(
+                f"case detail {d.get('id')}: type {d.get('type')!r} is not one of "
+                f"{', '.join(DETAIL_TYPES)}"
             )
         case_details[d["id"]] = CaseDetail(
             id=d["id"],
@@ -315,8 +421,8 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
     questions: dict[str, Question] = {}
 
     def add(q: Question) -> None:
-        if q.id == ANY_OF:
-            raise InstrumentError(f"a question may not be called {ANY_OF!r} (a skip-rule keyword)")
+        if q.id in (ANY_OF, DATES):
+            raise InstrumentError(f"a question may not be called {q.id!r} (a skip-rule keyword)")
         if q.id in questions or q.id in case_details:
             raise InstrumentError(f"duplicate column id {q.id!r}")
         questions[q.id] = q
@@ -332,6 +438,8 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
             (criteria[crit].outcome,) if scored else ()
         )
         rule = _applies(spec.get("applies_when"), qid)
+        when = spec.get("applies_when")
+        dates = _date_conditions(when.get(DATES) if isinstance(when, dict) else None, qid)
         return Question(
             id=qid,
             text=spec["text"],
@@ -347,6 +455,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
             max=spec.get("max"),
             description=spec.get("description", ""),
             source=" ".join(str(spec.get("source", "")).split()),
+            applies_dates=dates,
             **extra,
         )
 
@@ -369,7 +478,8 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
             items[item] = spec["id"]
         factors[f["id"]] = Factor(id=f["id"], label=f["label"], items=items)
 
-    questions = _dependency_order(questions)
+    sections = parse_sections(raw, path)
+    questions = _dependency_order(apply_samples(questions, sections["samples"], case_details))
     inst = Instrument(
         id=str(raw["id"]),
         version=str(raw["version"]),
@@ -388,6 +498,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
         factor_table=raw.get("factor_table", {}),
         languages=languages,
         raw=raw,
+        **sections,
     )
     inst.presentation = load_presentation(raw.get("presentation"), outcomes, case_details)
     every_code = {v for c in inst.coded_columns() for v in inst.allowed_values(c)}
@@ -396,6 +507,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
     )
     _check(inst)
     _check_aliases(inst)
+    check_sections(inst)
     return inst
 
 
@@ -450,10 +562,22 @@ def _check(inst: Instrument) -> None:
             for col, values in rule.items():
                 if col not in inst.questions and col not in inst.case_details:
                     raise InstrumentError(f"question {q.id}: applies_when names unknown {col!r}")
+                if col in inst.date_columns:
+                    raise InstrumentError(
+                        f"question {q.id}: applies_when {col} is a date: compare it under "
+                        f"{DATES} (before, after, within_days ...), not with values"
+                    )
                 allowed = inst.allowed_values(col)
                 bad = [v for v in values if allowed and v not in allowed]
                 if bad:
                     raise InstrumentError(f"question {q.id}: applies_when {col} has unknown {bad}")
+        for d in q.applies_dates:
+            for col in (d.column, d.other):
+                if col not in inst.date_columns:
+                    raise InstrumentError(
+                        f"question {q.id}: applies_when {DATES} names {col!r}, which is not a "
+                        "case detail of type date"
+                    )
         aset = inst.answer_sets.get(q.answers)
         if q.has_rule and aset is not None and aset.na_code is None:
             raise InstrumentError(f"question {q.id}: has a skip rule but no 'na' answer")

@@ -133,7 +133,7 @@ class CaseDetail:
 
     id: str
     label: str
-    type: str  # identifier | category | text | count | free_text
+    type: str  # identifier | category | text | count | free_text | date
     required: bool = True
     codes: tuple[str, ...] = ()
     min: int | None = None
@@ -142,6 +142,46 @@ class CaseDetail:
     description: str = ""
     compare: bool = False  # the engine compares groups of cases by this detail
     source: str = ""  # the passage the detail is declared from
+
+
+#: Comparisons a date skip rule may make between two date columns (``applies_when: dates``).
+DATE_OPERATORS = ("before", "on_or_before", "after", "on_or_after", "within_days")
+
+
+@dataclass(frozen=True)
+class DateCondition:
+    """A skip-rule condition between two date columns: ``column`` ``op`` ``other``.
+
+    ``before`` / ``on_or_before`` / ``after`` / ``on_or_after`` compare the two dates;
+    ``within_days`` holds when they are at most ``days`` days apart (either way). A case
+    where either date is blank meets no condition.
+    """
+
+    column: str
+    op: str
+    other: str
+    days: int = 0
+
+    def mask(self, a: Any, b: Any) -> Any:
+        """Boolean mask from two ``datetime64`` arrays (NaT: condition not met)."""
+        a, b = np.asarray(a, dtype="datetime64[D]"), np.asarray(b, dtype="datetime64[D]")
+        known = ~np.isnat(a) & ~np.isnat(b)
+        with np.errstate(invalid="ignore"):
+            diff = (a - b).astype("int64")  # days; meaningless where NaT, masked by known
+        hit = {
+            "before": diff < 0,
+            "on_or_before": diff <= 0,
+            "after": diff > 0,
+            "on_or_after": diff >= 0,
+            "within_days": np.abs(diff) <= self.days,
+        }[self.op]
+        return known & hit
+
+    def text(self, column: Callable[[str], str] = str) -> str:
+        """The condition in words: ``first_contact is within 5 days of sentence_date``."""
+        if self.op == "within_days":
+            return f"{column(self.column)} is within {self.days} days of {column(self.other)}"
+        return f"{column(self.column)} is {self.op.replace('_', ' ')} {column(self.other)}"
 
 
 @dataclass(frozen=True)
@@ -167,6 +207,8 @@ class Question:
     description: str = ""
     #: The passage the question (or prompt) is declared from.
     source: str = ""
+    #: Date conditions of the skip rule (``applies_when: dates``), all of which must hold.
+    applies_dates: tuple[DateCondition, ...] = ()
 
     @property
     def label(self) -> str:
@@ -176,7 +218,7 @@ class Question:
     @property
     def has_rule(self) -> bool:
         """Whether a skip rule says when the question applies."""
-        return bool(self.applies_when or self.applies_any)
+        return bool(self.applies_when or self.applies_any or self.applies_dates)
 
     @property
     def rule_columns(self) -> list[str]:
@@ -184,7 +226,26 @@ class Question:
         cols = list(self.applies_when)
         for alt in self.applies_any:
             cols += [c for c in alt if c not in cols]
+        for d in self.applies_dates:
+            cols += [c for c in (d.column, d.other) if c not in cols]
         return cols
+
+    def date_mask(self, dates: Callable[[str], Any], n: int) -> Any:
+        """Boolean mask of the cases meeting every date condition (all true without any).
+
+        ``dates(column)`` returns the column as ``datetime64`` values. Callers combine it
+        with :meth:`rule_mask` (``rule_mask(...) & date_mask(...)``).
+        """
+        mask = np.ones(n, dtype=bool)
+        for d in self.applies_dates:
+            mask &= d.mask(dates(d.column), dates(d.other))
+        return mask
+
+    def full_rule_text(self, column: Callable[[str], str] = str) -> str:
+        """:meth:`rule_text` with the date conditions, if any."""
+        parts = [self.rule_text(column)] if (self.applies_when or self.applies_any) else []
+        parts += [d.text(column) for d in self.applies_dates]
+        return " and ".join(parts)
 
     def rule_mask(self, member: Callable[[str, tuple[str, ...]], Any], n: int) -> Any:
         """Boolean numpy mask of the cases the skip rule lets the question apply to.
@@ -259,6 +320,12 @@ class Instrument:
     #: :class:`analysis.instrument.presentation.Presentation`; set by the loader.
     presentation: Any = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    #: Key questions (``key_questions``): id -> :class:`analysis.instrument.standards.KeyQuestion`.
+    key_questions: dict[str, Any] = field(default_factory=dict)
+    #: Ratings (``ratings``): :class:`analysis.instrument.standards.Ratings`, or None.
+    ratings: Any = None
+    #: Samples (``samples``): :class:`analysis.instrument.standards.Samples`, or None.
+    samples: Any = None
 
     # -- look-ups -----------------------------------------------------------------
     @cached_property
@@ -329,6 +396,21 @@ class Instrument:
     def coded_columns(self) -> list[str]:
         """Columns whose values come from a fixed code list."""
         return [c for c in self.columns if self.allowed_values(c)]
+
+    @cached_property
+    def date_columns(self) -> list[str]:
+        """Case details of ``type: date``."""
+        return [c.id for c in self.case_details.values() if c.type == "date"]
+
+    def sample_of(self, question: str) -> str | None:
+        """The id of the sample a question belongs to (None: every case, or no samples)."""
+        if self.samples is None:
+            return None
+        q = self.questions[question]
+        for s in self.samples.groups:
+            if question in s.questions or q.criterion in s.criteria:
+                return s.id
+        return None
 
     def summary(self) -> dict[str, int]:
         """Number of scored questions per outcome (for notes and the dictionary)."""
