@@ -25,6 +25,14 @@ N_CASES = 73
 #: LDU names that would run as formulas if a spreadsheet writer were careless.
 HOSTILE_LDUS = ('=HYPERLINK("http://x")', "@SUM(1)")
 
+
+def _iaow_presentation() -> str:
+    """The 2013-14 file's ``presentation`` section, so the fixture reads as that programme."""
+    raw = yaml.safe_load(config.DEFAULT_INSTRUMENT.read_text(encoding="utf-8"))
+    return yaml.safe_dump({"presentation": raw["presentation"]}, sort_keys=False)
+
+
+#: The mini instrument, with the 2013-14 file's words (its ``presentation`` section).
 FIXTURE_INSTRUMENT_YAML = (
     """
 id: fixture
@@ -123,13 +131,8 @@ questions:
      short: Victim contact offered within eight weeks, criterion: "5.5", outcomes: [O4, O5],
      chart: O5, applies_when: {case_type: [Licence]}}
 """
+    + _iaow_presentation()
 )
-
-
-def _iaow_presentation() -> str:
-    """The 2013-14 file's ``presentation`` section, so the fixture reads as that programme."""
-    raw = yaml.safe_load(config.DEFAULT_INSTRUMENT.read_text(encoding="utf-8"))
-    return yaml.safe_dump({"presentation": raw["presentation"]}, sort_keys=False)
 
 
 def fixture_instrument() -> Instrument:
@@ -139,7 +142,7 @@ def fixture_instrument() -> Instrument:
     """
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fixture.yaml"
-        path.write_text(FIXTURE_INSTRUMENT_YAML + _iaow_presentation(), encoding="utf-8")
+        path.write_text(FIXTURE_INSTRUMENT_YAML, encoding="utf-8")
         return load_instrument(path)
 
 

@@ -98,3 +98,32 @@ def test_youth_court_and_out_of_court_prompts_apply_to_their_own_cases(tmp_path)
     assert court.any() and (~court).any()
     assert (cases.loc[~court, "c_a_des_support"] == "Not applicable").all()
     assert (cases.loc[court, "o_a_des"] == "Not applicable").all()
+
+
+def test_ratings_table_shows_each_rating_as_a_labelled_band():
+    """Hand-made rating rows: the band carries its text, the numbers are the rows'."""
+    import pandas as pd
+
+    from analysis.engine.findings import conform
+
+    inst = load_instrument(config.INSTRUMENTS_DIR / "hmip-probation-2023.yaml")
+    rows = [
+        # 35 of 50 = 70%, Good (65-79); a resampled rating differs in 1 of 5 resamples.
+        dict(kind="rating", measure_id="rating_2.1", label="Assessment", category="Good",
+             numerator=35, denominator=50, percent=70.0, ci_low=56.2, ci_high=80.9,
+             p_different=0.2, method="lowest key question"),
+        dict(kind="rating", measure_id="rating_2.2", label="Planning", category="Inadequate",
+             numerator=20, denominator=50, percent=40.0, ci_low=27.6, ci_high=53.8,
+             p_different=0.004, method="lowest key question"),
+        dict(kind="rating", measure_id="rating_overall", label="Overall rating", category="",
+             method="not rated"),
+    ]  # fmt: skip
+    findings = conform(pd.DataFrame(rows).assign(trust="wrenfield"))
+    assert narrative.has_ratings(findings)
+    html = narrative.ratings_table(findings, inst)
+    assert '<span class="rating rating-good">Good</span>' in html
+    assert '<span class="rating rating-inadequate">Inadequate</span>' in html
+    assert '<span class="rating rating-none">Not rated</span>' in html
+    assert "70% (35 of 50)" in html and "56 to 81" in html and ">20%<" in html
+    assert ">0%<" in html  # 0.4%, rounded
+    assert not narrative.has_ratings(findings[findings["kind"] != "rating"])

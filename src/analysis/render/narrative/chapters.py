@@ -78,7 +78,11 @@ def contents(instrument: Any, sections: Iterable[tuple[str, str]] = ()) -> str:
         Further ``(anchor, title)`` pairs, e.g. comparisons and appendices.
     """
     say = present.words(instrument).say
-    items = [("summary", say("summary_heading"))]
+    sections = list(sections)
+    # The ratings follow the summary, as the inspectorate's reports put them up front.
+    first = [s for s in sections if s[0] == "ratings"]
+    sections = [s for s in sections if s[0] != "ratings"]
+    items = [("summary", say("summary_heading")), *first]
     items += [
         (f"outcome-{o.number}", say("unit_heading", number=o.number, name=o.name))
         for o in outcomes(instrument)
@@ -299,3 +303,49 @@ def factor_section(findings: pd.DataFrame, instrument: Any) -> str:
     """The factor table under its heading (the instrument's ``factors_heading``)."""
     heading = present.words(instrument).say("factors_heading")
     return render("factor_section.html.j2", heading=heading) + factor_table(findings, instrument)
+
+
+# -- ratings ------------------------------------------------------------------------------
+
+
+def has_ratings(findings: pd.DataFrame) -> bool:
+    """Whether the findings hold rating rows (an instrument with a ``ratings`` section)."""
+    return bool((findings["kind"] == "rating").any())
+
+
+def _rating_cell(instrument: Any, label: str) -> dict[str, str]:
+    """A rating's text and its band's class (``rating-good``); never a colour alone."""
+    ratings = getattr(instrument, "ratings", None)
+    rid = ratings.rating_of_label(label) if ratings is not None and label else None
+    return {"text": label or "Not rated", "cls": f"rating-{rid}" if rid else "rating-none"}
+
+
+def ratings_table(findings: pd.DataFrame, instrument: Any) -> str:
+    """The ratings as the inspectorate shows them: one row per standard, then the overall.
+
+    Each rating is a coloured band that always carries its text label; beside it the
+    percentage it rests on (n of N), its 95% interval, and the probability that a fresh
+    sample of the same size would be rated differently (the findings' ``p_different``).
+    """
+    body = []
+    for r in rows(findings, "rating").to_dict("records"):
+        rests = "rated by inspectors" if "inspectors" in str(r.get("method", "")) else MISSING
+        if r["measure_id"] == "rating_overall" and not present.is_missing(r["numerator"]):
+            rests = f"{present.fmt_int(r['numerator'])} points"
+        elif not present.is_missing(r.get("percent")) and not present.is_missing(
+            r.get("denominator")
+        ):
+            rests = f"{pct(r)} ({counts(r)})"
+        p = r.get("p_different")
+        body.append(
+            {
+                "name": r["label"],
+                "overall": r["measure_id"] == "rating_overall",
+                "rating": _rating_cell(instrument, r.get("category") or ""),
+                "rests": rests,
+                "interval": MISSING if present.is_missing(r.get("ci_low")) else interval(r),
+                "p": MISSING if present.is_missing(p) else present.fmt_pct(100 * float(p)),
+            }
+        )
+    w = present.words(instrument)
+    return render("ratings_table.html.j2", rows=body, unit=w.Unit)
