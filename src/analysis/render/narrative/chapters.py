@@ -329,7 +329,9 @@ def ratings_table(findings: pd.DataFrame, instrument: Any) -> str:
     """
     body = []
     for r in rows(findings, "rating").to_dict("records"):
-        rests = "rated by inspectors" if "inspectors" in str(r.get("method", "")) else MISSING
+        rests = MISSING
+        if "inspectors" in str(r.get("method", "")):
+            rests = "rated by inspectors" + ("" if r.get("category") else "; none supplied")
         if r["measure_id"] == "rating_overall" and not present.is_missing(r["numerator"]):
             rests = f"{present.fmt_int(r['numerator'])} points"
         elif not present.is_missing(r.get("percent")) and not present.is_missing(
