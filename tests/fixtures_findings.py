@@ -13,8 +13,10 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from helpers.instruments import ANSWER_SETS
 
+from analysis import config
 from analysis.engine.findings import conform
 from analysis.instrument import Instrument, load_instrument
 
@@ -23,6 +25,14 @@ N_CASES = 73
 #: LDU names that would run as formulas if a spreadsheet writer were careless.
 HOSTILE_LDUS = ('=HYPERLINK("http://x")', "@SUM(1)")
 
+
+def _iaow_presentation() -> str:
+    """The 2013-14 file's ``presentation`` section, so the fixture reads as that programme."""
+    raw = yaml.safe_load(config.DEFAULT_INSTRUMENT.read_text(encoding="utf-8"))
+    return yaml.safe_dump({"presentation": raw["presentation"]}, sort_keys=False)
+
+
+#: The mini instrument, with the 2013-14 file's words (its ``presentation`` section).
 FIXTURE_INSTRUMENT_YAML = (
     """
 id: fixture
@@ -121,11 +131,15 @@ questions:
      short: Victim contact offered within eight weeks, criterion: "5.5", outcomes: [O4, O5],
      chart: O5, applies_when: {case_type: [Licence]}}
 """
+    + _iaow_presentation()
 )
 
 
 def fixture_instrument() -> Instrument:
-    """Load the mini instrument above (written to a temporary file, as the loader reads files)."""
+    """Load the mini instrument above (written to a temporary file, as the loader reads files).
+
+    It carries the 2013-14 file's words (its ``presentation`` section).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fixture.yaml"
         path.write_text(FIXTURE_INSTRUMENT_YAML, encoding="utf-8")

@@ -154,7 +154,7 @@ def test_markup_passes_through_and_strings_do_not():
     note = render("note.html.j2", text="<b>bold</b>")
     assert note == '<p class="note">&lt;b&gt;bold&lt;/b&gt;</p>'
     header = render(
-        "outcome_header.html.j2", number=1, name="a", sentence="b", key_findings="<i>x</i>"
+        "outcome_header.html.j2", number=1, heading="a", sentence="b", key_findings="<i>x</i>"
     )
     assert "&lt;i&gt;x&lt;/i&gt;" in header
 

@@ -217,3 +217,28 @@ def test_report_banner_follows_the_findings_context(tmp_path, isolated_dirs, aud
     assert banner in html
     other = {"Publication version", "Internal version"} - {banner}
     assert not any(b in html for b in other)
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize(
+    ("trust", "words"),
+    [
+        ("wrenfield", "Inspection of probation services in Wrenfield"),
+        ("tarnbrook", "Inspection of youth justice services in Tarnbrook"),
+    ],
+)
+def test_every_notebook_runs_on_the_other_programmes(tmp_path, isolated_dirs, trust, words):
+    """With only ``trust`` set, each notebook finds the programme its workbook names."""
+    from analysis.synthetic import generate as synth
+
+    synth.synthesise(trust, isolated_dirs["raw"] / f"{trust}.xlsx", n_cases=24)
+    outputs = {}
+    for name in [p.name for p in MINE]:  # 01 first: it ingests; 02 builds the findings
+        nb = _execute(name, tmp_path / name, trust=trust)
+        outs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+        errors = [o for o in outs if o["output_type"] == "error"]
+        assert not errors, (name, errors)
+        outputs[name] = _html_outputs(nb)
+    assert words in outputs["10_report.ipynb"]
+    assert "Outcome 1" not in outputs["10_report.ipynb"]
+    assert "Ratings" in outputs["10_report.ipynb"]

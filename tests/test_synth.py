@@ -93,9 +93,14 @@ def default_instrument():
     return load_instrument()
 
 
+#: The fictional 2013-14 trusts (the demo's eleven besides Norfolk & Suffolk).
 SYNTHETIC = sorted(
-    p.stem for p in config.PROFILES_DIR.glob("*.yaml") if p.stem != "norfolk-and-suffolk"
+    p.stem
+    for p in config.PROFILES_DIR.glob("*.yaml")
+    if p.stem != "norfolk-and-suffolk" and load_profile(p.stem).get("instrument") == "iaow-2013-14"
 )
+#: The demo organisations of the other programmes, with the instrument each is written for.
+OTHER_PROGRAMMES = {"wrenfield": "hmip-probation-2023", "tarnbrook": "hmip-youth-2021"}
 
 
 def test_eleven_synthetic_profiles_are_marked_and_sized():

@@ -5,7 +5,7 @@ from the modules behind them (:mod:`~analysis.ingest.read` holds the entry point
 """
 
 from analysis.ingest.guards import DEFAULT_LIMITS, Limits
-from analysis.ingest.organisation import Organisation, organisation_of
+from analysis.ingest.organisation import Organisation, declared_instrument, organisation_of
 from analysis.ingest.problems import IngestError, Problem
 from analysis.ingest.ratings import read_standard_ratings
 from analysis.ingest.read import IngestResult, check_trust, ingest_file, read_cases
@@ -18,6 +18,7 @@ __all__ = [
     "Organisation",
     "Problem",
     "check_trust",
+    "declared_instrument",
     "ingest_file",
     "organisation_of",
     "read_cases",

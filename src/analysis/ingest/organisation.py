@@ -104,3 +104,22 @@ def organisation_of(
             "(lowercase letters, digits and hyphens, e.g. norfolk-and-suffolk)"
         )
     return Organisation(by_name, "file name", note)
+
+
+def declared_instrument(
+    path: str | Path, sheet: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> str | None:
+    """The instrument id a workbook's ``settings`` sheet declares (``instrument | <id>``).
+
+    The template and the demo-data generator write it for every programme but the default
+    one, so a batch can run each workbook against its own programme. Like
+    :func:`organisation_of`, a quick look: a CSV file, or a workbook that cannot be read
+    here, declares nothing, and ingest then reports what is wrong with it.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return None
+    try:
+        return read_grid(path, sheet, Report(path.name), limits).instrument
+    except (IngestError, OSError):
+        return None

@@ -146,6 +146,13 @@ def read_cases(
                 "Save As > Excel Workbook) and fill in the missing columns "
                 "(`python -m analysis template` writes a complete workbook)"
             )
+        if grid.instrument is not None and grid.instrument != inst.id:
+            # Read against another programme's questions, every column would be "missing".
+            rep.stop(
+                f"says on its settings sheet that it was made for instrument "
+                f"{grid.instrument!r}, but it is being read against {inst.id!r}: run it with "
+                f"--instrument naming {grid.instrument}'s file (or leave --instrument out)"
+            )
         lang = workbook_language(inst, language, grid.language, rep)
         mapping = locate_header(grid.cells, inst, grid.merged, rep)
         top = header_row(grid.cells, inst, grid.merged)

@@ -72,6 +72,9 @@ class Grid:
     hidden_cols: list[tuple[int, int]] = field(default_factory=list)
     #: The ``language`` of the workbook's ``settings`` sheet, as typed; None if not declared.
     language: str | None = None
+    #: The ``instrument`` of the ``settings`` sheet (the id of the programme the workbook
+    #: was made for), as typed; None if not declared.
+    instrument: str | None = None
 
 
 def read_grid(path: Path, sheet: str | None, rep: Report, limits: Limits = DEFAULT_LIMITS) -> Grid:
@@ -159,7 +162,8 @@ def _read_book(
     try:
         name = _choose_sheet(book, sheet, rep)
         rep.sheet = name
-        language = _settings_language(book)
+        settings = _settings(book)
+        language, programme = settings.get("language"), settings.get("instrument")
         if kind == "zip":
             merged: list[Merged] = []
         else:
@@ -175,7 +179,13 @@ def _read_book(
         rep.stop(f"could not be read ({_reason(exc)})")
     finally:
         book.close()
-    grid = Grid(pd.DataFrame(), merged, "xlsx" if kind == "zip" else "xls", language=language)
+    grid = Grid(
+        pd.DataFrame(),
+        merged,
+        "xlsx" if kind == "zip" else "xls",
+        language=language,
+        instrument=programme,
+    )
     if kind == "zip":
         _sheet_extras(path, name, scans, grid)
     fh.seek(0)
@@ -191,18 +201,27 @@ def _read_book(
     return grid
 
 
-def _settings_language(book) -> str | None:
-    """The ``language`` row of a ``settings`` sheet (``language | cy``), if there is one."""
+#: The rows a ``settings`` sheet may hold (column A, case-insensitive).
+SETTINGS = ("language", "instrument")
+
+
+def _settings(book) -> dict[str, str]:
+    """The rows of a ``settings`` sheet (``language | cy``, ``instrument | <id>``).
+
+    The first row naming each setting counts; one with a blank value is not declared.
+    """
     names = [n for n in book.sheet_names if n.strip().casefold() == SETTINGS_SHEET]
     if len(names) != 1:
-        return None
+        return {}
     rows = book.get_sheet_by_name(names[0]).to_python(skip_empty_area=False)
+    seen: dict[str, str] = {}
     for row in rows[:200]:
         # Column A names the setting, column B holds its value (C may explain it).
         cells = [str(v).strip() for v in row[:2]]
-        if cells and cells[0].casefold() == "language":
-            return (cells[1] if len(cells) > 1 else "") or None
-    return None
+        key = cells[0].casefold() if cells else ""
+        if key in SETTINGS and key not in seen:
+            seen[key] = cells[1] if len(cells) > 1 else ""
+    return {k: v for k, v in seen.items() if v}
 
 
 _REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"

@@ -4,7 +4,7 @@ The public face of the package: every other phase imports these names from here,
 from the modules behind them.
 """
 
-from analysis.instrument.loader import load_instrument
+from analysis.instrument.loader import declared_programme, load_instrument
 from analysis.instrument.model import (
     ABOVE,
     BELOW,
@@ -22,6 +22,7 @@ from analysis.instrument.model import (
     Stage,
     answer_key,
 )
+from analysis.instrument.presentation import PHRASES, Phrase, Presentation
 
 __all__ = [
     "ABOVE",
@@ -36,8 +37,12 @@ __all__ = [
     "Instrument",
     "InstrumentError",
     "Outcome",
+    "PHRASES",
+    "Phrase",
+    "Presentation",
     "Question",
     "Stage",
     "answer_key",
+    "declared_programme",
     "load_instrument",
 ]

@@ -35,6 +35,7 @@ from analysis.instrument.model import (
     Stage,
     answer_key,
 )
+from analysis.instrument.presentation import load_presentation
 from analysis.instrument.standards import apply_samples, check_sections, parse_sections
 
 #: Refuse instrument files larger than this (bytes): the IAOW file is ~80 kB.
@@ -69,6 +70,7 @@ _QUESTION_KEYS = {
     "min",
     "max",
     "description",
+    "source",
 }
 _DETAIL_KEYS = {
     "id",
@@ -81,6 +83,7 @@ _DETAIL_KEYS = {
     "sensitive",
     "description",
     "compare",
+    "source",
 }
 
 
@@ -111,9 +114,9 @@ _TOP_KEYS = {
     "ratings",
     "samples",
 }
-_OUTCOME_KEYS = {"id", "number", "name", "short"}
+_OUTCOME_KEYS = {"id", "number", "name", "short", "phrase", "source"}
 _STAGE_KEYS = {"id", "number", "name"}
-_CRITERION_KEYS = {"id", "outcome", "stage", "title", "case_assessed"}
+_CRITERION_KEYS = {"id", "outcome", "stage", "title", "case_assessed", "source"}
 _SET_KEYS = {"label", "codes", "aliases"}
 _CODE_KEYS = {"code", "scores", "label"}
 _FACTOR_KEYS = {"id", "label"}
@@ -375,7 +378,12 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
 
     outcomes = {
         o["id"]: Outcome(
-            id=o["id"], number=int(o["number"]), name=o["name"], short=o.get("short", o["name"])
+            id=o["id"],
+            number=int(o["number"]),
+            name=o["name"],
+            short=o.get("short", o["name"]),
+            phrase=" ".join(str(o.get("phrase", "")).split()),
+            source=" ".join(str(o.get("source", "")).split()),
         )
         for o in raw["outcomes"]
     }
@@ -392,6 +400,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
             stage=c["stage"],
             title=c["title"],
             case_assessed=bool(c.get("case_assessed", True)),
+            source=" ".join(str(c.get("source", "")).split()),
         )
 
     case_details = {}
@@ -417,6 +426,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
             sensitive=bool(d.get("sensitive", False)),
             description=d.get("description", ""),
             compare=bool(d.get("compare", False)),
+            source=" ".join(str(d.get("source", "")).split()),
         )
         cd = case_details[d["id"]]
         if cd.compare and (cd.type not in ("category", "text") or cd.sensitive):
@@ -461,6 +471,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
             min=spec.get("min"),
             max=spec.get("max"),
             description=spec.get("description", ""),
+            source=" ".join(str(spec.get("source", "")).split()),
             applies_dates=dates,
             **extra,
         )
@@ -507,6 +518,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
         raw=raw,
         **sections,
     )
+    inst.presentation = load_presentation(raw.get("presentation"), outcomes, case_details)
     every_code = {v for c in inst.coded_columns() for v in inst.allowed_values(c)}
     inst.answer_aliases = _alias_groups(
         raw.get("answer_aliases"), "answer_aliases", languages, every_code
@@ -622,3 +634,19 @@ def _dependency_order(questions: dict[str, Question]) -> dict[str, Question]:
         ordered[nxt] = questions[nxt]
         pending.remove(nxt)
     return ordered
+
+
+def declared_programme(inst: Instrument) -> str | None:
+    """The id a workbook's ``settings`` sheet names for ``inst``, or None.
+
+    An instrument of ``src/analysis/instrument/programmes/`` other than the default is
+    named (``instrument | <id>``) by the workbooks written for it (the template, the demo
+    data), so that ``report`` and ``batch`` read them against it; the default programme's
+    workbooks, and those of an instrument file kept elsewhere, name none.
+    """
+    path = Path(inst.path).resolve()
+    if path == config.DEFAULT_INSTRUMENT.resolve():
+        return None
+    if path.parent != config.INSTRUMENTS_DIR.resolve() or path.stem != inst.id:
+        return None
+    return inst.id

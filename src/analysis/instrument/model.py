@@ -98,6 +98,11 @@ class Outcome:
     number: int
     name: str
     short: str
+    #: How a score sentence names the unit's work ("protect the public ..."); empty: derived
+    #: from ``name`` by the report.
+    phrase: str = ""
+    #: The passage the unit is declared from (empty: the instrument's ``source``).
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,8 @@ class Criterion:
     stage: str
     title: str
     case_assessed: bool = True  # leadership criteria (x.4) come from interviews, not case data
+    #: The passage the criterion (or key question) is declared from.
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,7 @@ class CaseDetail:
     sensitive: bool = False  # never leaves the machine in an output
     description: str = ""
     compare: bool = False  # the engine compares groups of cases by this detail
+    source: str = ""  # the passage the detail is declared from
 
 
 #: Comparisons a date skip rule may make between two date columns (``applies_when: dates``).
@@ -197,6 +205,8 @@ class Question:
     min: int | None = None
     max: int | None = None
     description: str = ""
+    #: The passage the question (or prompt) is declared from.
+    source: str = ""
     #: Date conditions of the skip rule (``applies_when: dates``), all of which must hold.
     applies_dates: tuple[DateCondition, ...] = ()
 
@@ -308,6 +318,9 @@ class Instrument:
     answer_aliases: tuple[AnswerAlias, ...] = ()
     #: The wording scale its reports use (``wording:``, beside the instrument file), if named.
     wording_path: Path | None = None
+    #: The words reports take from the instrument (``presentation``), an
+    #: :class:`analysis.instrument.presentation.Presentation`; set by the loader.
+    presentation: Any = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     #: Key questions (``key_questions``): id -> :class:`analysis.instrument.standards.KeyQuestion`.
     key_questions: dict[str, Any] = field(default_factory=dict)

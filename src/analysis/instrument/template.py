@@ -27,7 +27,7 @@ from pathlib import Path
 
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
-from analysis.instrument import Instrument, load_instrument
+from analysis.instrument import Instrument, declared_programme, load_instrument
 
 #: Data validation covers this many case rows (Excel's whole column would bloat the file).
 TEMPLATE_ROWS = 2000
@@ -291,8 +291,11 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
         cases.repeat_rows(top, IDS_ROW - 1)
         codes.hide()
 
-        if inst.languages:
-            _settings_sheet(wb, inst, head, wrap)
+        # Another programme than the default is named, so that report and batch read the
+        # workbook against its own instrument.
+        programme = declared_programme(inst) is not None
+        if inst.languages or programme:
+            _settings_sheet(wb, inst, head, wrap, programme)
         _instructions_sheet(instructions, wb, inst, colours, bool(inst.languages))
         instructions.activate()
 
@@ -357,25 +360,39 @@ def _instructions_sheet(ws, wb, inst: Instrument, colours: dict[str, str], setti
         row += 1
 
 
-def _settings_sheet(wb, inst: Instrument, head, wrap) -> None:
-    """The ``settings`` sheet: ``language | <id>``, read by ingest (see module notes)."""
+def _settings_sheet(wb, inst: Instrument, head, wrap, programme: bool = False) -> None:
+    """The ``settings`` sheet: ``language | <id>`` and ``instrument | <id>``, read by ingest.
+
+    The ``instrument`` row (another programme than the default) tells report and batch
+    which instrument the workbook was made for (see module notes).
+    """
     ws = wb.add_worksheet("settings")
     ws.set_column(0, 0, 14)
     ws.set_column(1, 1, 10)
     ws.set_column(2, 2, 80, wrap)
     for c, name in enumerate(["setting", "value", "meaning"]):
         ws.write_string(0, c, name, head)
-    ws.write_string(1, 0, "language")
+    row = 1
+    if programme:
+        ws.write_string(row, 0, "instrument")
+        ws.write_string(row, 1, inst.id)
+        ws.write_string(
+            row, 2, f"The programme this workbook was made for: {inst.title} (do not change)."
+        )
+        row += 1
+    if not inst.languages:
+        return
+    ws.write_string(row, 0, "language")
     names = ", ".join(f"{k} = {v}" for k, v in inst.languages.items())
     ws.write_string(
-        1,
+        row,
         2,
         f"The language the answers are written in ({names}). Some spellings mean different "
         "answers in different languages (Welsh Na is No, English NA is Not applicable); "
         "ingest refuses them unless this is filled in.",
     )
     ws.data_validation(
-        1, 1, 1, 1, {"validate": "list", "source": list(inst.languages), "error_type": "stop"}
+        row, 1, row, 1, {"validate": "list", "source": list(inst.languages), "error_type": "stop"}
     )
 
 

@@ -49,7 +49,7 @@ from analysis.fileio import write_csv
 from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import provenance, transaction
 from analysis.pipeline.report import build_findings as build_trust_findings
-from analysis.render.aggregate import TITLE
+from analysis.render.aggregate import title as aggregate_title
 from analysis.render.export import export_html
 
 #: The aggregate report notebook.
@@ -74,6 +74,24 @@ def available_trusts(outputs_dir: Path | None = None) -> list[str]:
         for p in outputs_dir.glob("*/findings.parquet")
         if p.parent.name != AGGREGATE and not p.parent.name.startswith(".")
     )
+
+
+def programme_trusts(instrument_id: str, outputs_dir: Path | None = None) -> list[str]:
+    """:func:`available_trusts` whose findings were computed with the instrument ``instrument_id``.
+
+    An organisation whose context cannot be read is kept, so that :func:`load_findings`
+    refuses it by name rather than the aggregate leaving it out unseen.
+    """
+    outputs_dir = Path(outputs_dir or config.OUTPUTS_DIR)
+    kept = []
+    for t in available_trusts(outputs_dir):
+        try:
+            found = read_context(outputs_dir / t).instrument_id
+        except Exception:  # noqa: BLE001 - refused, with its reason, by load_findings
+            found = None
+        if found in (None, instrument_id):
+            kept.append(t)
+    return kept
 
 
 def _has_suppressed(df: pd.DataFrame) -> bool:
@@ -235,14 +253,17 @@ def write_outputs(
     return paths
 
 
-def run_notebook(out_dir: Path, parameters: dict, final: Path | None = None) -> Path:
+def run_notebook(
+    out_dir: Path, parameters: dict, final: Path | None = None, title: str | None = None
+) -> Path:
     """Execute notebooks/20_aggregate.ipynb and export ``report.html`` as trust reports are.
 
     The same exporter (:func:`analysis.render.export.export_html`) inlines the vendored
     plotly.js once, so the aggregate report is offline and obeys the same size
     limit. When ``out_dir`` is a staging folder that will become ``final``, the
     executed notebook's parameters are pointed at ``final``, and a failing notebook's
-    executed copy is kept as ``final/report.failed.ipynb``.
+    executed copy is kept as ``final/report.failed.ipynb``. ``title`` is the page's
+    <title> (the default instrument's ``aggregate_title`` when None).
     """
     # papermill and jupyter_client are heavy, and only running the notebook needs them.
     from analysis.pipeline import kernels
@@ -264,7 +285,7 @@ def run_notebook(out_dir: Path, parameters: dict, final: Path | None = None) -> 
     res = export_html(
         nb_out,
         out_dir / "report.html",
-        title=TITLE,
+        title=title if title is not None else aggregate_title(load_instrument()),
     )
     if final != out_dir:
         kernels.point_parameters_at(nb_out, out_dir, final)
@@ -341,12 +362,14 @@ def build(
         Wait for another aggregate run to finish instead of refusing.
     """
     outputs_dir = Path(outputs_dir or config.OUTPUTS_DIR)
-    trusts = list(trusts) if trusts else available_trusts(outputs_dir)
+    inst = load_instrument(instrument)
+    # Unnamed, the organisations are those inspected under this programme: one aggregate
+    # pools one instrument (others' findings are refused below when named).
+    trusts = list(trusts) if trusts else programme_trusts(inst.id, outputs_dir)
     if len(trusts) < 2:
         raise UserError(
             f"the aggregate needs at least two organisations with findings; found {len(trusts)}"
         )
-    inst = load_instrument(instrument)
     context = FindingsContext.for_run(inst, audience=audience)
     inputs = inputs_of(trusts, outputs_dir)
     check_distinct_inputs(inputs)
@@ -376,7 +399,7 @@ def build(
                     "n_basis": n_basis,
                     "instrument_path": str(inst.path),
                 }
-                out = run_notebook(stage.build, params, final)
+                out = run_notebook(stage.build, params, final, title=aggregate_title(inst))
             provenance.finish_provenance(record, stage.build, t0)
             provenance.write_provenance(record, stage.build)
             stage.commit()

@@ -68,6 +68,7 @@ from analysis.pipeline.params import (
     check_notebook_parameters,
     load_params,
 )
+from analysis.pipeline.programmes import programme_file
 from analysis.pipeline.state import (
     EXPECTED_OUTPUTS,
     clear_state,
@@ -301,7 +302,9 @@ def discover(
     problems = []
     for p in found:
         try:
-            org = organisation_of(p, inst)
+            # A workbook made for another programme is read with its own instrument.
+            own = programme_file(p) if instrument is None else None
+            org = organisation_of(p, own or inst)
         except UserError as exc:
             problems.append(str(exc))
             continue
@@ -583,7 +586,8 @@ def cli(args: argparse.Namespace) -> int:
             path,
             audience=args.audience,
             parameters=params,
-            instrument=instrument,
+            # Each workbook runs against the programme it declares, unless --instrument.
+            instrument=instrument or programme_file(path),
             wait=args.wait,
         )
         for slug, path in discover(
@@ -607,7 +611,17 @@ def cli(args: argparse.Namespace) -> int:
     status = (1 if any(not r.input_error for r in failed) else 2) if failed else 0
 
     if not args.no_aggregate:
-        good = [r.trust for r in results if r.status in (OK, SKIPPED)]
+        # One aggregate pools one programme: the batch's (the default, or --instrument).
+        own = {j.trust: j.instrument for j in jobs}
+        ok = [r.trust for r in results if r.status in (OK, SKIPPED)]
+        good = [t for t in ok if own.get(t) == instrument]
+        others = sorted(set(ok) - set(good))
+        if others:
+            print(
+                f"aggregate: leaves out {', '.join(others)} (inspected under another "
+                "programme: `python -m analysis aggregate --instrument FILE` with their "
+                "organisations pools them)"
+            )
         if len(good) < 2:
             print("aggregate: skipped (needs at least two organisations that succeeded)")
         else:

@@ -52,7 +52,7 @@ from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext, conform,
 from analysis.errors import UserError
 from analysis.fileio import restore_formula, storage_error
 from analysis.ingest import Organisation
-from analysis.instrument import Instrument, load_instrument
+from analysis.instrument import Instrument, declared_programme, load_instrument
 from analysis.pipeline import provenance, transaction
 from analysis.pipeline.params import (
     add_parameter_options,
@@ -60,9 +60,10 @@ from analysis.pipeline.params import (
     check_parameters,
     load_params,
 )
+from analysis.pipeline.programmes import notebook_instrument, programme_file
 from analysis.pipeline.state import code_digests, current_state, write_state
 from analysis.render.export import export_html
-from analysis.render.present import trust_display_name
+from analysis.render.present import trust_display_name, words
 from analysis.render.textsafe import safe_filename
 
 #: The report notebook papermill executes.
@@ -209,15 +210,16 @@ def load_findings(
     out_dir
         Folder holding ``findings.csv``; ``analysis.config.trust_output_dir(trust)`` when empty.
     instrument_path
-        Instrument YAML; the default instrument when empty. It must be the instrument
-        the findings were computed with.
+        Instrument YAML; when empty, the programme the findings (or the organisation's
+        workbook) name (:func:`analysis.pipeline.programmes.notebook_instrument`), else
+        the default instrument. It must be the instrument the findings were computed with.
 
     Raises
     ------
     UserError
         When the findings have no context or were computed with another instrument.
     """
-    inst = load_instrument(instrument_path or None)
+    inst = load_instrument(notebook_instrument(trust, instrument_path, out_dir))
     out = Path(out_dir) if out_dir else config.trust_output_dir(trust)
     if not (out / "findings.csv").exists() and not (out / "findings.parquet").exists():
         build_findings(trust, instrument=inst, out_dir=out)
@@ -253,7 +255,16 @@ def load_pooled_cases(instrument: Instrument, trusts: list[str] | None = None) -
     identifiers and free text removed); by default every organisation of
     :func:`pooled_trusts` (the twelve demo trusts after ``python -m analysis demo-data``).
     """
-    trusts = pooled_trusts() if trusts is None else list(trusts)
+    if trusts is None:
+        # Only the organisations inspected under this instrument's programme pool together.
+        own = declared_programme(instrument)
+        trusts = [
+            t
+            for t in pooled_trusts()
+            if not default_workbook(t).is_file()
+            or ingest.declared_instrument(default_workbook(t)) == own
+        ]
+    trusts = list(trusts)
     if not trusts:
         raise UserError(
             f"no organisations to pool: no workbooks in {config.RAW_DIR} and no processed "
@@ -436,6 +447,8 @@ def run_report(
     t0 = time.monotonic()
     if workbook is not None and not Path(workbook).is_file():
         raise UserError(f"no workbook at {workbook}")
+    if instrument_path is None and workbook is not None:
+        instrument_path = programme_file(workbook)
     inst = load_instrument(instrument_path or None)
     trust, chosen = choose_organisation(trust, workbook, inst)
     transaction.check_name(ingest.check_trust(trust))
@@ -444,6 +457,8 @@ def run_report(
         raise UserError(
             f"no workbook at {workbook}: name one, or run `python -m analysis demo-data`"
         )
+    if instrument_path is None and (declared := programme_file(workbook)) is not None:
+        instrument_path, inst = declared, load_instrument(declared)
     final = Path(out_dir) if out_dir else config.trust_output_dir(trust)
     processed = config.processed_path(trust)
     # What the batch would record for this run (analysis.pipeline.state), taken before
@@ -578,7 +593,7 @@ def _build_report(
         phases["notebook"] = time.monotonic() - t
 
         t = time.monotonic()
-        title = f"Inspection of adult offending work in {params['trust_name']}"
+        title = words(inst).say("report_title", organisation=params["trust_name"])
         exported = export_html(nb_out, build / "report.html", title=title)
         phases["export"] = time.monotonic() - t
 
@@ -663,7 +678,9 @@ def cli(args: argparse.Namespace) -> int:
     trust: str | Organisation | None = args.trust
     if trust is None and args.workbook is not None and args.workbook.is_file():
         # Said before the run starts, which takes a while.
-        trust = ingest.organisation_of(args.workbook, args.instrument)
+        trust = ingest.organisation_of(
+            args.workbook, args.instrument or programme_file(args.workbook)
+        )
         print(trust.describe(), file=sys.stderr)
     res = run_report(
         trust,

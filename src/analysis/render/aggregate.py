@@ -19,12 +19,26 @@ from analysis.engine.pooling import AGGREGATE, pooled_rows, trusts_in
 from analysis.instrument import Instrument
 from analysis.render.html import render
 from analysis.render.narrative import provenance_section
-from analysis.render.present import LOW, C, fmt_ci, fmt_int, fmt_pct, trust_display_name
+from analysis.render.present import (
+    LOW,
+    C,
+    fmt_ci,
+    fmt_int,
+    fmt_pct,
+    trust_display_name,
+    words,
+)
 
 #: How the pooled row is named in the score table.
 POOLED_LABEL = "All organisations (pooled)"
-#: The aggregate report's title (its HTML <title> is set by the pipeline to the same words).
-TITLE = "Inspection of adult offending work: all organisations"
+
+
+def title(instrument: Instrument | None) -> str:
+    """The aggregate report's title, the instrument's ``aggregate_title``.
+
+    Its HTML <title> is set by the pipeline to the same words.
+    """
+    return words(instrument).say("aggregate_title")
 
 
 def display_name(trust: str) -> str:
@@ -57,7 +71,7 @@ def title_block_html(
     inputs = (record or {}).get("inputs") or {}
     return render(
         "aggregate_title.html.j2",
-        title=TITLE,
+        title=title(instrument),
         subtitle=instrument.title,
         n_orgs=len(trusts_in(agg)),
         n=fmt_int(n["numerator"].iloc[0]) if len(n) else None,
@@ -151,9 +165,43 @@ def score_table_html(agg: pd.DataFrame, instrument: Instrument) -> str:
         for r in t.to_dict("records")
     ]
     headings = [f"{o.id} {o.short}" for o in instrument.outcomes.values()]
-    return render("score_table.html.j2", rows=rows, outcome_headings=headings)
+    caption = f"{words(instrument).Unit} scores (95% confidence interval), by organisation"
+    return render("score_table.html.j2", rows=rows, outcome_headings=headings, caption=caption)
 
 
 def funnel_note_html(f: Funnel) -> str:
     """The careful paragraph under one funnel chart."""
     return render("funnel_note.html.j2", text=describe(f))
+
+
+def sections(instrument: Instrument, comparisons: bool) -> list[tuple[str, str]]:
+    """The aggregate report's ``(anchor, title)`` sections, in the instrument's words.
+
+    The factors section only when the instrument has offending-related factors, the
+    comparisons only when ``comparisons``.
+    """
+    w = words(instrument)
+    out = [
+        ("scores", f"{w.Unit} scores by organisation"),
+        ("funnels", "How each organisation compares with the pooled score"),
+    ]
+    if instrument.factors:
+        out.append(("factors", f"{w.say('factors_heading')}, all organisations"))
+    if comparisons:
+        out.append(("comparisons", "Comparisons between groups of cases, all organisations"))
+    return out + [
+        ("appendix-methods", "Appendix 1: Methods"),
+        ("appendix-disclosure", "Appendix 2: Small bases and suppression"),
+        ("appendix-provenance", "Appendix 3: Provenance"),
+    ]
+
+
+def scores_note_html(instrument: Instrument) -> str:
+    """The paragraph under the score table: how a pooled score is made."""
+    return render("paragraph.html.j2", text=words(instrument).say("aggregate_scores_note"))
+
+
+def comparisons_note_html(instrument: Instrument) -> str:
+    """The paragraph opening the pooled comparisons: pooling can mislead."""
+    text = words(instrument).say("aggregate_comparisons_note")
+    return render("paragraph.html.j2", text=text)

@@ -85,8 +85,11 @@ def selection_html(n: int, total: int) -> str:
     return text + "</p>"
 
 
-def scores_html(scores: pd.DataFrame) -> str:
-    """The outcome scores of a selection, with intervals and low-base markers."""
+def scores_html(scores: pd.DataFrame, unit: str = "Outcome") -> str:
+    """The outcome scores of a selection, with intervals and low-base markers.
+
+    ``unit`` is what the instrument calls them (its ``presentation`` ``unit``, capitalised).
+    """
     rows = [
         [
             _e(r.outcome),
@@ -97,8 +100,8 @@ def scores_html(scores: pd.DataFrame) -> str:
         ]
         for r in scores[scores["kind"] == "outcome_score"].itertuples(index=False)
     ]
-    head = ["Outcome", "Score", "Percent", "95% interval", "Judgements above the line"]
-    return _table(head, rows, "Outcome scores of the selected cases")
+    head = [unit, "Score", "Percent", "95% interval", "Judgements above the line"]
+    return _table(head, rows, f"{unit} scores of the selected cases")
 
 
 def question_html(explorer: Explorer, question: str, mask: np.ndarray) -> str:
@@ -259,7 +262,8 @@ class ExploreView:
         """Selection count and outcome scores."""
         text = selection_html(int(mask.sum()), self.explorer.n_cases)
         if mask.any():
-            text += scores_html(self.explorer.scores(mask))
+            unit = present.words(self.instrument).Unit
+            text += scores_html(self.explorer.scores(mask), unit)
         self.summary.value = text
 
     def render_question(self, mask: np.ndarray) -> None:

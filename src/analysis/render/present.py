@@ -307,6 +307,29 @@ GROUP_VAR_LABELS = {
 }
 
 
+def words(instrument: Instrument | None) -> Any:
+    """The instrument's phrases (:class:`analysis.instrument.Presentation`), neutral without one.
+
+    Every title, heading and sentence that names the programme or its units comes from here.
+    """
+    from analysis.instrument import Presentation
+
+    found = getattr(instrument, "presentation", None)
+    return found if found is not None else Presentation()
+
+
+def unit_number(outcome: str, instrument: Instrument | None = None) -> int:
+    """Where a unit (outcome id) comes in the report: its declared ``number``.
+
+    Without the instrument, or for an id it does not declare, the id's first number
+    (``O3`` -> 3; 999 when it has none), as before units were numbered by the instrument.
+    """
+    if instrument is not None and outcome in instrument.outcomes:
+        return instrument.outcomes[outcome].number
+    m = re.search(r"\d+", outcome or "")
+    return int(m.group()) if m else 999
+
+
 def trust_display_name(slug: str) -> str:
     """``newcastle-upon-tyne`` -> ``Newcastle upon Tyne`` (plain text: escape on output)."""
     words = [w for w in re.split(r"[-_\s]+", str(slug)) if w]

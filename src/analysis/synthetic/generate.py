@@ -29,7 +29,7 @@ import pandas as pd
 from analysis import config
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
-from analysis.instrument import ABOVE, BELOW, Instrument
+from analysis.instrument import ABOVE, BELOW, Instrument, declared_programme
 from analysis.synthetic.assign import applies_mask
 from analysis.synthetic.calibrate import Calibration, calibrated_answers
 from analysis.synthetic.profile import (
@@ -65,7 +65,9 @@ def case_details(prof: dict[str, Any], inst: Instrument, rng: np.random.Generato
     df = pd.DataFrame(index=range(n))
     width = max(4, len(str(n)))
     df[inst.identifier_column] = [f"{prof['case_id_prefix']}-{i + 1:0{width}d}" for i in range(n)]
-    mixes = {"ldu": prof["ldus"], **prof["mixes"]}
+    # `ldus` (the 2013-14 profiles' name for the ldu mix) is optional: not every programme
+    # has local delivery units.
+    mixes = {**({"ldu": prof["ldus"]} if "ldus" in prof else {}), **prof["mixes"]}
     associate = prof.get("associate") or {}
     # Columns an association depends on are drawn first.
     order = [c for c in inst.case_details if c in mixes]
@@ -246,7 +248,8 @@ def _rescale(prof: dict[str, Any], n: int) -> dict[str, Any]:
             return {k: float(v) for k, v in mix.items()}
         return mix
 
-    prof["ldus"] = props(prof["ldus"])
+    if "ldus" in prof:
+        prof["ldus"] = props(prof["ldus"])
     prof["mixes"] = {k: props(v) for k, v in prof["mixes"].items()}
     prof["targets"] = {}
     prof["calibrate_to"] = None
@@ -285,6 +288,12 @@ def write_workbook(cases: pd.DataFrame, path: str | Path, inst: Instrument) -> P
                     ws.write_string(i, j, str(v))
         ws.freeze_panes(1, 1)
         ws.set_column(0, len(cols) - 1, 14)
+        if declared_programme(inst) is not None:
+            # The programme the cases were made for, read by report and batch
+            # (analysis.ingest.declared_instrument); the default's workbooks are unchanged.
+            settings = wb.add_worksheet("settings")
+            settings.write_string(0, 0, "instrument")
+            settings.write_string(0, 1, inst.id)
         wb.close()
     return path
 

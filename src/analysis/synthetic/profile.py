@@ -16,8 +16,9 @@ Profile format (YAML)
     n_cases: 64
     seed: 7                                     # default seed; --seed overrides
     case_id_prefix: FR                          # case ids FR-0001, FR-0002, ...
-    ldus: {Fenmarsh: 30, Rivermouth: 34}        # ints = exact counts (sum = n_cases),
-                                                # floats = weights (shared by largest remainder)
+    ldus: {Fenmarsh: 30, Rivermouth: 34}        # optional: the `ldu` column's mix (the same as
+                                                # mixes: {ldu: ...}); ints = exact counts (sum =
+                                                # n_cases), floats = weights (largest remainder)
     mixes:                                      # same rule: exact counts or proportions
       om_grade: {PO: 36, PSO: 28}
       gender: {Male: 0.88, Female: 0.12}
@@ -122,7 +123,7 @@ def load_profile(name_or_path: str | Path | dict) -> dict[str, Any]:
     unknown = set(raw) - _PROFILE_KEYS - {"_path"}
     if unknown:
         raise ProfileError(f"{where}: unknown keys {sorted(unknown)}")
-    for key in ("name", "slug", "n_cases", "ldus"):
+    for key in ("name", "slug", "n_cases"):
         if key not in raw:
             raise ProfileError(f"{where}: missing {key!r}")
     n = int(raw["n_cases"])
@@ -151,7 +152,10 @@ def load_profile(name_or_path: str | Path | dict) -> dict[str, Any]:
             raise ProfileError(
                 f"{where}: {qid} has unknown rate keys {bad} (use {sorted(rate_keys)})"
             )
-    for col, mix in [("ldus", prof["ldus"]), *prof["mixes"].items()]:
+    if "ldus" in prof and "ldu" in (prof["mixes"] or {}):
+        raise ProfileError(f"{where}: give the ldu mix once, as ldus or as mixes: ldu")
+    ldus = [("ldus", prof["ldus"])] if "ldus" in prof else []
+    for col, mix in [*ldus, *prof["mixes"].items()]:
         if not isinstance(mix, dict) or not mix:
             raise ProfileError(f"{where}: {col} must map values to counts or weights")
         if all(isinstance(v, int) for v in mix.values()) and sum(mix.values()) != n:

@@ -70,7 +70,7 @@ def outcome_summary(findings: pd.DataFrame, instrument: Instrument | None = None
     rows = rows_of(findings, "outcome_score")
     if rows.empty:
         raise ValueError("findings hold no outcome_score rows")
-    rows = rows.assign(_o=rows["outcome"].str.extract(r"(\d+)", expand=False).astype("Float64"))
+    rows = rows.assign(_o=[present.unit_number(o, instrument) for o in rows["outcome"]])
     rows = rows.sort_values("_o", kind="stable")
     records = []
     for _, r in rows.iterrows():
@@ -88,9 +88,10 @@ def outcome_summary(findings: pd.DataFrame, instrument: Instrument | None = None
             data["text"], data["suppressed"], data["percent"], data["low"], strict=True
         )
     ]
+    w = present.words(instrument)
     shown = data[~data["suppressed"] & data["percent"].notna()]
     if shown.empty:
-        title = "Outcome scores"
+        title = f"{w.Unit} scores"
     else:
         best = shown.loc[shown["percent"].idxmax()]
         worst = shown.loc[shown["percent"].idxmin()]
@@ -100,7 +101,7 @@ def outcome_summary(findings: pd.DataFrame, instrument: Instrument | None = None
         )
     alt = (
         f"Horizontal bar chart of the percentage of work done well enough for each of "
-        f"{len(data)} outcomes. {alt_items(data)}.{alt_markers(data)}"
+        f"{len(data)} {w.units}. {alt_items(data)}.{alt_markers(data)}"
     )
     return Chart(
         id="outcome-summary",
@@ -110,7 +111,7 @@ def outcome_summary(findings: pd.DataFrame, instrument: Instrument | None = None
         kind="bars",
         data=data,
         x_title="Work done well enough (%)",
-        y_title="Outcome",
+        y_title=w.Unit,
     )
 
 
@@ -138,6 +139,7 @@ def data_summary(findings: pd.DataFrame, instrument: Instrument, outcome: str) -
     if outcome not in instrument.outcomes:
         raise ValueError(f"unknown outcome {outcome!r}")
     name = instrument.outcomes[outcome].short
+    kq = present.words(instrument).word("chart_question_word")
     qids = [q.id for q in instrument.questions.values() if q.chart == outcome]
     if not qids:
         qids = [q.id for q in instrument.questions_for_outcome(outcome) if q.factor is None]
@@ -162,14 +164,14 @@ def data_summary(findings: pd.DataFrame, instrument: Instrument, outcome: str) -
             title += f"; lowest was {lc_first(lowest['label'])} ({fmt_pct(lowest['percent'])})"
     elif not shown.empty:
         title = (
-            f"{name}: key questions ranged from {fmt_pct(shown['percent'].min())} "
+            f"{name}: {kq}s ranged from {fmt_pct(shown['percent'].min())} "
             f"to {fmt_pct(shown['percent'].max())} done well enough"
         )
     else:
-        title = f"{name}: key questions"
+        title = f"{name}: {kq}s"
     alt = (
         f"Horizontal bar chart of the percentage of relevant cases done well enough for "
-        f"{len(data)} key question{'s' if len(data) != 1 else ''} on {lc_first(name)}. "
+        f"{len(data)} {kq}{'s' if len(data) != 1 else ''} on {lc_first(name)}. "
         f"{alt_items(data)}.{alt_markers(data)}"
     )
     return Chart(
@@ -180,7 +182,7 @@ def data_summary(findings: pd.DataFrame, instrument: Instrument, outcome: str) -
         kind="bars",
         data=data,
         x_title="Relevant cases done well enough (%)",
-        y_title="Key question",
+        y_title=uc_first(kq),
     )
 
 
@@ -542,7 +544,8 @@ def all_charts(findings: pd.DataFrame, instrument: Instrument) -> list[Chart]:
     """Every chart the findings support, in report order.
 
     Order: outcome summary; for each outcome its data summary then its review /
-    oversight breakdowns (the factor chart follows outcome 3's, as table 3.5 does);
+    oversight breakdowns (the factor chart follows the instrument's ``factors_unit``'s:
+    outcome 3's, as table 3.5 does);
     comparisons by offender manager grade, gender and LDU (then any others); the
     Appendix 2 sample profile.
 
@@ -577,7 +580,7 @@ def all_charts(findings: pd.DataFrame, instrument: Instrument) -> list[Chart]:
             ):
                 charts.append(breakdown_chart(findings, q, instrument))
                 placed.add(q)
-        if o == "O3" and "factor" in kinds:
+        if o == present.words(instrument).factors_unit and "factor" in kinds:
             charts.append(factor_chart(findings, instrument))
     if "factor" in kinds and not any(c.id == "factors" for c in charts):
         charts.append(factor_chart(findings, instrument))

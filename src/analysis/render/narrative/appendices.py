@@ -76,6 +76,7 @@ def scoring_approach(findings: pd.DataFrame, instrument: Any) -> str:
         body.append(
             {
                 "number": o.number,
+                "label": present.words(instrument).say("unit_score", number=o.number, name=o.name),
                 "criteria": shown,
                 "method": mean,
                 "other": other,
@@ -83,15 +84,23 @@ def scoring_approach(findings: pd.DataFrame, instrument: Any) -> str:
                 "alt": present.fmt_pct(alt) if method == "question_mean" else MISSING,
             }
         )
-    return render("scoring_approach.html.j2", used=used, outcomes=body)
+    w = present.words(instrument)
+    intro = w.say("scoring_appendix", method=used)
+    return render(
+        "scoring_approach.html.j2",
+        intro=intro,
+        outcomes=body,
+        criterion=w.word("criterion_word", capital=True),
+    )
 
 
 def criteria_grid(instrument: Any) -> str:
     """The criteria grid (outcomes by process stage), as in the reference's Appendix 6."""
     stages = sorted(instrument.stages.values(), key=lambda s: s.number)
+    w = present.words(instrument)
     body = [
         {
-            "heading": f"{o.number}. {o.name}",
+            "heading": w.say("unit_name", number=o.number, name=o.name),
             "cells": [
                 [
                     f"{c.id} {c.title}"
@@ -104,7 +113,13 @@ def criteria_grid(instrument: Any) -> str:
         for o in outcomes(instrument)
     ]
     headings = [f"{s.number}. {s.name}" for s in stages]
-    return render("criteria_grid.html.j2", stages=headings, outcomes=body)
+    return render(
+        "criteria_grid.html.j2",
+        stages=headings,
+        outcomes=body,
+        caption=w.say("criteria_caption"),
+        unit=w.Unit,
+    )
 
 
 def methods(findings: pd.DataFrame) -> str:

@@ -58,7 +58,7 @@ def title_block(
     )
     return render(
         "title_block.html.j2",
-        trust=trust,
+        heading=present.words(instrument).say("report_title", organisation=trust),
         title=instrument.title,
         n=n,
         audience=audience,
@@ -77,16 +77,23 @@ def contents(instrument: Any, sections: Iterable[tuple[str, str]] = ()) -> str:
     sections
         Further ``(anchor, title)`` pairs, e.g. comparisons and appendices.
     """
-    items = [("summary", "Summary of scores")]
+    say = present.words(instrument).say
+    sections = list(sections)
+    # The ratings follow the summary, as the inspectorate's reports put them up front.
+    first = [s for s in sections if s[0] == "ratings"]
+    sections = [s for s in sections if s[0] != "ratings"]
+    items = [("summary", say("summary_heading")), *first]
     items += [
-        (f"outcome-{o.number}", f"Outcome {o.number}: {o.name}") for o in outcomes(instrument)
+        (f"outcome-{o.number}", say("unit_heading", number=o.number, name=o.name))
+        for o in outcomes(instrument)
     ]
     items += list(sections)
     return render("contents.html.j2", items=items)
 
 
 def summary_table(findings: pd.DataFrame, instrument: Any) -> str:
-    """The five outcome scores with their judgements (n of N) and 95% intervals."""
+    """The outcome scores with their judgements (n of N) and 95% intervals."""
+    w = present.words(instrument)
     body = []
     for o in outcomes(instrument):
         r = score_row(findings, o.id)
@@ -99,8 +106,16 @@ def summary_table(findings: pd.DataFrame, instrument: Any) -> str:
                 interval(r),
                 note(r),
             ]
-        body.append({"number": o.number, "name": o.name, "cells": cells})
-    return render("summary_table.html.j2", rows=body)
+        name = w.say("unit_name", number=o.number, name=o.name)
+        body.append({"number": o.number, "name": name, "cells": cells})
+    return render(
+        "summary_table.html.j2",
+        rows=body,
+        heading=w.say("summary_heading"),
+        caption=w.say("summary_caption"),
+        unit=w.Unit,
+        note=w.say("summary_note"),
+    )
 
 
 # -- outcome chapters ---------------------------------------------------------------------
@@ -109,11 +124,12 @@ def summary_table(findings: pd.DataFrame, instrument: Any) -> str:
 def score_sentence(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> str:
     """``"Overall, 67% of work to protect the public ... was done well enough."`` (plain text)."""
     o = instrument.outcomes[outcome_id]
-    phrase = getattr(o, "phrase", None) or outcome_phrase(o)
+    say = present.words(instrument).say
+    parts = {"phrase": o.phrase or outcome_phrase(o), "name": o.name, "number": o.number}
     r = score_row(findings, outcome_id)
     if r is None or present.is_missing(r["percent"]) or suppressed(r):
-        return f"There were too few relevant judgements to score work to {phrase}."
-    return f"Overall, {present.fmt_pct(r['percent'])} of work to {phrase} was done well enough."
+        return say("no_score_sentence", **parts)
+    return say("score_sentence", percent=present.fmt_pct(r["percent"]), **parts)
 
 
 def _judgement(instrument: Any, r: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,7 +194,7 @@ def outcome_header(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> 
     return render(
         "outcome_header.html.j2",
         number=o.number,
-        name=o.name,
+        heading=present.words(instrument).say("unit_heading", number=o.number, name=o.name),
         sentence=score_sentence(findings, instrument, outcome_id),
         key_findings=Markup(key_findings(findings, instrument, outcome_id)),
     )
@@ -189,8 +205,9 @@ def question_table(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> 
     o = instrument.outcomes[outcome_id]
     q = question_rows(findings, instrument, outcome_id)
     if q.empty:
+        unit = present.words(instrument).unit
         return render(
-            "note.html.j2", text="No case-level questions were answered for this outcome."
+            "note.html.j2", text=f"No case-level questions were answered for this {unit}."
         )
     body = [
         {
@@ -203,7 +220,15 @@ def question_table(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> 
         }
         for r in q.to_dict("records")
     ]
-    return render("question_table.html.j2", number=o.number, rows=body)
+    w = present.words(instrument)
+    caption = w.say("question_table_caption", number=o.number, name=o.name)
+    return render(
+        "question_table.html.j2",
+        caption=caption,
+        rows=body,
+        criterion=w.word("criterion_word", capital=True),
+        question=w.word("question_word", capital=True),
+    )
 
 
 def breakdown_questions(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> list[str]:
@@ -263,3 +288,67 @@ def factor_table(findings: pd.DataFrame, instrument: Any) -> str:
                 cells.append(f"{pct(r)} ({counts(r)}){marked}")
         body.append({"heading": heading, "label": fac.label, "cells": cells})
     return render("factor_table.html.j2", rows=body)
+
+
+def factors_unit(instrument: Any) -> str | None:
+    """The unit (outcome id) whose chapter shows the offending-related factors, if any.
+
+    The instrument's ``presentation`` ``factors_unit`` (``O3`` for 2013-14); None when it
+    declares none or has no factors.
+    """
+    unit = present.words(instrument).factors_unit
+    return unit if unit is not None and instrument.factors else None
+
+
+def factor_section(findings: pd.DataFrame, instrument: Any) -> str:
+    """The factor table under its heading (the instrument's ``factors_heading``)."""
+    heading = present.words(instrument).say("factors_heading")
+    return render("factor_section.html.j2", heading=heading) + factor_table(findings, instrument)
+
+
+# -- ratings ------------------------------------------------------------------------------
+
+
+def has_ratings(findings: pd.DataFrame) -> bool:
+    """Whether the findings hold rating rows (an instrument with a ``ratings`` section)."""
+    return bool((findings["kind"] == "rating").any())
+
+
+def _rating_cell(instrument: Any, label: str) -> dict[str, str]:
+    """A rating's text and its band's class (``rating-good``); never a colour alone."""
+    ratings = getattr(instrument, "ratings", None)
+    rid = ratings.rating_of_label(label) if ratings is not None and label else None
+    return {"text": label or "Not rated", "cls": f"rating-{rid}" if rid else "rating-none"}
+
+
+def ratings_table(findings: pd.DataFrame, instrument: Any) -> str:
+    """The ratings as the inspectorate shows them: one row per standard, then the overall.
+
+    Each rating is a coloured band that always carries its text label; beside it the
+    percentage it rests on (n of N), its 95% interval, and the probability that a fresh
+    sample of the same size would be rated differently (the findings' ``p_different``).
+    """
+    body = []
+    for r in rows(findings, "rating").to_dict("records"):
+        rests = MISSING
+        if "inspectors" in str(r.get("method", "")):
+            rests = "rated by inspectors" + ("" if r.get("category") else "; none supplied")
+        if r["measure_id"] == "rating_overall" and not present.is_missing(r["numerator"]):
+            rests = f"{present.fmt_int(r['numerator'])} points"
+        elif not present.is_missing(r.get("percent")) and not present.is_missing(
+            r.get("denominator")
+        ):
+            rests = f"{pct(r)} ({counts(r)})"
+        p = r.get("p_different")
+        body.append(
+            {
+                "name": r["label"],
+                "overall": r["measure_id"] == "rating_overall",
+                "rating": _rating_cell(instrument, r.get("category") or ""),
+                "rests": rests,
+                "interval": MISSING if present.is_missing(r.get("ci_low")) else interval(r),
+                "p": MISSING if present.is_missing(p) else present.fmt_pct(100 * float(p)),
+            }
+        )
+    w = present.words(instrument)
+    return render("ratings_table.html.j2", rows=body, unit=w.Unit)

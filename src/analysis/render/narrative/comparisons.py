@@ -109,7 +109,7 @@ def comparison_section(findings: pd.DataFrame, instrument: Any, group_var: str) 
         variable=present.variable_label(group_var, instrument),
         groups=groups,
         sizes=sizes,
-        compared=present.plural(compared, "question"),
+        compared=present.plural(compared, present.words(instrument).word("question_word")),
         tested=tested,
         test=test,
         survive=survive,
@@ -124,15 +124,6 @@ def comparisons_intro(
     group_vars: Sequence[str] = present.COMPARISON_ORDER, instrument: Any = None
 ) -> str:
     """Opening of the comparisons section, naming the variables compared (in report order)."""
-    names = []
-    for gv in group_vars:
-        if gv == "om_grade":
-            names.append(
-                "the grade of the offender manager (probation officer, PO, or probation service "
-                "officer, PSO)"
-            )
-        elif gv == "ldu":
-            names.append("local delivery unit (LDU)")
-        else:
-            names.append(present.variable_label(gv, instrument))
+    declared = present.words(instrument).comparison_names
+    names = [declared.get(gv) or present.variable_label(gv, instrument) for gv in group_vars]
     return render("comparisons_intro.html.j2", listed=present.and_list(names))

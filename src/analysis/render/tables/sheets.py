@@ -130,11 +130,6 @@ def _question_position(rows: pd.DataFrame, instrument: Instrument) -> dict[str, 
     return {q: i for i, q in enumerate(present.question_order(rows["measure_id"], instrument))}
 
 
-def _outcome_number(o: str) -> int:
-    m = re.search(r"\d+", o or "")
-    return int(m.group()) if m else 999
-
-
 def sheet_name(text: str) -> str:
     """Excel sheet names: at most 31 characters, no spaces or special characters."""
     return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")[:31] or "Sheet"
@@ -165,8 +160,12 @@ def _outcome_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
     if rows.empty:
         return None
     rows = rows.iloc[
-        sorted(range(len(rows)), key=lambda i: _outcome_number(rows["outcome"].iloc[i]))
+        sorted(
+            range(len(rows)),
+            key=lambda i: present.unit_number(rows["outcome"].iloc[i], instrument),
+        )
     ]
+    w = present.words(instrument)
     out = []
     for _, r in rows.iterrows():
         name = (
@@ -176,15 +175,15 @@ def _outcome_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
         )
         out.append([r["outcome"], name, *cells.numbers(r, _N_COLS), present.markers(r["flags"])])
     return Table(
-        sheet="Outcome_scores",
-        title="Outcome scores: percentage of work done well enough",
+        sheet=f"{w.Unit}_scores",
+        title=f"{w.Unit} scores: percentage of work done well enough",
         description=(
-            "One row per outcome. The score is the share of the outcome's relevant "
+            f"One row per {w.unit}. The score is the share of the {w.unit}'s relevant "
             "question answers judged above the line (see Notes for the method)."
         ),
         columns=[
-            Column("Outcome", TEXT, 10),
-            Column("Outcome name", TEXT, 50),
+            Column(w.Unit, TEXT, 10),
+            Column(f"{w.Unit} name", TEXT, 50),
             *_prop_columns("Answers above the line", "Relevant answers", "relevant answers"),
             Column("Markers", TEXT, 12),
         ],
@@ -213,13 +212,14 @@ def _criterion_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cel
                 present.markers(r["flags"]),
             ]
         )
+    w = present.words(instrument)
     return Table(
         sheet="Criterion_scores",
         title="Criterion scores: percentage of work done well enough",
         description="One row per case-assessed criterion of the inspection framework.",
         columns=[
             Column("Criterion", TEXT, 10),
-            Column("Outcome", TEXT, 10),
+            Column(w.Unit, TEXT, 10),
             Column("Criterion title", TEXT, 60),
             *_prop_columns("Answers above the line", "Relevant answers", "relevant answers"),
             Column("Markers", TEXT, 12),
@@ -235,7 +235,8 @@ def _question_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cell
         return None
     order = _question_position(rows, instrument)
     keyed = sorted(
-        rows.iterrows(), key=lambda t: (_outcome_number(t[1]["outcome"]), order[t[1]["measure_id"]])
+        rows.iterrows(),
+        key=lambda t: (present.unit_number(t[1]["outcome"], instrument), order[t[1]["measure_id"]]),
     )
     out = []
     for _, r in keyed:
@@ -250,15 +251,16 @@ def _question_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cell
                 present.markers(r["flags"]),
             ]
         )
+    w = present.words(instrument)
     return Table(
         sheet="Questions",
-        title="Key questions by outcome: cases judged above the line",
+        title=f"Key questions by {w.unit}: cases judged above the line",
         description=(
             "One row per scored question. The base is the relevant cases: answers other "
             "than not applicable, so bases vary between questions."
         ),
         columns=[
-            Column("Outcome", TEXT, 10),
+            Column(w.Unit, TEXT, 10),
             Column("Criterion", TEXT, 10),
             Column("Question id", TEXT, 22),
             Column("Question", TEXT, 70),
@@ -471,7 +473,9 @@ def _profile_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
     return Table(
         sheet="Sample_profile",
         title="Sample profile: the cases inspected",
-        description="Appendix 2 of the report: characteristics of the inspected case sample.",
+        description=(
+            "The report's sample profile appendix: characteristics of the inspected case sample."
+        ),
         columns=[
             Column("Characteristic", TEXT, 40),
             Column("Category", TEXT, 34),

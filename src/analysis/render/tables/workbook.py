@@ -80,7 +80,7 @@ AS_RECORDED = " (as recorded)"
 
 
 def _notes(
-    audience: str, shown: Sequence[present.Marker], synthetic: bool
+    audience: str, shown: Sequence[present.Marker], synthetic: bool, unit: str = "outcome"
 ) -> dict[str, tuple[str, str]]:
     """Every note a table may reference: id -> (topic, text)."""
     key = []
@@ -101,8 +101,9 @@ def _notes(
         "markers": ("Shorthand markers", " ".join(key) or "No shorthand markers are used."),
         "scores": (
             "Scores",
-            "An outcome or criterion score is the share of its relevant question "
-            "answers judged above the line, as in the published inspection reports.",
+            f"{'An' if unit[:1] in 'aeiou' else 'A'} {unit} or criterion score is the share "
+            "of its relevant question answers judged above the line, as in the published "
+            "inspection reports.",
         ),
         "base": (
             "Relevant cases",
@@ -369,7 +370,8 @@ def write_tables(
     trust = single_trust(findings)
     org = organisation or present.trust_display_name(trust) or "the organisation inspected"
     shown = present.markers_for(audience, findings["flags"], used=_used(tables))
-    notes = _notes(audience, shown, synthetic)
+    w = present.words(instrument)
+    notes = _notes(audience, shown, synthetic, w.unit)
     tag = " (synthetic data)" if synthetic else ""
     title = f"{instrument.title}: findings tables, {org}{tag}"
     source = (
@@ -384,12 +386,12 @@ def write_tables(
     numbered += [k for k in notes if k not in numbered]
 
     heading = {"bold": True, "font_size": 14}
-    intro = ["Tables of the findings of a probation case inspection, one table per sheet."]
+    intro = [w.say("tables_intro")]
     if synthetic:
         intro += [[heading, "Synthetic data"], notes["synthetic"][1]]
     about: list[Any] = [
         _inert(
-            f"Findings of the case assessment of {org}: outcome and criterion scores, key "
+            f"Findings of the case assessment of {org}: {w.unit} and criterion scores, key "
             "questions, offending-related factors, comparisons between groups and their "
             "differences, answer breakdowns and the profile of the cases inspected. Each "
             "table is on its own sheet; the Contents sheet links to them and the Notes sheet "
