@@ -21,6 +21,8 @@ def raw() -> dict:
 
 def _load(tmp_path: Path, raw: dict) -> object:
     path = tmp_path / "inst.yaml"
+    # The copy is not beside the shipped scale file: name that file by its full path.
+    raw = {**raw, "wording": str(config.DEFAULT_WORDING)} if "wording" in raw else raw
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return load_instrument(path)
 
@@ -61,12 +63,13 @@ def test_every_programme_declares_every_phrase_with_a_source(path):
     assert all(p.sources.values())  # each setting declared (factors_unit, ...) cites one too
 
 
-@pytest.mark.parametrize("path", PROGRAMMES, ids=lambda p: p.stem)
+# The 2013-14 file cites its sources in its header and comments (it predates `source:`).
+@pytest.mark.parametrize(
+    "path", [p for p in PROGRAMMES if p.stem != "iaow-2013-14"], ids=lambda p: p.stem
+)
 def test_every_declared_item_cites_its_source(path):
     """Units, key questions, case details and prompts of the new programmes name a source."""
     inst = load_instrument(path)
-    if inst.id == "iaow-2013-14":
-        pytest.skip("the 2013-14 file cites its sources in its header and comments")
     items = [*inst.outcomes.values(), *inst.criteria.values(), *inst.case_details.values()]
     items += list(inst.questions.values())
     assert [i.id for i in items if not i.source] == []

@@ -235,9 +235,9 @@ def test_the_default_instrument_names_the_default_scale():
 
 def test_an_instrument_naming_a_missing_scale_is_refused(tmp_path):
     text = config.DEFAULT_INSTRUMENT.read_text(encoding="utf-8")
-    assert "wording: iaow-2013-14.wording.yaml" in text
+    assert "wording: wording/iaow-2013-14.yaml" in text
     inst = tmp_path / "programme.yaml"
-    inst.write_text(text.replace("iaow-2013-14.wording.yaml", "nowhere.yaml"), encoding="utf-8")
+    inst.write_text(text.replace("wording/iaow-2013-14.yaml", "nowhere.yaml"), encoding="utf-8")
     with pytest.raises(InstrumentError, match="wording: no scale file"):
         load_instrument(inst)
 
@@ -246,7 +246,7 @@ def test_another_programme_carries_its_own_scale(tmp_path):
     write(tmp_path, BASE, "own.wording.yaml")
     text = config.DEFAULT_INSTRUMENT.read_text(encoding="utf-8")
     inst = tmp_path / "programme.yaml"
-    inst.write_text(text.replace("iaow-2013-14.wording.yaml", "own.wording.yaml"), encoding="utf-8")
+    inst.write_text(text.replace("wording/iaow-2013-14.yaml", "own.wording.yaml"), encoding="utf-8")
     own = scale_for(load_instrument(inst))
     assert own.id == "test-scale"
     # Its "most" cell is 75%-90%, where the shipped ladder's is 77%-80%: 4 of 5 = 80%.

@@ -30,7 +30,7 @@ TEMPLATES_DIR = PACKAGE_DIR / "render" / "templates"
 #: The instrument used when none is named.
 DEFAULT_INSTRUMENT = INSTRUMENTS_DIR / "iaow-2013-14.yaml"
 #: Its wording scale (the file its `wording:` names; the default of analysis.engine.wording).
-DEFAULT_WORDING = INSTRUMENTS_DIR / "iaow-2013-14.wording.yaml"
+DEFAULT_WORDING = INSTRUMENTS_DIR / "wording" / "iaow-2013-14.yaml"
 #: The organisation the demo (``make report``) runs for.
 DEFAULT_TRUST = "norfolk-and-suffolk"
 

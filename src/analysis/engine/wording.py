@@ -1,7 +1,7 @@
 """Verbal quantifiers: the words HMI Probation reports use for ``n of N``, and what they mean.
 
 The scale is data: a versioned YAML file the instrument names (``wording:`` in
-``iaow-2013-14.yaml`` names ``iaow-2013-14.wording.yaml``; another programme names its
+``iaow-2013-14.yaml`` names ``wording/iaow-2013-14.yaml``; another programme names its
 own), read by :func:`load_scale`, which refuses a malformed one. ``docs/wording.md``
 describes the format and tabulates every band with its source. Two jobs, two tables:
 
