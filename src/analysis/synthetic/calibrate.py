@@ -47,6 +47,7 @@ from analysis.synthetic.assign import (
     draw_unsolved,
     meet_gate_needs,
 )
+from analysis.synthetic.constraints import forbidden, group_keys, resample, swap_repair
 from analysis.synthetic.fit import fit_outcomes, free_rates, outcome_score
 from analysis.synthetic.profile import published_path, question_rates
 from analysis.synthetic.solve import (
@@ -109,6 +110,8 @@ def calibrated_answers(
     quality: np.ndarray,
     rng: np.random.Generator,
     statements: list[Statement] | None = None,
+    rules: tuple = (),
+    propensity: dict[str, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, Calibration]:
     """Answer every question so the profile's published figures hold exactly.
 
@@ -126,6 +129,12 @@ def calibrated_answers(
         Random generator (the only source of randomness, for determinism).
     statements
         Overrides the profile's statements (tests).
+    rules
+        Consistency rules every case must satisfy (:mod:`analysis.synthetic.constraints`):
+        codes are swapped between cases of the same groups, so counts and splits stay exact.
+    propensity
+        Question id -> per-case logit shift from the case details: which cases an unscored
+        fact question (MAPPA eligible? resident in approved premises?) says "Yes" for.
 
     Returns
     -------
@@ -224,7 +233,18 @@ def calibrated_answers(
     }
     for q in inst.questions.values():
         if q.id not in planned:
-            cases = _add_column(cases, q.id, draw_unsolved(cases, inst, q, rng))
+            col = draw_unsolved(cases, inst, q, rng)
+            aset = inst.answer_set(q)
+            if rules and aset is not None:
+                banned = _banned(inst, q, cases, applies_mask(cases, q), rules)
+                classes = {c.code: c.scores or "" for c in aset.codes}
+                col = pd.Series(
+                    resample(col.to_numpy(dtype=object), aset.code_values, banned, classes, rng),
+                    index=col.index,
+                    name=q.id,
+                    dtype=object,
+                )
+            cases = _add_column(cases, q.id, col)
             continue
         mask = applies_mask(cases, q)
         sol = planned[q.id]
@@ -234,15 +254,61 @@ def calibrated_answers(
         planned[q.id] = sol
         # Unscored items (was X identified? was the case MAPPA-eligible?) describe the
         # case, not the quality of work, so they are not tied to the latent quality.
-        qual = quality if q.scored else np.zeros_like(quality)
+        qual = quality if q.scored else (propensity or {}).get(q.id, np.zeros_like(quality))
         col = assign_question(cases, inst, q.id, sol, qual, rng, mask, directions.get(q.id))
         if q.id in need:
             col = meet_gate_needs(col, cases, mask, inst.questions, q, need[q.id], sol)
+        if rules:
+            keep = [*sol.groups, *need.get(q.id, {})]
+            col = _constrain(inst, q, col, cases, mask, rules, keep, qual, rng, cal)
         cases = _add_column(cases, q.id, col)
     cal.solutions = planned
     if cal.targets:
-        cases = _repair_scores(inst, cases, cal, planned, specs, free, has_dependents, quality, rng)
+        cases = _repair_scores(
+            inst, cases, cal, planned, specs, free, has_dependents, quality, rng, rules
+        )
     return cases, cal
+
+
+def _banned(
+    inst: Instrument, q: Question, cases: pd.DataFrame, mask: np.ndarray, rules: tuple
+) -> np.ndarray:
+    """Codes of ``q`` a case may not take: the rules', and any answer where the skip rule says NA."""
+    aset = inst.answer_set(q)
+    codes = aset.code_values
+    banned = forbidden(rules, q.id, codes, cases, len(cases))
+    answer = np.array([c != aset.na_code for c in codes])
+    return banned | (~mask[:, None] & answer[None, :])
+
+
+def _constrain(
+    inst: Instrument,
+    q: Question,
+    col: pd.Series,
+    cases: pd.DataFrame,
+    mask: np.ndarray,
+    rules: tuple,
+    keep: list[str],
+    quality: np.ndarray,
+    rng: np.random.Generator,
+    cal: Calibration,
+) -> pd.Series:
+    """Make one calibrated column obey the rules by swapping codes within groups.
+
+    Swaps keep every code's count and every split over ``keep``; a case no swap can fix is
+    given an allowed code instead (counted as a warning, since a count then moves).
+    """
+    aset = inst.answer_set(q)
+    banned = _banned(inst, q, cases, mask, rules)
+    if not banned.any():
+        return col
+    keys = group_keys(cases, dict.fromkeys(keep), len(cases))
+    vals, left = swap_repair(col.to_numpy(dtype=object), aset.code_values, banned, keys, rng, quality)
+    if left:
+        classes = {c.code: c.scores or "" for c in aset.codes}
+        vals = resample(vals, aset.code_values, banned, classes, rng)
+        cal.warnings.append(f"{q.id}: {left} case(s) re-coded to satisfy a consistency rule")
+    return pd.Series(vals, index=col.index, name=q.id, dtype=object)
 
 
 def _aim(spec: QuestionSpec, stmts: list[Statement], rng: np.random.Generator) -> QuestionSpec:
@@ -280,6 +346,7 @@ def _repair_scores(
     gates: set[str],
     quality: np.ndarray,
     rng: np.random.Generator,
+    rules: tuple = (),
 ) -> pd.DataFrame:
     """Re-fit free questions if re-solving a question on its real pool moved a score.
 
@@ -305,7 +372,12 @@ def _repair_scores(
         new = cands[q][i]
         if len(cands[q]) > 1 and (new.above, new.relevant) != real[q]:
             mask = (cases[q] != inst.answer_set(inst.questions[q]).na_code).to_numpy()
-            cases[q] = assign_question(cases, inst, q, new, quality, rng, mask)
+            col = assign_question(cases, inst, q, new, quality, rng, mask)
+            if rules:
+                qq = inst.questions[q]
+                pool = applies_mask(cases, qq)
+                col = _constrain(inst, qq, col, cases, pool, rules, [], quality, rng, cal)
+            cases[q] = col
             planned[q] = new
             cal.warnings.append(f"{q}: re-fitted to {new.above}/{new.relevant} for the scores")
     cal.scores = scores
