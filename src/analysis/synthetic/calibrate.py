@@ -47,7 +47,13 @@ from analysis.synthetic.assign import (
     draw_unsolved,
     meet_gate_needs,
 )
-from analysis.synthetic.constraints import forbidden, group_keys, resample, swap_repair
+from analysis.synthetic.constraints import (
+    answer_order,
+    banned_codes,
+    group_keys,
+    resample,
+    swap_repair,
+)
 from analysis.synthetic.fit import fit_outcomes, free_rates, outcome_score
 from analysis.synthetic.profile import published_path, question_rates
 from analysis.synthetic.solve import (
@@ -170,12 +176,14 @@ def calibrated_answers(
         for bound in _contrast_bounds(prof, inst, c, by_measure):
             by_measure.setdefault(bound.measure, []).append(bound)
     has_dependents = {c for q in inst.questions.values() for c in _gate_codes(inst, q)}
+    # Gates first, and a rule's `then` column after the columns its conditions read.
+    ordered = [inst.questions[qid] for qid in answer_order(inst, rules)]
 
     # Planning pass: solve every question in column order with estimated pools.
     planned: dict[str, Solution] = {}
     cands: dict[str, list[Solution]] = {}
     specs: dict[str, QuestionSpec] = {}
-    for q in inst.questions.values():
+    for q in ordered:
         aset = inst.answer_set(q)
         if aset is None or not aset.codes_scoring(ABOVE) or not aset.na_code:
             continue  # counts and descriptive answers are drawn, not solved
@@ -231,7 +239,7 @@ def calibrated_answers(
         m: [s for s in ss if s.kind == "direction" and s.category is not None]
         for m, ss in by_measure.items()
     }
-    for q in inst.questions.values():
+    for q in ordered:
         if q.id not in planned:
             col = draw_unsolved(cases, inst, q, rng)
             aset = inst.answer_set(q)
@@ -246,7 +254,22 @@ def calibrated_answers(
                 )
             cases = _add_column(cases, q.id, col)
             continue
-        mask = applies_mask(cases, q)
+        skip = applies_mask(cases, q)
+        mask = skip
+        if rules:
+            # Cases a rule forces to "not applicable" leave the pool: the counts are solved
+            # over the cases the rules leave free.
+            aset = inst.answer_set(q)
+            answer = np.array([c != aset.na_code for c in aset.code_values])
+            banned = _banned(inst, q, cases, skip, rules)
+            mask = skip & ~banned[:, answer].all(axis=1)
+            above = np.array([c in aset.codes_scoring(ABOVE) for c in aset.code_values])
+            specs[q.id] = replace(
+                specs[q.id],
+                min_relevant=int((mask & banned[:, ~answer].all(axis=1)).sum()),
+                max_above=int((mask & ~banned[:, above].all(axis=1)).sum()),
+                min_above=int((mask & banned[:, ~above].all(axis=1)).sum()),
+            )
         sol = planned[q.id]
         sol = _fit_to_pool(inst, q, sol, specs[q.id], cases, mask, by_measure.get(q.id, []), cal)
         if q.id in need:
@@ -260,7 +283,7 @@ def calibrated_answers(
             col = meet_gate_needs(col, cases, mask, inst.questions, q, need[q.id], sol)
         if rules:
             keep = [*sol.groups, *need.get(q.id, {})]
-            col = _constrain(inst, q, col, cases, mask, rules, keep, qual, rng, cal)
+            col = _constrain(inst, q, col, cases, skip, rules, keep, qual, rng, cal)
         cases = _add_column(cases, q.id, col)
     cal.solutions = planned
     if cal.targets:
@@ -276,7 +299,7 @@ def _banned(
     """Codes of ``q`` a case may not take: the rules', and any answer where the skip rule says NA."""
     aset = inst.answer_set(q)
     codes = aset.code_values
-    banned = forbidden(rules, q.id, codes, cases, len(cases))
+    banned = banned_codes(rules, q.id, codes, cases, len(cases), inst)
     answer = np.array([c != aset.na_code for c in codes])
     return banned | (~mask[:, None] & answer[None, :])
 
@@ -472,15 +495,23 @@ def _fit_to_pool(
     """Re-solve a question when the real pool cannot hold its planned counts."""
     pool = int(mask.sum())
     real_groups = {var: _group_counts(cases, mask, var) for var in sol.groups}
-    ok = sol.relevant <= pool and all(
+    ok = spec.min_relevant <= sol.relevant <= pool
+    ok = ok and (spec.max_above is None or sol.above <= spec.max_above)
+    ok = ok and sol.above >= spec.min_above
+    ok = ok and all(
         all(n_g <= real_groups[var].get(g, 0) for g, (n_g, _) in split.items())
         for var, split in sol.groups.items()
     )
     if ok:
         return sol
+    def ok_bounds(s: Solution) -> bool:
+        top = spec.max_above
+        fits = spec.min_relevant <= s.relevant <= pool and s.above >= spec.min_above
+        return fits and (top is None or s.above <= top)
+
     # Try new splits for the same totals first, then a new solution near the plan.
     grouped = [s for s in stmts if s.group_var]
-    if sol.relevant <= pool:
+    if ok_bounds(sol):
         splits = {}
         for var in sol.groups:
             sp = solve_split(
@@ -503,6 +534,9 @@ def _fit_to_pool(
         group_pools={var: _group_counts(cases, mask, var) for var in spec.group_pools},
         group_effects=spec.group_effects,
         below_weights=spec.below_weights,
+        min_relevant=spec.min_relevant,
+        max_above=spec.max_above,
+        min_above=spec.min_above,
     )
     sols, incs = solve_question(inst, new_spec, stmts) if stmts else ([], [])
     if not sols:

@@ -16,10 +16,13 @@ the cases breaking each rule (tests, measurements).
 
 A rule object needs ``id``, ``when``, ``any_of``, ``then_column``, ``allowed`` and
 ``mask(member, n)`` (the same contract as :meth:`analysis.instrument.Question.rule_mask`).
+As in :meth:`analysis.instrument.Instrument.rule_applies`, a rule judges only the cases
+its ``then`` column's own skip rule lets that column apply to.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -31,14 +34,51 @@ def rules_of(inst: Any, extra: Iterable[Any] | None = None) -> tuple[Any, ...]:
     return tuple(getattr(inst, "consistency", ()) or ()) + tuple(extra or ())
 
 
-def rule_columns(rule: Any) -> list[str]:
-    """Every column a rule reads or constrains: its conditions, then its ``then`` column."""
+def rule_columns(rule: Any, inst: Any = None) -> list[str]:
+    """Every column a rule reads: its conditions, its ``then`` column and that one's skip rule."""
     cols = list(rule.when)
     for alt in rule.any_of or ():
         cols += [c for c in alt if c not in cols]
-    if rule.then_column not in cols:
-        cols.append(rule.then_column)
+    then_q = _then_question(rule, inst)
+    for c in [rule.then_column, *(then_q.rule_columns if then_q is not None else [])]:
+        if c not in cols:
+            cols.append(c)
     return cols
+
+
+_INDEX: dict[tuple[int, int], tuple[Any, Any, dict[str, list[tuple[Any, list[str]]]]]] = {}
+
+
+def rule_index(rules: Any, inst: Any = None) -> dict[str, list[tuple[Any, list[str]]]]:
+    """Column -> the rules reading it, with their columns (built once per rule set)."""
+    rules = tuple(rules)
+    key = (id(rules), id(inst))
+    hit = _INDEX.get(key)
+    if hit is not None and hit[0] is rules and hit[1] is inst:
+        return hit[2]
+    index: dict[str, list[tuple[Any, list[str]]]] = {}
+    for rule in rules:
+        cols = rule_columns(rule, inst)
+        for c in cols:
+            index.setdefault(c, []).append((rule, cols))
+    if len(_INDEX) > 64:
+        _INDEX.clear()
+    _INDEX[key] = (rules, inst, index)
+    return index
+
+
+def _then_question(rule: Any, inst: Any) -> Any:
+    q = getattr(inst, "questions", {}).get(rule.then_column) if inst is not None else None
+    return q if q is not None and q.has_rule else None
+
+
+def _judged(rule: Any, inst: Any, member: Any, n: int) -> np.ndarray:
+    """Cases a rule judges: its conditions hold and its ``then`` column applies."""
+    mask = np.asarray(rule.mask(member, n), dtype=bool)
+    q = _then_question(rule, inst)
+    if q is not None:
+        mask &= np.asarray(q.rule_mask(member, n), dtype=bool)
+    return mask
 
 
 def _isin(values: Any, allowed: Sequence[Any]) -> np.ndarray:
@@ -48,7 +88,12 @@ def _isin(values: Any, allowed: Sequence[Any]) -> np.ndarray:
 
 
 def forbidden(
-    rules: Iterable[Any], column: str, codes: Sequence[str], data: Mapping[str, Any], n: int
+    rules: Iterable[Any],
+    column: str,
+    codes: Sequence[str],
+    data: Mapping[str, Any],
+    n: int,
+    inst: Any = None,
 ) -> np.ndarray:
     """Which codes of ``column`` would break a rule, case by case.
 
@@ -61,9 +106,8 @@ def forbidden(
         Boolean ``(n, len(codes))``: True where giving the case that code breaks a rule.
     """
     out = np.zeros((n, len(codes)), dtype=bool)
-    for rule in rules:
-        cols = rule_columns(rule)
-        if column not in cols or any(c not in data for c in cols if c != column):
+    for rule, cols in rule_index(rules, inst).get(column, ()):
+        if any(c not in data for c in cols if c != column):
             continue
         for k, code in enumerate(codes):
 
@@ -72,7 +116,7 @@ def forbidden(
                     return np.full(n, str(code) in {str(v) for v in values})
                 return _isin(data[col], values)
 
-            when = np.asarray(rule.mask(member, n), dtype=bool)
+            when = _judged(rule, inst, member, n)
             if rule.then_column == column:
                 ok = np.full(n, str(code) in {str(a) for a in rule.allowed})
             else:
@@ -81,7 +125,7 @@ def forbidden(
     return out
 
 
-def violations(rules: Iterable[Any], cases: Any) -> dict[str, int]:
+def violations(rules: Iterable[Any], cases: Any, inst: Any = None) -> dict[str, int]:
     """Cases breaking each rule (rule id -> count) in a frame or mapping of columns."""
     n = len(next(iter(cases.values()))) if isinstance(cases, dict) else len(cases)
 
@@ -90,9 +134,9 @@ def violations(rules: Iterable[Any], cases: Any) -> dict[str, int]:
 
     out = {}
     for rule in rules:
-        if any(c not in cases for c in rule_columns(rule)):
+        if any(c not in cases for c in rule_columns(rule, inst)):
             continue
-        bad = np.asarray(rule.mask(member, n), dtype=bool) & ~_isin(
+        bad = _judged(rule, inst, member, n) & ~_isin(
             cases[rule.then_column], rule.allowed
         )
         out[rule.id] = int(bad.sum())
@@ -194,3 +238,120 @@ def group_keys(cases: Any, columns: Iterable[str], n: int) -> np.ndarray:
     if not cols:
         return np.zeros(n, dtype=object)
     return np.array(["\x1f".join(t) for t in zip(*cols, strict=True)], dtype=object)
+
+
+def answer_order(inst: Any, rules: Iterable[Any] = ()) -> list[str]:
+    """Question ids in the order the generator answers them.
+
+    Column order, except that a rule's ``then`` column is answered after the questions its
+    conditions read, so the rule is enforced where the solver can see it: the cases it
+    forces are known before that column's counts are placed. Skip rules (a gate before the
+    questions it opens) always hold; a rule edge that would close a cycle is left out, and
+    that rule is enforced at its last column in this order instead (by its contrapositive).
+    """
+    qids = list(inst.questions)
+    pos = {q: i for i, q in enumerate(qids)}
+    after: dict[str, set[str]] = {q: set() for q in qids}  # q -> what must come first
+    for q in inst.questions.values():
+        after[q.id] |= {c for c in q.rule_columns if c in pos}
+
+    def reaches(src: str, dst: str) -> bool:
+        """Whether ``dst`` must already come before ``src`` (a path src -> ... -> dst)."""
+        seen, stack = set(), [src]
+        while stack:
+            x = stack.pop()
+            if x == dst:
+                return True
+            if x not in seen:
+                seen.add(x)
+                stack.extend(after[x])
+        return False
+
+    for rule in rules:
+        t = rule.then_column
+        if t not in pos:
+            continue
+        for c in rule_columns(rule, inst):
+            if c in pos and c != t and c not in after[t] and not reaches(c, t):
+                after[t].add(c)
+    # Kahn's algorithm, taking the earliest column whenever several are ready.
+    waiting = {q: set(after[q]) for q in qids}
+    users: dict[str, list[str]] = {q: [] for q in qids}
+    for q, deps in waiting.items():
+        for d in deps:
+            users[d].append(q)
+    ready = [pos[q] for q in qids if not waiting[q]]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        q = qids[heapq.heappop(ready)]
+        out.append(q)
+        for u in users[q]:
+            waiting[u].discard(q)
+            if not waiting[u]:
+                heapq.heappush(ready, pos[u])
+    return out
+
+
+class _With(Mapping):
+    """``data`` with one more column (a code tried for every case)."""
+
+    def __init__(self, data: Mapping[str, Any], column: str, values: np.ndarray):
+        self.data, self.column, self.values = data, column, values
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values if key == self.column else self.data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key == self.column or key in self.data
+
+    def __iter__(self):  # pragma: no cover - not needed by the rules
+        yield from self.data
+        yield self.column
+
+    def __len__(self) -> int:  # pragma: no cover
+        return len(self.data) + 1
+
+
+def banned_codes(
+    rules: Iterable[Any],
+    column: str,
+    codes: Sequence[str],
+    data: Mapping[str, Any],
+    n: int,
+    inst: Any,
+) -> np.ndarray:
+    """:func:`forbidden`, plus codes that would leave a later column no allowed code.
+
+    Forward checking, one step: for each later column that shares a rule with ``column``
+    and is the only unknown column of that rule, a code of ``column`` is banned for a
+    case when, with it, every code of the later column (its skip rule included) would
+    break a rule. A case for which that bans every code keeps the plain ban.
+    """
+    rules = tuple(rules)
+    out = forbidden(rules, column, codes, data, n, inst)
+    later = []
+    for _rule, cols in rule_index(rules, inst).get(column, ()):
+        unknown = [c for c in cols if c != column and c not in data]
+        if len(unknown) == 1 and unknown[0] in inst.questions:
+            later.append(unknown[0])
+    if not later:
+        return out
+    look = out.copy()
+    for z in dict.fromkeys(later):
+        zq = inst.questions[z]
+        zset = inst.answer_set(zq)
+        if zset is None:
+            continue
+        zcodes = zset.code_values
+        answer = np.array([c != zset.na_code for c in zcodes])
+        for k, code in enumerate(codes):
+            d2 = _With(data, column, np.full(n, code, dtype=object))
+            zb = forbidden(rules, z, zcodes, d2, n, inst)
+            if zq.has_rule and all(c in d2 for c in zq.rule_columns):
+                skip = np.asarray(zq.rule_mask(lambda c, v, d2=d2: _isin(d2[c], v), n), bool)
+                zb = zb | (~skip[:, None] & answer[None, :])
+            look[:, k] |= zb.all(axis=1)
+    stuck = look.all(axis=1)
+    look[stuck] = out[stuck]
+    return look

@@ -48,7 +48,7 @@ from analysis.fileio import atomic_path
 from analysis.instrument import ABOVE, BELOW, Instrument
 from analysis.synthetic.assign import applies_mask
 from analysis.synthetic.calibrate import Calibration, calibrated_answers
-from analysis.synthetic.constraints import forbidden, resample, rules_of
+from analysis.synthetic.constraints import answer_order, banned_codes, resample, rules_of
 from analysis.synthetic.profile import (
     ProfileError,
     load_profile,
@@ -227,7 +227,7 @@ def stochastic_answers(
     data: dict[str, np.ndarray] = {c: details[c].to_numpy(dtype=object) for c in details}
     n = len(details)
     propensity = propensity or {}
-    for q in inst.questions.values():
+    for q in (inst.questions[qid] for qid in answer_order(inst, rules)):
         rates = question_rates(prof, inst, q)
         if q.answers == "count":
             lo, hi = q.min or 0, min(q.max or 5, (q.min or 0) + 5)
@@ -263,11 +263,12 @@ def stochastic_answers(
             pick = np.array(codes, dtype=object)[rng.integers(0, len(codes), n)]
             out = np.where(relevant, pick, out)
         if rules:
-            banned = forbidden(rules, q.id, aset.code_values, data, n)
+            banned = banned_codes(rules, q.id, aset.code_values, data, n, inst)
             answer = np.array([c != na for c in aset.code_values])
             banned |= ~allowed[:, None] & answer[None, :]
-            classes = {c.code: c.scores or "" for c in aset.codes}
-            out = resample(out, aset.code_values, banned, classes, rng)
+            if banned.any():
+                classes = {c.code: c.scores or "" for c in aset.codes}
+                out = resample(out, aset.code_values, banned, classes, rng)
         data[q.id] = out
     cases = pd.DataFrame(data, index=details.index)
     for c in details:
