@@ -15,7 +15,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class FixtureRule:
-    """A consistency rule: when ``when`` (and one of ``any_of``) hold, ``then_column`` is in ``allowed``."""
+    """When ``when`` (and one of ``any_of``) hold, ``then_column`` is one of ``allowed``."""
 
     id: str
     kind: str

@@ -177,7 +177,8 @@ def calibrated_answers(
             by_measure.setdefault(bound.measure, []).append(bound)
     has_dependents = {c for q in inst.questions.values() for c in _gate_codes(inst, q)}
     # Gates first, and a rule's `then` column after the columns its conditions read.
-    ordered = [inst.questions[qid] for qid in answer_order(inst, rules)]
+    fixed = {m: len(ss) for m, ss in by_measure.items() if ss}
+    ordered = [inst.questions[qid] for qid in answer_order(inst, rules, fixed)]
 
     # Planning pass: solve every question in column order with estimated pools.
     planned: dict[str, Solution] = {}
@@ -271,7 +272,20 @@ def calibrated_answers(
                 min_above=int((mask & banned[:, ~above].all(axis=1)).sum()),
             )
         sol = planned[q.id]
-        sol = _fit_to_pool(inst, q, sol, specs[q.id], cases, mask, by_measure.get(q.id, []), cal)
+        stmts = by_measure.get(q.id, [])
+        if rules and stmts:
+            # Published figures come first: where the rules' bounds would drop a figure the
+            # skip rule alone keeps, the counts keep the figure and the rule may be left unmet
+            # in a few cases (recorded in the warnings).
+            trial = Calibration()
+            _fit_to_pool(inst, q, sol, specs[q.id], cases, mask, stmts, trial)
+            loose = Calibration()
+            plain = replace(specs[q.id], min_relevant=0, max_above=None, min_above=0)
+            _fit_to_pool(inst, q, sol, plain, cases, skip, stmts, loose)
+            if len(_dropped(trial)) > len(_dropped(loose)):
+                specs[q.id], mask = plain, skip
+                cal.warnings.append(f"{q.id}: published figures kept over a consistency rule")
+        sol = _fit_to_pool(inst, q, sol, specs[q.id], cases, mask, stmts, cal)
         if q.id in need:
             sol = _split_for_needs(inst, q, sol, cases, mask, need[q.id], by_measure.get(q.id, []))
         planned[q.id] = sol
@@ -283,7 +297,8 @@ def calibrated_answers(
             col = meet_gate_needs(col, cases, mask, inst.questions, q, need[q.id], sol)
         if rules:
             keep = [*sol.groups, *need.get(q.id, {})]
-            col = _constrain(inst, q, col, cases, skip, rules, keep, qual, rng, cal)
+            pinned = bool(by_measure.get(q.id))
+            col = _constrain(inst, q, col, cases, skip, rules, keep, qual, rng, cal, pinned)
         cases = _add_column(cases, q.id, col)
     cal.solutions = planned
     if cal.targets:
@@ -293,10 +308,14 @@ def calibrated_answers(
     return cases, cal
 
 
+def _dropped(cal: Calibration) -> set[str]:
+    return {fid for inc in cal.inconsistencies for fid in inc.dropped}
+
+
 def _banned(
     inst: Instrument, q: Question, cases: pd.DataFrame, mask: np.ndarray, rules: tuple
 ) -> np.ndarray:
-    """Codes of ``q`` a case may not take: the rules', and any answer where the skip rule says NA."""
+    """Codes of ``q`` a case may not take: the rules', and any answer where it is skipped."""
     aset = inst.answer_set(q)
     codes = aset.code_values
     banned = banned_codes(rules, q.id, codes, cases, len(cases), inst)
@@ -315,19 +334,25 @@ def _constrain(
     quality: np.ndarray,
     rng: np.random.Generator,
     cal: Calibration,
+    pinned: bool = False,
 ) -> pd.Series:
     """Make one calibrated column obey the rules by swapping codes within groups.
 
     Swaps keep every code's count and every split over ``keep``; a case no swap can fix is
-    given an allowed code instead (counted as a warning, since a count then moves).
+    given an allowed code instead (a warning, since a count then moves), unless published
+    figures pin the column (``pinned``): then the counts win and the case is left as it is.
     """
     aset = inst.answer_set(q)
     banned = _banned(inst, q, cases, mask, rules)
     if not banned.any():
         return col
     keys = group_keys(cases, dict.fromkeys(keep), len(cases))
-    vals, left = swap_repair(col.to_numpy(dtype=object), aset.code_values, banned, keys, rng, quality)
-    if left:
+    vals, left = swap_repair(
+        col.to_numpy(dtype=object), aset.code_values, banned, keys, rng, quality
+    )
+    if left and pinned:
+        cal.warnings.append(f"{q.id}: {left} case(s) left breaking a consistency rule")
+    elif left:
         classes = {c.code: c.scores or "" for c in aset.codes}
         vals = resample(vals, aset.code_values, banned, classes, rng)
         cal.warnings.append(f"{q.id}: {left} case(s) re-coded to satisfy a consistency rule")
@@ -504,6 +529,7 @@ def _fit_to_pool(
     )
     if ok:
         return sol
+
     def ok_bounds(s: Solution) -> bool:
         top = spec.max_above
         fits = spec.min_relevant <= s.relevant <= pool and s.above >= spec.min_above

@@ -30,7 +30,7 @@ import numpy as np
 
 
 def rules_of(inst: Any, extra: Iterable[Any] | None = None) -> tuple[Any, ...]:
-    """The instrument's consistency rules (none before the instrument declares any), plus ``extra``."""
+    """The instrument's consistency rules (none if it declares none), plus ``extra``."""
     return tuple(getattr(inst, "consistency", ()) or ()) + tuple(extra or ())
 
 
@@ -65,6 +65,49 @@ def rule_index(rules: Any, inst: Any = None) -> dict[str, list[tuple[Any, list[s
         _INDEX.clear()
     _INDEX[key] = (rules, inst, index)
     return index
+
+
+def rule_columns_when(rule: Any) -> list[str]:
+    """The columns a rule's conditions read (``when`` and ``any_of``)."""
+    cols = list(rule.when)
+    for alt in rule.any_of or ():
+        cols += [c for c in alt if c not in cols]
+    return cols
+
+
+def with_rule_gates(inst: Any, rules: Iterable[Any]) -> Any:
+    """The instrument with every "then not applicable" rule folded into a skip rule.
+
+    A rule "when G is one of V, then T is not applicable" (one condition, no
+    alternatives, T's only allowed code its not-applicable one) says T applies only where
+    G is something else: a gate. Folded into T's ``applies_when``, it gives the calibration
+    T's real pool when planning and keeps enough cases open for T's group splits, as a
+    declared gate does. Other rules are left as they are.
+    """
+    import dataclasses
+
+    questions = dict(inst.questions)
+    changed = False
+    for rule in rules:
+        t = questions.get(rule.then_column)
+        if t is None or rule.any_of or len(rule.when) != 1:
+            continue
+        aset = inst.answer_set(t)
+        if aset is None or tuple(rule.allowed) != (aset.na_code,):
+            continue
+        ((g, vals),) = rule.when.items()
+        if g in inst.questions:
+            codes = inst.answer_set(inst.questions[g]).code_values
+        elif g in inst.case_details and inst.case_details[g].codes:
+            codes = inst.case_details[g].codes
+        else:
+            continue
+        keep = tuple(c for c in codes if c not in vals)
+        if g in t.applies_when:
+            keep = tuple(c for c in t.applies_when[g] if c in keep)
+        questions[t.id] = dataclasses.replace(t, applies_when={**t.applies_when, g: keep})
+        changed = True
+    return dataclasses.replace(inst, questions=questions) if changed else inst
 
 
 def _then_question(rule: Any, inst: Any) -> Any:
@@ -136,9 +179,7 @@ def violations(rules: Iterable[Any], cases: Any, inst: Any = None) -> dict[str, 
     for rule in rules:
         if any(c not in cases for c in rule_columns(rule, inst)):
             continue
-        bad = _judged(rule, inst, member, n) & ~_isin(
-            cases[rule.then_column], rule.allowed
-        )
+        bad = _judged(rule, inst, member, n) & ~_isin(cases[rule.then_column], rule.allowed)
         out[rule.id] = int(bad.sum())
     return out
 
@@ -163,7 +204,9 @@ def resample(
     values = np.asarray(values, dtype=object).copy()
     index = {c: k for k, c in enumerate(codes)}
     cls = _class_of(codes, classes)
-    for i in np.flatnonzero([index.get(v) is not None and banned[j, index[v]] for j, v in enumerate(values)]):
+    for i in np.flatnonzero(
+        [index.get(v) is not None and banned[j, index[v]] for j, v in enumerate(values)]
+    ):
         ok = ~banned[i]
         same = ok & (cls == classes.get(values[i], ""))
         pick = np.flatnonzero(same if same.any() else ok)
@@ -223,7 +266,9 @@ def swap_repair(
                 unresolved += 1
                 continue
             if prefer is not None:
-                j = int(cand[np.argmin(np.abs(prefer[cand] - prefer[i]) + 1e-6 * rng.random(len(cand)))])
+                j = int(
+                    cand[np.argmin(np.abs(prefer[cand] - prefer[i]) + 1e-6 * rng.random(len(cand)))]
+                )
             else:
                 j = int(cand[rng.integers(len(cand))])
             values[i], values[j] = values[j], values[i]
@@ -240,14 +285,19 @@ def group_keys(cases: Any, columns: Iterable[str], n: int) -> np.ndarray:
     return np.array(["\x1f".join(t) for t in zip(*cols, strict=True)], dtype=object)
 
 
-def answer_order(inst: Any, rules: Iterable[Any] = ()) -> list[str]:
+def answer_order(
+    inst: Any, rules: Iterable[Any] = (), fixed: Mapping[str, int] | Iterable[str] = ()
+) -> list[str]:
     """Question ids in the order the generator answers them.
 
     Column order, except that a rule's ``then`` column is answered after the questions its
     conditions read, so the rule is enforced where the solver can see it: the cases it
-    forces are known before that column's counts are placed. Skip rules (a gate before the
-    questions it opens) always hold; a rule edge that would close a cycle is left out, and
-    that rule is enforced at its last column in this order instead (by its contrapositive).
+    forces are known before that column's counts are placed. When the ``then`` column is
+    more ``fixed`` than a condition's column (``fixed``: question id -> how many published
+    figures pin it, or a set of pinned ids), the freer column goes last instead: the rule
+    is enforced there, by its contrapositive, where it costs the fewest published counts.
+    Skip rules (a gate before the questions it opens) always hold; a rule edge that would
+    close a cycle is left out, and that rule is enforced at its last column in this order.
     """
     qids = list(inst.questions)
     pos = {q: i for i, q in enumerate(qids)}
@@ -267,13 +317,23 @@ def answer_order(inst: Any, rules: Iterable[Any] = ()) -> list[str]:
                 stack.extend(after[x])
         return False
 
+    weight = dict(fixed) if isinstance(fixed, Mapping) else dict.fromkeys(fixed, 1)
+
+    def edge(first: str, last: str) -> None:
+        if first not in after[last] and not reaches(first, last):
+            after[last].add(first)
+
     for rule in rules:
         t = rule.then_column
         if t not in pos:
             continue
         for c in rule_columns(rule, inst):
-            if c in pos and c != t and c not in after[t] and not reaches(c, t):
-                after[t].add(c)
+            if c not in pos or c == t:
+                continue
+            if weight.get(t, 0) > weight.get(c, 0) and c in rule_columns_when(rule):
+                edge(t, c)
+            else:
+                edge(c, t)
     # Kahn's algorithm, taking the earliest column whenever several are ready.
     waiting = {q: set(after[q]) for q in qids}
     users: dict[str, list[str]] = {q: [] for q in qids}

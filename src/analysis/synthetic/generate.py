@@ -48,7 +48,13 @@ from analysis.fileio import atomic_path
 from analysis.instrument import ABOVE, BELOW, Instrument
 from analysis.synthetic.assign import applies_mask
 from analysis.synthetic.calibrate import Calibration, calibrated_answers
-from analysis.synthetic.constraints import answer_order, banned_codes, resample, rules_of
+from analysis.synthetic.constraints import (
+    answer_order,
+    banned_codes,
+    resample,
+    rules_of,
+    with_rule_gates,
+)
 from analysis.synthetic.profile import (
     ProfileError,
     load_profile,
@@ -162,7 +168,9 @@ def offender_managers(
     """An internal offender manager per case: about ``cases_per_om`` per (LDU, grade) cell."""
     per = max(1, int(case_model(prof)["offender_managers"].get("cases_per_om", 4)))
     cells = [details[c].astype(str) for c in ("ldu", "om_grade") if c in details.columns]
-    key = pd.Series(["|".join(t) for t in zip(*cells, strict=True)] if cells else [""] * len(details))
+    key = pd.Series(
+        ["|".join(t) for t in zip(*cells, strict=True)] if cells else [""] * len(details)
+    )
     out = np.empty(len(details), dtype=object)
     for cell in sorted(key.unique()):
         idx = np.flatnonzero(key.to_numpy() == cell)
@@ -222,7 +230,7 @@ def stochastic_answers(
     rules: tuple = (),
     propensity: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """Answer every question case by case, in column order, respecting skip and consistency rules."""
+    """Answer every question case by case, in dependency order, obeying skip and other rules."""
     # Plain arrays while answering: a DataFrame column insert per question is slow.
     data: dict[str, np.ndarray] = {c: details[c].to_numpy(dtype=object) for c in details}
     n = len(details)
@@ -321,13 +329,15 @@ def generate(
     quality = latent_quality(prof, details, rng, managers)
     props = propensities(prof, details)
     rules = rules_of(inst, rules)
+    # "Then not applicable" rules answer as gates (the output keeps the instrument's columns).
+    answering = with_rule_gates(inst, rules)
     cal = None
     if prof.get("calibrate_to") or prof.get("targets"):
         cases, cal = calibrated_answers(
-            prof, inst, details, quality, rng, rules=rules, propensity=props
+            prof, answering, details, quality, rng, rules=rules, propensity=props
         )
     else:
-        cases = stochastic_answers(prof, inst, details, quality, rng, rules, props)
+        cases = stochastic_answers(prof, answering, details, quality, rng, rules, props)
     missing = [c for c in inst.columns if c not in cases.columns]
     if missing:
         cases = pd.concat([cases, pd.DataFrame(None, index=cases.index, columns=missing)], axis=1)
