@@ -35,6 +35,7 @@ from analysis.instrument.model import (
     Stage,
     answer_key,
 )
+from analysis.instrument.rules import check_rules, parse_rules
 
 #: Refuse instrument files larger than this (bytes): the IAOW file is ~80 kB.
 MAX_INSTRUMENT_BYTES = 5 * 1024**2
@@ -405,6 +406,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
         factors=factors,
         factor_table=raw.get("factor_table", {}),
         languages=languages,
+        consistency=parse_rules(raw.get("consistency")),
         raw=raw,
     )
     every_code = {v for c in inst.coded_columns() for v in inst.allowed_values(c)}
@@ -413,6 +415,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
     )
     _check(inst)
     _check_aliases(inst)
+    check_rules(inst)
     return inst
 
 
