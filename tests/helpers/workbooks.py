@@ -54,7 +54,7 @@ def valid_row(inst: Instrument, i: int = 0, blank_na: bool = False) -> dict[str,
             row[cid] = None
         else:
             row[cid] = f"{d.label} {i % 3}"
-    _answer_questions(inst, row, i, blank_na)
+    answer_questions(inst, row, i, blank_na)
     # Repair the row until it keeps every consistency rule: a rule's `then` column takes the
     # first code it allows, and the questions it gates are answered or skipped afresh.
     for _ in range(50):
@@ -64,7 +64,7 @@ def valid_row(inst: Instrument, i: int = 0, blank_na: bool = False) -> dict[str,
         r = broken[0]
         allowed = [v for v in r.allowed if v != _na(inst, r.then_column)] or list(r.allowed)
         row[r.then_column] = allowed[0]
-        _answer_questions(inst, row, i, blank_na)
+        answer_questions(inst, row, i, blank_na)
     raise AssertionError(f"valid_row({i}): could not satisfy {[r.id for r in broken]}")
 
 
@@ -98,10 +98,19 @@ def _filled(inst: Instrument, row: Mapping[str, Any]) -> dict[str, Any]:
     return {c: _value(inst, row, c) for c in row}
 
 
-def _answer_questions(inst: Instrument, row: dict[str, Any], i: int, blank_na: bool) -> None:
+def answer_questions(
+    inst: Instrument,
+    row: dict[str, Any],
+    i: int = 0,
+    blank_na: bool = False,
+    keep: Iterable[str] = (),
+) -> None:
     """Answer every question in column order; skipped ones get NA (or blank), answered ones
-    keep a code they already hold when it still fits."""
+    keep a code they already hold when it still fits; ``keep`` columns are left as they are."""
+    keep = set(keep)
     for qid, q in inst.questions.items():
+        if qid in keep:
+            continue
         aset = inst.answer_set(q)
         applies = _applies(inst, qid, _filled(inst, row))
         if aset is None:  # a count
