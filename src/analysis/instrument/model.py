@@ -301,8 +301,13 @@ class ConsistencyRule:
         return conditions_text(self.when, self.any_of, column)
 
     def then_text(self, column: Callable[[str], str] = str) -> str:
-        """What must follow, in words: ``d_x must be A or B``."""
-        return f"{column(self.then_column)} must be {' or '.join(self.allowed)}"
+        """What must follow, in words: ``d_x must be "A"`` or ``d_x must be one of "A", "B"``.
+
+        Codes are quoted: some hold commas (``Action taken, complied``).
+        """
+        codes = ", ".join(f'"{v}"' for v in self.allowed)
+        one = "" if len(self.allowed) == 1 else "one of "
+        return f"{column(self.then_column)} must be {one}{codes}"
 
 
 @dataclass(frozen=True)

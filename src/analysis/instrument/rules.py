@@ -217,3 +217,19 @@ def _check_pairs(inst: Instrument) -> None:
                     f"({', '.join(r1.allowed)} vs {', '.join(r2.allowed)}): no case could "
                     "satisfy both"
                 )
+
+
+def rule_info(inst: Instrument) -> list[dict[str, str]]:
+    """One record per consistency rule, for the template's rules sheet and the dictionary."""
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "severity": r.severity,
+            "when": r.when_text(),
+            "then": r.then_text(),
+            "message": r.message,
+            "source": r.source,
+        }
+        for r in inst.consistency
+    ]

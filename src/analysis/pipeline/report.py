@@ -423,6 +423,7 @@ def _build_report(
             instrument=inst,
             parameters={**params, "audience": context.audience},
             started=started,
+            rule_warnings=result.rule_warnings,
         )
         provenance.write_provenance(record, build)
 
