@@ -194,3 +194,30 @@ def test_case_mix_follows_case_type_and_offence():
         assert mappa[sex].mean() > mappa[~sex].mean()
     high = cases["rosh_start"].isin(["High", "Very high"])
     assert (cases.loc[high, "om_grade"] == "PO").mean() > 0.5
+
+
+def test_answer_order_puts_a_question_after_the_answers_its_propensity_reads(tiny):
+    # Column order answers q_checks before q_review; a propensity of q_checks that reads
+    # q_review moves q_checks after it.
+    plain = C.answer_order(tiny)
+    assert plain.index("q_checks") < plain.index("q_review")
+    order = C.answer_order(tiny, reads={"q_checks": ["q_review"]})
+    assert order.index("q_checks") > order.index("q_review")
+    assert sorted(order) == sorted(tiny.questions)
+
+
+def test_a_propensity_may_read_an_earlier_answer():
+    from analysis.synthetic.generate import propensities, propensity_reads
+
+    prof = {
+        "propensity": {"q_checks": {"case_type": {"Licence": 1.0}, "q_review": {"No review": -2.0}}}
+    }
+    details = pd.DataFrame({"case_type": ["Licence", "Community order", "Licence"]})
+    props = propensities(prof, details)
+    assert propensity_reads(props)["q_checks"] == ["q_review"]
+    answered = {
+        "case_type": details.case_type.to_numpy(),
+        "q_review": np.array(["No review", "No review", "Sufficient review"], dtype=object),
+    }
+    # Licence +1, "No review" -2: worked out by hand per case.
+    assert props["q_checks"](answered).tolist() == [-1.0, -2.0, 1.0]

@@ -117,7 +117,7 @@ def calibrated_answers(
     rng: np.random.Generator,
     statements: list[Statement] | None = None,
     rules: tuple = (),
-    propensity: dict[str, np.ndarray] | None = None,
+    propensity: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, Calibration]:
     """Answer every question so the profile's published figures hold exactly.
 
@@ -178,7 +178,9 @@ def calibrated_answers(
     has_dependents = {c for q in inst.questions.values() for c in _gate_codes(inst, q)}
     # Gates first, and a rule's `then` column after the columns its conditions read.
     fixed = {m: len(ss) for m, ss in by_measure.items() if ss}
-    ordered = [inst.questions[qid] for qid in answer_order(inst, rules, fixed)]
+    # A propensity that reads answers (generate.propensities) comes after what it reads.
+    reads = {q: p.reads for q, p in (propensity or {}).items() if hasattr(p, "reads")}
+    ordered = [inst.questions[qid] for qid in answer_order(inst, rules, fixed, reads)]
 
     # Planning pass: solve every question in column order with estimated pools.
     planned: dict[str, Solution] = {}
@@ -292,6 +294,7 @@ def calibrated_answers(
         # Unscored items (was X identified? was the case MAPPA-eligible?) describe the
         # case, not the quality of work, so they are not tied to the latent quality.
         qual = quality if q.scored else (propensity or {}).get(q.id, np.zeros_like(quality))
+        qual = qual(cases) if callable(qual) else qual  # a shift that reads earlier answers
         col = assign_question(cases, inst, q.id, sol, qual, rng, mask, directions.get(q.id))
         if q.id in need:
             col = meet_gate_needs(col, cases, mask, inst.questions, q, need[q.id], sol)

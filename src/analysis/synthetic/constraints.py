@@ -286,7 +286,10 @@ def group_keys(cases: Any, columns: Iterable[str], n: int) -> np.ndarray:
 
 
 def answer_order(
-    inst: Any, rules: Iterable[Any] = (), fixed: Mapping[str, int] | Iterable[str] = ()
+    inst: Any,
+    rules: Iterable[Any] = (),
+    fixed: Mapping[str, int] | Iterable[str] = (),
+    reads: Mapping[str, Iterable[str]] | None = None,
 ) -> list[str]:
     """Question ids in the order the generator answers them.
 
@@ -298,6 +301,8 @@ def answer_order(
     is enforced there, by its contrapositive, where it costs the fewest published counts.
     Skip rules (a gate before the questions it opens) always hold; a rule edge that would
     close a cycle is left out, and that rule is enforced at its last column in this order.
+    ``reads`` (question id -> answer columns its propensity reads) puts a question after
+    the columns it reads, where no gate or rule says otherwise.
     """
     qids = list(inst.questions)
     pos = {q: i for i, q in enumerate(qids)}
@@ -334,6 +339,10 @@ def answer_order(
                 edge(t, c)
             else:
                 edge(c, t)
+    for q, cols in (reads or {}).items():
+        for c in cols:
+            if q in pos and c in pos and c != q:
+                edge(c, q)
     # Kahn's algorithm, taking the earliest column whenever several are ready.
     waiting = {q: set(after[q]) for q in qids}
     users: dict[str, list[str]] = {q: [] for q in qids}

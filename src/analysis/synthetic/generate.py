@@ -200,17 +200,47 @@ def latent_quality(
     return np.asarray(q, dtype=float)
 
 
-def propensities(prof: dict[str, Any], details: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Question id -> per-case logit shift of "Yes" from the case details (``propensity``)."""
-    out = {}
+def propensities(prof: dict[str, Any], details: pd.DataFrame) -> dict[str, Any]:
+    """Question id -> per-case logit shift of "Yes" (``propensity``).
+
+    A shift read from case details only is an array; one that also reads answers (a column
+    that is not a detail, such as ``d_compliance_action``) is a function of the cases
+    answered so far, called when its question is answered (answer order puts it later).
+    """
+    out: dict[str, Any] = {}
     for qid, spec in case_model(prof)["propensity"].items():
-        shift = np.zeros(len(details))
-        for col, eff in spec.items():
-            if col in details.columns and isinstance(eff, dict):
-                m = {str(k): float(v) for k, v in eff.items()}
-                shift += details[col].astype(str).map(m).fillna(0.0).to_numpy(dtype=float)
-        out[qid] = shift
+        effects = {c: e for c, e in spec.items() if isinstance(e, dict)}
+        if all(c in details.columns for c in effects):
+            out[qid] = _shift(effects, details)
+        else:
+            out[qid] = _Reads(effects, [c for c in effects if c not in details.columns])
     return out
+
+
+class _Reads:
+    """A propensity that reads earlier answers: called on the cases answered so far."""
+
+    def __init__(self, effects: dict[str, Any], reads: list[str]):
+        self.effects, self.reads = effects, reads
+
+    def __call__(self, cases: Any) -> np.ndarray:
+        return _shift(self.effects, cases)
+
+
+def propensity_reads(propensity: dict[str, Any] | None) -> dict[str, list[str]]:
+    """Question id -> the answer columns its propensity reads (for the answer order)."""
+    return {q: p.reads for q, p in (propensity or {}).items() if isinstance(p, _Reads)}
+
+
+def _shift(effects: dict[str, Any], cases: Any) -> np.ndarray:
+    n = len(next(iter(cases.values())) if isinstance(cases, dict) else cases)
+    shift = np.zeros(n)
+    for col, eff in effects.items():
+        if col in cases:
+            m = {str(k): float(v) for k, v in eff.items()}
+            vals = pd.Series(np.asarray(cases[col], dtype=object)).astype(str)
+            shift += vals.map(m).fillna(0.0).to_numpy(dtype=float)
+    return shift
 
 
 # -- stochastic answers ------------------------------------------------------------------
@@ -228,14 +258,15 @@ def stochastic_answers(
     quality: np.ndarray,
     rng: np.random.Generator,
     rules: tuple = (),
-    propensity: dict[str, np.ndarray] | None = None,
+    propensity: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Answer every question case by case, in dependency order, obeying skip and other rules."""
     # Plain arrays while answering: a DataFrame column insert per question is slow.
     data: dict[str, np.ndarray] = {c: details[c].to_numpy(dtype=object) for c in details}
     n = len(details)
     propensity = propensity or {}
-    for q in (inst.questions[qid] for qid in answer_order(inst, rules)):
+    reads = propensity_reads(propensity)
+    for q in (inst.questions[qid] for qid in answer_order(inst, rules, reads=reads)):
         rates = question_rates(prof, inst, q)
         if q.answers == "count":
             lo, hi = q.min or 0, min(q.max or 5, (q.min or 0) + 5)
@@ -254,7 +285,9 @@ def stochastic_answers(
         if above and below:
             p = rates["above"] if q.scored else rates["prevalence"]
             # Unscored gates (was X identified?) are not judgements of quality.
-            shift = quality if q.scored else 0.3 * quality + propensity.get(q.id, 0.0)
+            prop = propensity.get(q.id, 0.0)
+            prop = prop(data) if callable(prop) else prop
+            shift = quality if q.scored else 0.3 * quality + prop
             prob = 1 / (1 + np.exp(-(_logit(p) + shift)))
             good = rng.random(n) < prob
             pick_above = np.array(above, dtype=object)[rng.integers(0, len(above), n)]
