@@ -53,7 +53,9 @@ def case_score(inst, cases: pd.DataFrame) -> pd.Series:
 def main(names: list[str]) -> None:
     paths = names or [str(p) for p in demo_profiles()]
     total_t = total_v = 0.0
-    print(f"{'profile':28} {'cases':>5} {'cpu s':>6} {'rule viol.':>10} {'ICC q':>6} {'ICC score':>9}")
+    print(
+        f"{'profile':28} {'cases':>5} {'cpu s':>6} {'rule viol.':>10} {'ICC q':>6} {'ICC score':>9}"
+    )
     for p in paths:
         prof = load_profile(p)
         inst = profile_instrument(prof)

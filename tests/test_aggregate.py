@@ -196,7 +196,7 @@ def test_load_or_build_returns_the_aggregate_context(two_trusts):
 def test_score_table(two_trusts):
     inst = two_trusts[0]
     t = aggregate_html.outcome_score_table(_pooled(two_trusts), inst)
-    assert list(t["organisation"]) == ["trust-a", "trust-b", "All organisations (pooled)"]
+    assert list(t["organisation"]) == ["Trust A", "Trust B", "All organisations (pooled)"]
     assert t.loc[0, "O4"].startswith("75%")  # police 2/4, review 4/4
     assert t.loc[1, "O4"].startswith("67%")  # police 4/4, review 1/3
     assert t.loc[2, "O4"].startswith("73%")  # pooled: (6/8 + 5/7) / 2
@@ -214,6 +214,77 @@ def test_intro_words_the_audience(two_trusts):
     internal = aggregate_html.intro_html(agg, inst, "internal")
     assert "case inspections of 2 organisations (8 cases in all)" in internal
     assert "nothing is suppressed" in internal
-    assert "Organisations: trust-a, trust-b." in internal
+    assert "Organisations: Trust A, Trust B." in internal  # names, not slugs
     published = aggregate_html.intro_html(agg, inst, "publication")
     assert "Small cells are suppressed [c] for publication." in published
+
+
+def test_build_records_each_input_in_provenance(two_trusts):
+    from analysis.pipeline import provenance
+
+    _, inst_path, outputs = two_trusts
+    provenance.write_provenance({"input_sha256": "a" * 64, "synthetic": True}, outputs / "trust-a")
+    aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+    record = provenance.read_provenance(outputs / "aggregate")
+    assert record["inputs"] == {
+        "trust-a": {"input_sha256": "a" * 64, "synthetic": True},
+        "trust-b": {"input_sha256": None, "synthetic": False},  # no provenance of its own
+    }
+    assert "findings.csv" in record["outputs"]
+    html = aggregate_html.provenance_html(record)
+    assert "Input of Trust A (sha256)" in html and "a" * 64 + " (synthetic)" in html
+    assert "Input of Trust B (sha256)" in html
+    assert "trust-a" not in html  # named, never by slug
+
+
+def test_title_block_marks_synthetic_inputs(two_trusts):
+    inst = two_trusts[0]
+    agg = _pooled(two_trusts)
+    record = {"inputs": {"trust-a": {"synthetic": True}, "trust-b": {"synthetic": False}}}
+    shown = aggregate_html.title_block_html(agg, inst, "internal", record)
+    assert 'class="synthetic-banner"' in shown and "2 organisations" in shown
+    real = {"inputs": {"trust-a": {"synthetic": False}}}
+    assert "synthetic-banner" not in aggregate_html.title_block_html(agg, inst, "internal", real)
+
+
+# -- damaged, copied and duplicated organisations (issue 13: R18, R22) --------------------------
+
+
+def test_truncated_findings_are_refused_naming_the_file(two_trusts):
+    _, inst_path, outputs = two_trusts
+    path = outputs / "trust-b" / "findings.parquet"
+    path.write_bytes(path.read_bytes()[:100])  # the footer (and its magic bytes) cut off
+    with pytest.raises(UserError) as err:
+        aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+    text = str(err.value)
+    assert f"{path} cannot be read as findings" in text
+    assert "run the report for 'trust-b' again" in text and "--trust trust-b" in text
+    assert not (outputs / "aggregate").exists()
+
+
+def test_a_copied_folder_whose_findings_name_another_organisation_is_refused(two_trusts):
+    import shutil
+
+    _, inst_path, outputs = two_trusts
+    shutil.copytree(outputs / "trust-a", outputs / "trust-c")  # says trust-a inside
+    with pytest.raises(UserError) as err:
+        aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+    assert "the findings are those of 'trust-a', not of the folder's organisation 'trust-c'" in (
+        str(err.value)
+    )
+
+
+def test_the_same_workbook_under_two_names_is_refused(two_trusts):
+    from analysis.pipeline import provenance
+
+    _, inst_path, outputs = two_trusts
+    for t in TRUSTS:
+        provenance.write_provenance({"input_sha256": "b" * 64}, outputs / t)
+    with pytest.raises(UserError) as err:
+        aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+    assert "'trust-a', 'trust-b' were reported from the same workbook (sha256 bbbbbbbbbbbb" in (
+        str(err.value)
+    )
+    # Different workbooks: built.
+    provenance.write_provenance({"input_sha256": "c" * 64}, outputs / "trust-b")
+    aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)

@@ -170,9 +170,11 @@ def _score_table(rows: list[list[str]], findings: pd.DataFrame, inst) -> tuple[i
     """The aggregate's table of every organisation's outcome scores, "63% (52 to 72)"."""
     sc = findings[findings["kind"] == "outcome_score"]
     by = {(r["trust"], r["outcome"]): r for r in sc.to_dict("records")}
+    # The table names organisations by their display names; the findings by their slugs.
+    slug = {present.trust_display_name(t): t for t in sc["trust"].unique()}
     seen, bad = 0, []
     for row in rows:
-        org = AGGREGATE if row[0].startswith("All organisations") else row[0]
+        org = AGGREGATE if row[0].startswith("All organisations") else slug.get(row[0], row[0])
         if len(row) != 1 + len(inst.outcomes) or (org, next(iter(inst.outcomes))) not in by:
             continue
         for o, cell in zip(inst.outcomes, row[1:], strict=True):
@@ -279,8 +281,8 @@ def _triplets(header: list[str]) -> list[tuple[int, int, int]]:
         for j, h in enumerate(header)
         if h.endswith("(%)")
         and j >= 2
-        and header[j - 2].endswith("(n)")
-        and header[j - 1].endswith("(N)")
+        and header[j - 2].endswith("(number)")
+        and header[j - 1].endswith("(number)")
     ]
 
 
@@ -318,7 +320,7 @@ def test_internal_tables_describe_no_suppression_marker(rendered):
             if isinstance(c.value, str)
         )
         assert "[c]" not in words, org
-        assert "[low]" in words and "[z]" in words
+        assert "[u]" in words and "[z]" in words
 
 
 def _report_factors(page: str) -> list[tuple[str, str]]:

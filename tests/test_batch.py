@@ -64,6 +64,10 @@ def _fake_runner(job: batch.Job) -> dict:
     return {"report": out / "report.html", "phases": {"notebook": 0.01}}
 
 
+#: A stand-in for the package's and notebooks' file hashes.
+PINNED_CODE = {"analysis/a.py": "1", "notebooks/10_report.ipynb": "1"}
+
+
 @pytest.fixture
 def dirs(tmp_path, monkeypatch):
     raw, outputs = tmp_path / "raw", tmp_path / "outputs"
@@ -72,7 +76,7 @@ def dirs(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "OUTPUTS_DIR", outputs)
     monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path / "processed")
     # Pinned: the real hash changes whenever anyone edits the package during the test run.
-    monkeypatch.setattr(batch, "code_hash", lambda: "pinned")
+    monkeypatch.setattr(batch, "code_digests", lambda: dict(PINNED_CODE))
     return raw, outputs
 
 
@@ -140,12 +144,51 @@ def test_changed_input_instrument_code_or_params_trigger_rerun(dirs, tmp_path, m
     res = _run(jobs)
     assert (res["a"].status, res["b"].status) == ("ok", "skipped")
 
-    monkeypatch.setattr(batch, "code_hash", lambda: "changed code")
+    changed = {**PINNED_CODE, "notebooks/10_report.ipynb": "2"}
+    monkeypatch.setattr(batch, "code_digests", lambda: changed)
     jobs = _jobs(raw, a="ok ", b="ok")
     jobs[0].parameters = {"trust_name": "A"}
     jobs[1].instrument = inst
     res = _run(jobs)
     assert (res["a"].status, res["b"].status) == ("ok", "ok")
+    assert res["a"].why == "notebook 10_report.ipynb changed"
+
+
+def test_the_batch_says_why_each_trust_is_run_or_skipped(dirs, monkeypatch):
+    raw, _ = dirs
+    lines: list[str] = []
+    # First batch: nothing was run before.
+    _run(_jobs(raw, a="ok", b="ok", c="ok"), say=lines.append)
+    assert lines == ["a: run (first run)", "b: run (first run)", "c: run (first run)"]
+    # Second: a's workbook gains a byte, the report notebook's code changes for all, so
+    # a reports the first difference in the order workbook, instrument, code, parameters.
+    lines.clear()
+    monkeypatch.setattr(
+        batch, "code_digests", lambda: {**PINNED_CODE, "notebooks/10_report.ipynb": "2"}
+    )
+    res = _run(_jobs(raw, a="ok!", b="ok", c="ok"), say=lines.append)
+    assert lines == [
+        "a: rerun (workbook changed)",
+        "b: rerun (notebook 10_report.ipynb changed)",
+        "c: rerun (notebook 10_report.ipynb changed)",
+    ]
+    assert res["a"].why == "workbook changed"
+    # Third: nothing changed; then --force.
+    lines.clear()
+    res = _run(_jobs(raw, a="ok!", b="ok", c="ok"), say=lines.append)
+    assert lines == ["a: skipped (unchanged)", "b: skipped (unchanged)", "c: skipped (unchanged)"]
+    assert res["b"].summary_status == "skipped (unchanged)"
+    lines.clear()
+    _run(_jobs(raw, a="ok!", b="ok"), say=lines.append, force=True)
+    assert lines == ["a: rerun (--force)", "b: rerun (--force)"]
+
+
+def test_a_failed_run_is_retried_and_says_so(dirs):
+    raw, _ = dirs
+    _run(_jobs(raw, a="broken"))  # its folder exists, but no state was recorded
+    lines: list[str] = []
+    _run(_jobs(raw, a="ok"), say=lines.append)
+    assert lines == ["a: rerun (no successful run recorded)"]
 
 
 # -- kernel retries -----------------------------------------------------------------------------
@@ -186,6 +229,50 @@ def test_discover(dirs, tmp_path):
         batch.discover(None, empty)
 
 
+def test_discover_takes_the_organisation_from_the_trust_column(dirs, tiny_instrument, capsys):
+    from helpers.workbooks import grid, valid_rows, write_csv
+
+    raw, _ = dirs
+    rows = valid_rows(tiny_instrument, 2)
+    for r in rows:
+        r["trust"] = "Carrow Moor"
+    # A file named after a person: the trust column names the organisation, not the file.
+    write_csv(raw / "Mary-Smith.csv", grid(rows))
+    # No trust column: the file name, slugified, and the console says so.
+    write_csv(raw / "East Mere.csv", grid(rows, [c for c in rows[0] if c != "trust"]))
+    said = []
+    found = batch.discover(None, instrument=tiny_instrument, say=said.append)
+    assert [s for s, _ in found] == ["carrow-moor", "east-mere"]
+    assert said == [
+        "East Mere.csv: organisation: east-mere (from the file name, which names the report "
+        "and its folder; --trust SLUG names another)"
+    ]
+    # A second workbook for Carrow Moor, and a name that spells no slug: both, at once.
+    write_csv(raw / "copy.csv", grid(rows))
+    write_csv(raw / "%%%.csv", grid(rows[:1], [c for c in rows[0] if c != "trust"]))
+    with pytest.raises(batch.UserError) as err:
+        batch.discover(None, instrument=tiny_instrument)
+    text = str(err.value)
+    assert "two workbooks for 'carrow-moor'" in text and "cannot tell which organisation" in text
+
+
+def _input_error_runner(job: batch.Job) -> dict:
+    if Path(job.workbook).read_text().startswith("invalid"):
+        raise batch.UserError("x.xlsx, sheet 'cases', row 2: not a case")
+    return _fake_runner(job)
+
+
+def test_cli_exit_status_is_2_when_only_workbooks_were_invalid(dirs, monkeypatch, capsys):
+    raw, _ = dirs
+    monkeypatch.setattr(batch, "_report_pipeline", _input_error_runner)
+    (raw / "a.csv").write_text("ok")
+    (raw / "b.csv").write_text("invalid")
+    argv = ["batch", "--jobs", "1", "--no-progress", "--no-aggregate"]
+    assert main(argv) == 2  # an input error, as for one report
+    (raw / "c.csv").write_text("notebook-error")
+    assert main(argv) == 1  # a notebook failed too: not (only) the input's fault
+
+
 def test_summary_table_lists_every_trust():
     results = [
         batch.Result("a", "ok", seconds=1.5, output="/x/a/report.html"),
@@ -216,7 +303,9 @@ def test_cli_exit_status_and_summary(dirs, monkeypatch, capsys):
     assert [r["status"] for r in summary] == ["ok", "failed"]
     (raw / "b.csv").write_text("ok")
     assert main(argv) == 0
-    assert "1 ok, 1 skipped (up to date), 0 failed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "a: skipped (unchanged)\nb: rerun (no successful run recorded)\n" in out
+    assert "1 ok, 1 skipped (up to date), 0 failed" in out
     assert main(["batch", "--jobs", "0"]) == 2
 
 
@@ -251,7 +340,7 @@ def test_cli_refuses_audience_in_a_parameters_file(dirs, capsys):
 @pytest.mark.notebooks
 def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
     sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import TINY_INSTRUMENT_YAML
+    from helpers.tiny import TINY_INSTRUMENT_YAML
     from helpers.workbooks import grid, valid_rows, write_xlsx
 
     from analysis.instrument import load_instrument
@@ -265,22 +354,23 @@ def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
     (raw / "gamma.xlsx").write_text("this is not a workbook\n")
     argv = ["batch", "--no-progress", "--instrument", str(inst_path)]
 
-    assert main(argv) == 1
+    assert main(argv) == 2  # only an invalid workbook failed: an input error
     out = capsys.readouterr().out
     for slug in ("alpha", "beta"):
         assert (outputs / slug / "report.html").stat().st_size > 10_000
         assert (outputs / slug / state.STATE_FILE).exists()
-    gamma = next(line for line in out.splitlines() if line.startswith("gamma"))
-    assert "failed (invalid workbook" in gamma
+    # "gamma: run (first run)" says why it runs; its result line says how it ended.
+    gamma = [line for line in out.splitlines() if line.startswith("gamma")]
+    assert any("failed (invalid workbook" in line for line in gamma), gamma
     assert "2 ok, 0 skipped (up to date), 1 failed" in out
     assert (outputs / "aggregate" / "report.html").exists()
     assert (outputs / "aggregate" / "findings.parquet").exists()
 
-    assert main(argv) == 1
+    assert main(argv) == 2  # only an invalid workbook failed: an input error
     out = capsys.readouterr().out
     assert "0 ok, 2 skipped (up to date), 1 failed" in out
-    assert "failed (invalid workbook" in next(
-        line for line in out.splitlines() if line.startswith("gamma")
+    assert any(
+        "failed (invalid workbook" in line for line in out.splitlines() if line.startswith("gamma")
     )
 
 

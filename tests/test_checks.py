@@ -14,7 +14,7 @@ from helpers.workbooks import grid, valid_rows, write_csv, write_xlsx
 from analysis import cli
 from analysis.errors import UserError
 from analysis.ingest import IngestError, check_trust, ingest_file, read_cases
-from analysis.ingest.checks import slug, spelling_key
+from analysis.ingest.checks import lookalikes, one_edit_apart, slug, spelling_key
 
 
 def refused(path, inst, **kw) -> IngestError:
@@ -86,6 +86,27 @@ def test_unknown_languages(tmp_path, tiny_instrument, welsh_rows):
         r"\(languages: en \(English\), cy \(Welsh\)\)",
     ):
         read_cases(path, tiny_instrument, language="gd")
+
+
+def test_an_answer_only_in_another_language_is_warned_about(tmp_path, tiny_instrument, welsh_rows):
+    # Declared English, case 0's Welsh "Ie" is an answer only in Welsh: read as Yes, said.
+    path = write_xlsx(tmp_path / "cy.xlsx", grid(welsh_rows))
+    warnings = []
+    df = read_cases(path, tiny_instrument, language="en", warnings=warnings)
+    assert df.at[0, "f_alcohol_identified"] == "Yes"
+    (w,) = [str(x) for x in warnings if "'Ie'" in str(x)]
+    assert "'Ie' is Welsh (cy) for 'Yes', but the workbook is declared English (en)" in w
+    # Declared Welsh, "Ie" is the workbook's own language: nothing to say about it.
+    warnings = []
+    read_cases(path, tiny_instrument, language="cy", warnings=warnings)
+    assert not [w for w in warnings if "'Ie'" in str(w)]
+
+
+@pytest.mark.parametrize("typed", ["cy\n", " cy", "cy "])
+def test_a_language_is_matched_in_full(tmp_path, tiny_instrument, welsh_rows, typed):
+    path = write_xlsx(tmp_path / "cy.xlsx", grid(welsh_rows))
+    with pytest.raises(UserError, match=r"is not a language of instrument tiny"):
+        read_cases(path, tiny_instrument, language=typed)
 
 
 def test_every_no_typed_as_na_keeps_the_scores(tmp_path, default_instrument):
@@ -197,6 +218,42 @@ def test_near_duplicate_units_are_warned_about(tmp_path, default_instrument):
         "column ldu: 'Norwich & Broadland' (row 2) and 'Norwich and Broadland' (row 3) look like "
         "one local delivery unit spelt 2 ways; they are counted as separate groups: make them "
         "the same",
+    ]
+
+
+def test_lookalike_letters_and_one_edit():
+    cyrillic = "M\u043e\u043erside"  # two Cyrillic o
+    assert spelling_key(cyrillic) == spelling_key("Moorside") == "moorside"
+    assert spelling_key("\u039c\u03bforside") == "moorside"  # Greek capital Mu, small omicron
+    assert spelling_key("\uff2doorside") == "moorside"  # a fullwidth M
+    assert lookalikes(cyrillic) == ["\u043e (CYRILLIC SMALL LETTER O)"]
+    assert lookalikes("Moorside") == []
+    # Dropped, added, changed, swapped: one edit each; two edits or the same: not.
+    assert one_edit_apart("moorsde", "moorside") and one_edit_apart("moorside", "moorsde")
+    assert one_edit_apart("moorside", "moorsidex") and one_edit_apart("moorside", "maorside")
+    assert one_edit_apart("moorside", "moorsdie")
+    assert not one_edit_apart("moorside", "moorside")
+    assert not one_edit_apart("moorside", "marside") and not one_edit_apart("moorside", "moorsi")
+
+
+def test_typos_and_lookalikes_are_warned_about(tmp_path, default_instrument):
+    rows = valid_rows(default_instrument, 8)
+    ldus = ["Moorside", "Moorside", "Moorsde", "Bridgend", "Bridgend", "M\u043eorside",
+            "North 1", "North 2"]  # fmt: skip
+    for r, ldu in zip(rows, ldus, strict=True):
+        r["ldu"] = ldu
+    warnings = []
+    read_cases(write_xlsx(tmp_path / "ldu.xlsx", grid(rows)), default_instrument, warnings=warnings)
+    near = sorted(w.message for w in warnings if "column ldu: '" in w.message)
+    # Rows: the header is row 1, so case i is on row i + 2. "North 1"/"North 2" differ by
+    # their number, as numbered units do: no warning. "Bridgend" stands alone.
+    assert near == [
+        "column ldu: 'Moorsde' (row 4) and 'Moorside' (rows 2, 3) differ by one letter; if "
+        "they are one local delivery unit, they are counted as separate groups: make them "
+        "the same",
+        "column ldu: 'Moorside' (rows 2, 3) and 'M\u043eorside' (row 7) look like one local "
+        "delivery unit spelt 2 ways ('M\u043eorside' holds \u043e (CYRILLIC SMALL LETTER O), "
+        "not Latin letters); they are counted as separate groups: make them the same",
     ]
 
 

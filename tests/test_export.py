@@ -137,3 +137,33 @@ def test_export_html_fails_on_oversize(tmp_path, all_charts, monkeypatch):
     with pytest.raises(ExportError, match="MB limit"):
         export.export_html(tmp_path / "r.ipynb", tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_narrow_layout_puts_each_label_above_its_bars(all_charts):
+    chart = next(c for c in all_charts if c.id == "comparison-om_grade")
+    fig = chart.to_plotly()
+    narrow = export.narrow_layout(chart, fig)["layout"]
+    categories = list(fig.layout.yaxis.categoryarray)
+    labels = [a for a in narrow["annotations"] if a.get("yref") == "y"]
+    # One label per category, at that category, left-aligned across the plot's width.
+    assert [a["y"] for a in labels] == categories
+    assert all(a["xref"] == "paper" and a["x"] == 0 for a in labels)
+    assert narrow["yaxis"]["showticklabels"] is False
+    # The gaps grow to hold the labels, so the chart grows by them too.
+    assert narrow["bargap"] > fig.layout.bargap
+    assert narrow["height"] > fig.layout.height
+    # Wrapped at the narrow width: no line longer than NARROW_LABEL_WIDTH characters.
+    lines = [line for a in labels for line in a["text"].split("<br>")]
+    assert max(len(line) for line in lines) <= export.NARROW_LABEL_WIDTH
+
+
+def test_narrow_layout_is_in_the_chart_script(all_charts):
+    html = export.chart_html(all_charts[0])
+    assert "window.analysisChart(el,fig,cfg," in html
+    assert '"text_size":11' in html
+
+
+def test_stacked_chart_keeps_its_axis_when_narrow(all_charts):
+    chart = next(c for c in all_charts if c.kind == "stacked")
+    narrow = export.narrow_layout(chart, chart.to_plotly())["layout"]
+    assert "yaxis" not in narrow and "annotations" not in narrow

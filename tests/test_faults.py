@@ -26,8 +26,8 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from conftest import TINY_INSTRUMENT_YAML
 from helpers.faults import assert_no_file_name, read_only
+from helpers.tiny import TINY_INSTRUMENT_YAML
 from helpers.workbooks import grid, valid_rows, write_xlsx
 
 from analysis import config
@@ -417,3 +417,15 @@ def test_a_good_run_after_faults_leaves_only_its_outputs(site, here):
     assert res.out_dir == here / "outputs" / "t"
     assert sorted(p.name for p in (here / "outputs").iterdir()) == ["t"]
     assert sorted(p.name for p in (here / "processed").iterdir()) == ["t.parquet"]
+
+
+def test_importing_the_standin_patches_nothing():
+    # --doctest-modules imports every module under tests/: the stand-ins must apply only when
+    # standin.py runs as the command, or every later test loses its notebook and charts.
+    from helpers import standin  # noqa: F401
+
+    from analysis.pipeline import kernels
+    from analysis.render import charts
+
+    assert charts.all_charts.__module__ == "analysis.render.charts.build"
+    assert kernels.execute_notebook.__module__ == "analysis.pipeline.kernels"

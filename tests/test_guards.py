@@ -280,6 +280,22 @@ def test_malformed_xml_in_the_exact_path(tmp_path, tiny_instrument, good_xlsx):
     assert f"part {SHEET} is not well-formed XML" in text and "at line" in text
 
 
+def test_a_cell_written_twice_is_refused(tmp_path, tiny_instrument, good_xlsx):
+    # Row 7 holds B7 = Yes and then B7 again = No: the reader would keep No without a word.
+    twice = '<row r="7"><c r="B7" t="inlineStr"><is><t>Yes</t></is></c>'
+    twice += '<c r="B7" t="inlineStr"><is><t>No</t></is></c></row>'
+    path = _sheet(good_xlsx, tmp_path, lambda x: x.replace("</sheetData>", twice + "</sheetData>"))
+    text = refused(path, tiny_instrument)
+    assert f"a sheet ({SHEET}) holds 1 cell written twice (B7)" in text
+
+
+def test_mismatched_tag_in_the_fast_path_is_refused(tmp_path, tiny_instrument, good_xlsx):
+    # Every cell is in the fast path's form; only a closing tag is misspelt.
+    path = _sheet(good_xlsx, tmp_path, lambda x: x.replace("</row>", "</rox>", 1))
+    text = refused(path, tiny_instrument)
+    assert f"part {SHEET} is not well-formed XML: mismatched tag at line" in text
+
+
 def test_utf16_part_is_measured_exactly(tmp_path, tiny_instrument, good_xlsx):
     with zipfile.ZipFile(good_xlsx) as zi:
         xml = zi.read(SHEET).decode().replace('encoding="UTF-8"', 'encoding="UTF-16"')

@@ -108,7 +108,11 @@ def test_zip_with_garbage_parts(tmp_path, tiny_instrument):
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("[Content_Types].xml", "<Types/>")
         zf.writestr("xl/workbook.xml", "not xml at all <<<")
-    assert "cases.xlsx: is not a readable workbook" in refused(path, tiny_instrument, tmp_path)
+    # The guard's scan finds the unbalanced markup and expat names it, before any reader.
+    assert (
+        "cases.xlsx: is not a readable xlsx workbook (part xl/workbook.xml is not well-formed "
+        "XML: syntax error at line 1)"
+    ) in refused(path, tiny_instrument, tmp_path)
 
 
 def test_plain_zip_is_not_a_workbook(tmp_path, tiny_instrument):
@@ -161,6 +165,31 @@ def test_xlsx_named_xls_is_read_by_content(tmp_path, tiny_instrument, good_xlsx)
     path = tmp_path / "cases.xls"
     path.write_bytes(good_xlsx.read_bytes())
     assert len(read_cases(path, tiny_instrument)) == 5
+
+
+def test_a_quote_never_closed_is_named_once(tmp_path, tiny_instrument, rows):
+    # Line 1 is the header; line 3 (the second case) gets a quote before its first value.
+    # Line 5 holds a note in quotes with a comma, so the stray quote "closes" there and
+    # the records shift: the parsers alone would report misplaced answers, not the quote.
+    rows[3]["notes"] = "seen, then moved"
+    cells = grid(rows)
+    lines = write_csv(tmp_path / "x.csv", cells).read_text().splitlines(keepends=True)
+    assert lines[4].count('"') == 2  # the note, quoted by the csv writer
+    lines[2] = '"' + lines[2]
+    path = tmp_path / "cases.csv"
+    path.write_text("".join(lines))
+    text = refused(path, tiny_instrument, tmp_path)
+    assert text.startswith("1 problem in cases.csv:")
+    assert "cases.csv: line 3: a quote opened here is never closed" in text
+
+
+def test_a_quoted_note_across_lines_is_read(tmp_path, tiny_instrument, rows):
+    # A note over two lines with quotes inside, as Excel writes it: quoted, quotes doubled.
+    rows[1]["notes"] = 'two lines,\nand a "quoted" word'
+    path = write_csv(tmp_path / "cases.csv", grid(rows))
+    assert '"two lines,\nand a ""quoted"" word"' in path.read_text()
+    df = read_cases(path, tiny_instrument)
+    assert len(df) == 5 and df["case_id"].tolist() == [r["case_id"] for r in rows]
 
 
 def test_nul_bytes_in_csv(tmp_path, tiny_instrument):
@@ -623,3 +652,58 @@ def test_instrument_option_pointing_at_a_device(tmp_path, good_xlsx, capsys):
     args = ["ingest", str(good_xlsx), "--trust", "t", "--instrument", "/dev/zero"]
     assert cli.main([*args, "--out-dir", str(tmp_path / "out")]) == 2
     assert "instrument /dev/zero is a device, pipe or socket" in capsys.readouterr().err
+
+
+# -- concurrent runs -------------------------------------------------------------------------
+
+HOLD = """
+import sys
+from analysis.locks import locked
+with locked(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def _hold(final):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(final)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert proc.stdout.readline() == b"held\n"
+    return proc
+
+
+@pytest.mark.parametrize("elsewhere", [False, True])
+def test_a_second_ingest_for_one_file_is_refused(tmp_path, good_xlsx, tiny_instrument, elsewhere):
+    # Another run holds the lock: ingest refuses, names its pid, writes nothing; once the
+    # lock is free it runs. Into the processed folder, the lock is report's (beside the
+    # organisation's outputs); into another folder, the lock beside the file.
+    from analysis import config
+    from analysis.locks import Busy
+
+    out = tmp_path / "elsewhere" if elsewhere else config.PROCESSED_DIR
+    holder = _hold(out / "t" if elsewhere else config.trust_output_dir("t"))
+    try:
+        with pytest.raises(Busy, match=rf"another run for t is in progress \(pid {holder.pid}"):
+            ingest_file(good_xlsx, "t", tiny_instrument, out_dir=out if elsewhere else None)
+        assert not (out / "t.parquet").exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert ingest_file(good_xlsx, "t", tiny_instrument, out_dir=out).n_cases == 5
+    (out / "t.parquet").unlink()
+
+
+def test_ingest_elsewhere_does_not_wait_for_a_report(tmp_path, good_xlsx, tiny_instrument):
+    from analysis import config
+
+    holder = _hold(config.trust_output_dir("t"))  # a report for t, running
+    try:
+        out = tmp_path / "elsewhere"
+        assert ingest_file(good_xlsx, "t", tiny_instrument, out_dir=out).n_cases == 5
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)

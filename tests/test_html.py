@@ -30,6 +30,7 @@ ALLOWED_ATTRIBUTES = {
     "scope",
     "colspan",
     "role",
+    "tabindex",  # a table's scrolling region is focusable, to scroll it from the keyboard
     "aria-label",
     export.CHART_MARKER,
 }
@@ -136,9 +137,10 @@ def test_aggregate_fragments_escape_hostile_names(findings, inst):
     f = fixture_findings()
     agg = pd.concat([f.assign(trust=NAME), f.assign(trust=AGGREGATE)], ignore_index=True)
     intro = _assert_inert(aggregate.intro_html(agg, inst, "internal"))
-    assert f"Organisations: {NAME}." in intro
+    # Named as the reports name organisations (capitalised words), still only text.
+    assert f"Organisations: {aggregate.display_name(NAME)}." in intro
     table = _assert_inert(aggregate.score_table_html(agg, inst))
-    assert NAME in table
+    assert aggregate.display_name(NAME) in table
 
 
 def test_chart_html_escapes_hostile_names(findings, inst):

@@ -15,6 +15,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from helpers.workbooks import expected, fill_template, grid, valid_rows, write_csv, write_xlsx
@@ -54,7 +55,8 @@ def test_round_trip_template_default_instrument(tmp_path, default_instrument):
     assert warnings == []
     free = [c for c, d in inst.case_details.items() if d.type == "free_text"]
     assert list(df.columns) == [c for c in inst.columns if c not in free] + ["source_row"]
-    assert df["source_row"].tolist() == list(range(2, 27))
+    # Cases start on row 3, under the wording and id rows: 25 cases are rows 3 to 27.
+    assert df["source_row"].tolist() == list(range(3, 28))
     assert (df["trust"] == "test-trust").all()
     rows = [{**r, "trust": "test-trust"} for r in rows]
     _compare(df, inst, rows)
@@ -208,7 +210,7 @@ def test_answer_contradicts_skip_rule(tmp_path, tiny_instrument, tiny_rows):
     p = _one(_problems(path, tiny_instrument), i + 2, "q_typed")
     rt = tiny_rows[i]["report_type"]
     assert p.message == (
-        f"answered 'Yes' but the question does not apply to this case (report_type is {rt}; "
+        f"answered 'Yes' but the question does not apply to this case (report_type is '{rt}'; "
         "it applies only when report_type is Typed); leave it blank or answer Not applicable"
     )
 
@@ -219,7 +221,7 @@ def test_factor_progress_without_factor(tmp_path, tiny_instrument, tiny_rows):
     path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
     p = _one(_problems(path, tiny_instrument), i + 2, "f_alcohol_progress")
     assert "answered 'no' but the question does not apply" in p.message
-    assert "f_alcohol_identified is No" in p.message
+    assert "f_alcohol_identified is 'No'" in p.message
 
 
 def test_blank_where_question_applies(tmp_path, tiny_instrument, tiny_rows):
@@ -228,7 +230,19 @@ def test_blank_where_question_applies(tmp_path, tiny_instrument, tiny_rows):
     path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
     p = _one(_problems(path, tiny_instrument), i + 2, "q_typed")
     assert p.message.startswith("is blank but the question applies to this case")
-    assert "report_type is Typed" in p.message
+    assert "(report_type is 'Typed')" in p.message
+
+
+def test_a_case_detail_coded_none_is_quoted_not_mistaken_for_blank(
+    tmp_path, tiny_instrument, tiny_rows
+):
+    # report_type's code None means "no report prepared"; the message quotes it, so it
+    # cannot be read as a blank report_type.
+    i = _first_with(tiny_instrument, tiny_rows, "report_type", ("None",))
+    _set(tiny_rows, i, q_typed="Yes")
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    p = _one(_problems(path, tiny_instrument), i + 2, "q_typed")
+    assert "(report_type is 'None'; it applies only when report_type is Typed)" in p.message
 
 
 def test_blank_answer_without_skip_rule(tmp_path, tiny_instrument, tiny_rows):
@@ -567,8 +581,8 @@ def test_any_of_rule_problems_name_the_rule(tmp_path, any_of_instrument):
     path = write_xlsx(tmp_path / "bad.xlsx", grid(rows))
     problems = _problems(path, any_of_instrument)
     assert _one(problems, 2, "q_oversight").message.startswith(
-        "is blank but the question applies to this case (case_type is Licence, q_typed is "
-        "Not applicable); answer it"
+        "is blank but the question applies to this case (case_type is 'Licence', q_typed is "
+        "'Not applicable'); answer it"
     )
     assert "it applies only when case_type is Licence, or q_typed is Yes)" in (
         _one(problems, 3, "q_oversight").message
@@ -685,3 +699,61 @@ def test_importing_ingest_loads_no_later_phase():
     loaded = proc.stdout.split()
     assert "analysis.ingest.read" in loaded and "analysis.instrument" in loaded
     assert [m for m in loaded if _later_phase(m)] == []
+
+
+# -- two-row header (the template's) and one-row header (older workbooks) ---------------------
+
+
+def _wording(inst, columns):
+    return [f"Wording of {c}" for c in columns]
+
+
+def test_two_row_header_wording_then_ids(tmp_path, tiny_instrument, tiny_rows):
+    cells = grid(tiny_rows)
+    cells = [_wording(tiny_instrument, cells[0]), *cells]
+    path = write_xlsx(tmp_path / "cases.xlsx", cells)
+    df = read_cases(path, tiny_instrument, language="en")
+    # Six cases under the wording (row 1) and the ids (row 2): Excel rows 3 to 8.
+    assert df["source_row"].tolist() == [3, 4, 5, 6, 7, 8]
+    assert list(df["case_id"].astype(str)) == [str(r["case_id"]) for r in tiny_rows]
+
+
+def test_one_row_header_still_read(tmp_path, tiny_instrument, tiny_rows):
+    path = write_xlsx(tmp_path / "cases.xlsx", grid(tiny_rows))
+    df = read_cases(path, tiny_instrument, language="en")
+    assert df["source_row"].tolist() == [2, 3, 4, 5, 6, 7]
+
+
+def test_wording_spelt_like_an_id_is_still_wording(tmp_path, tiny_instrument, tiny_rows):
+    # A case detail labelled "Trust" reads like the id trust: row 2 still has more ids.
+    cells = grid(tiny_rows)
+    wording = _wording(tiny_instrument, cells[0])
+    wording[0] = "trust"
+    path = write_xlsx(tmp_path / "cases.xlsx", [wording, *cells])
+    assert read_cases(path, tiny_instrument, language="en")["source_row"].tolist()[0] == 3
+
+
+def test_a_row_above_the_ids_with_a_gap_is_refused(tmp_path, tiny_instrument, tiny_rows):
+    # Not a wording row: one column has no text above its id, so no guess is made.
+    cells = grid(tiny_rows)
+    wording = _wording(tiny_instrument, cells[0])
+    wording[3] = None
+    path = write_xlsx(tmp_path / "cases.xlsx", [wording, *cells])
+    (p,) = _problems(path, tiny_instrument)
+    assert p.row == 2 and "is on row 2, not row 1: delete row 1" in p.message
+
+
+def test_blank_condition_is_called_blank():
+    # The case text of a skip-rule message: a blank cell is "blank", never "None" or "nan"
+    # ("None" is also a report_type code, so it would say something else).
+    from analysis.ingest.validate import _case_text
+
+    norm = pd.DataFrame({"report_type": [None, "None", np.nan], "gender": ["Male", pd.NA, "F"]})
+    # Values are quoted as typed, so the code 'None' cannot be mistaken for a blank.
+    assert (
+        _case_text(norm, 0, ["report_type", "gender"]) == "report_type is blank, gender is 'Male'"
+    )
+    assert (
+        _case_text(norm, 1, ["report_type", "gender"]) == "report_type is 'None', gender is blank"
+    )
+    assert _case_text(norm, 2, ["report_type"]) == "report_type is blank"

@@ -1,5 +1,6 @@
 """Notebook kernels run over IPC sockets, so parallel runs cannot collide on TCP ports."""
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,6 +13,14 @@ from analysis.pipeline.kernels import IPCKernelManager, execute_notebook
 def test_kernel_manager_uses_ipc():
     km = IPCKernelManager(kernel_name="python3")
     assert km.transport == "ipc"
+
+
+def test_socket_paths_are_unique_before_the_connection_file_is_named():
+    # jupyter_client reads ``ip`` before it names the connection file, so the fallback
+    # path alone must keep kernels of parallel runs (other processes) apart.
+    a, b = IPCKernelManager(kernel_name="python3"), IPCKernelManager(kernel_name="python3")
+    assert a.connection_file == "" and a.ip != b.ip
+    assert f"kernel-{os.getpid()}-" in Path(a.ip).name
 
 
 @pytest.mark.notebooks
@@ -116,3 +125,17 @@ def test_sigterm_mid_notebook_kills_its_kernel_and_stops(tmp_path):
     with pytest.raises(ProcessLookupError):  # the kernel is gone
         os.kill(pid, 0)
     assert glob.glob(f"{ip}-*") == []  # and so are its sockets
+
+
+def test_papermill_is_quiet_once_a_signal_stopped_the_run(monkeypatch, caplog):
+    import logging
+    import signal
+
+    from analysis.pipeline import interrupts
+
+    log = logging.getLogger("papermill")
+    with caplog.at_level(logging.ERROR, logger="papermill"):
+        log.error("a real failure")
+        monkeypatch.setattr(interrupts, "_received", signal.SIGTERM)
+        log.error("Error occurred while starting new kernel client for kernel x: Kernel died")
+    assert [r.getMessage() for r in caplog.records] == ["a real failure"]

@@ -173,6 +173,13 @@ def test_user_strings_are_escaped(inst, findings):
     assert XSS not in prov
 
 
+def test_synthetic_data_is_marked_in_the_title_block(inst, findings):
+    demo = narrative.title_block("Demo", inst, "internal", findings, synthetic=True)
+    assert 'class="synthetic-banner"' in demo and "invented cases" in demo
+    real = narrative.title_block("Real", inst, "internal", findings)
+    assert "synthetic-banner" not in real and "invented" not in real
+
+
 # -- appendices -----------------------------------------------------------------------------
 
 
@@ -250,7 +257,7 @@ def test_a_question_with_no_relevant_case_is_not_marked_suppressed(inst, finding
     df = _set(findings, mask, numerator=0, denominator=0, percent=pd.NA, flags="low")
     html = narrative.question_table(df, inst, "O4")
     row = html.split("Police checks on domestic abuse")[1].split("</tr>")[0]
-    assert "[c]" not in row and "0 of 0" in row and "[low]" in row
+    assert "[c]" not in row and "0 of 0" in row and "[u]" in row
 
 
 def test_surviving_differences_tie_in_declared_order(inst, findings):

@@ -108,6 +108,26 @@ def test_separators_join_words_but_do_not_make_an_answer():
     assert REVIEW.normalise("Sufficient, review") == "Sufficient review"
 
 
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [("-1", "Yes"), (-1, "Yes"), ("-0", "No"), ("1.", "Yes"), ("1/", "Yes"), ("-No", "No"),
+     ("Y/", "Yes"), ("/Yes", "Yes"), ("0,", "No")],
+)  # fmt: skip
+def test_a_separator_that_changes_the_token_is_refused(typed, hint):
+    # "-1" is minus one, not the tally 1; "1." and "Y/" are cut short: none is an answer.
+    # The separator rule would strip each of them to an alias, so they must be refused.
+    assert YN.read(clean_text(typed)).code is None
+    why = YN.why_not(typed)
+    assert why.startswith("is not an allowed answer (allowed: Yes, No, Not applicable)")
+    assert f"did you mean {hint!r}?" in why
+
+
+def test_separators_between_letters_still_join():
+    assert [YN.normalise(v) for v in ["Y.E.S.", "N.A.", "n/a", "No.", "1", 1.0, "0"]] == [
+        "Yes", "Not applicable", "Not applicable", "No", "Yes", "Yes", "No",
+    ]  # fmt: skip
+
+
 # -- languages -------------------------------------------------------------------------------
 
 
@@ -147,6 +167,15 @@ def test_declared_language_settles_the_ambiguity():
     # What is not ambiguous is read the same whatever the language.
     assert welsh.read("N/A").code == "Not applicable" and welsh.read("N/A").by_language is None
     assert english.read("Naddo").code == "No"
+
+
+def test_an_answer_of_another_language_says_so():
+    english = bilingual("en")
+    ie = english.read("Ie")
+    assert ie.code == "Yes" and ie.foreign == "cy" and ie.by_language is None
+    assert bilingual("cy").read("Ie").foreign is None
+    assert bilingual().read("Ie").foreign is None  # undeclared: no language to differ from
+    assert english.read("Y").foreign is None and english.read("TRUE").foreign is None
 
 
 def test_loose_match_is_ambiguous_too():

@@ -8,7 +8,7 @@ from fixtures_findings import fixture_findings, fixture_instrument
 
 from analysis.engine.findings import conform
 from analysis.render import present
-from analysis.render.present import LOW, C, Z
+from analysis.render.present import LOW, C, U, X, Z
 
 
 @pytest.fixture(scope="module")
@@ -95,25 +95,57 @@ def test_plural_and_lists():
 
 
 def test_markers_of_a_row():
-    assert present.markers("low;c") == "[low] [c]"
+    # The findings flag "low" is shown as the Analysis Function's [u] (low reliability).
+    assert present.markers("low;c") == "[u] [c]"
     assert present.markers("secondary") == "[c]"
-    assert present.markers({"low"}) == "[low]"
+    assert present.markers({"low"}) == "[u]"
     assert present.markers("") == ""
     assert present.is_suppressed("low;secondary") and not present.is_suppressed("low")
 
 
+def test_the_markers_are_the_analysis_functions():
+    assert [m.symbol for m in present.MARKERS] == ["[c]", "[u]", "[x]", "[z]"]
+    assert U is LOW
+    assert "[low]" in LOW.explanation  # the change is explained where the marker is
+
+
 def test_marker_key_lists_markers_in_table_order():
     assert present.marker_key([LOW, C]) == (
-        "[c] suppressed to protect confidentiality; [low] fewer than 10 relevant cases"
+        "[c] suppressed to protect confidentiality; [u] low reliability: fewer than 10 "
+        "relevant cases"
     )
-    assert present.marker_key([Z], ", ") == "[z] not applicable"
+    assert present.marker_key([Z, X], ", ") == "[x] not available, [z] not applicable"
 
 
 def test_markers_for_the_audience():
     # Only publication suppresses: internal outputs describe [c] only if a flag carries it.
-    assert present.markers_for("internal", ["low", "", "low"]) == (LOW, Z)
-    assert present.markers_for("internal", ["low;c"]) == (C, LOW, Z)
-    assert present.markers_for("publication") == (C, LOW, Z)
+    assert present.markers_for("internal", ["low", "", "low"]) == (LOW, X, Z)
+    assert present.markers_for("internal", ["low;c"]) == (C, LOW, X, Z)
+    assert present.markers_for("publication") == (C, LOW, X, Z)
+
+
+def test_markers_for_what_an_output_shows():
+    # Only the markers found among the texts shown are kept: "[u] [c]" is two of them.
+    assert present.markers_for("publication", used=["[u] [c]", "12", "Norwich"]) == (C, LOW)
+    assert present.markers_for("internal", used=["[u] [c]"]) == (LOW,)
+    assert present.markers_for("internal", used=["[z]", "[low]"]) == (Z,)
+
+
+def test_missing_marker_follows_the_base():
+    assert present.missing_marker(0) is Z
+    assert present.missing_marker(0.0) is Z
+    assert present.missing_marker(12) is X
+    assert present.missing_marker(pd.NA) is X
+    assert present.missing_marker(None) is X
+
+
+def test_p_cell():
+    assert present.p_cell(0.0004) == "<0.001"
+    assert present.p_cell(0.00099) == "<0.001"
+    assert present.p_cell(0.001) == 0.001
+    assert present.p_cell(0.0125) == 0.013  # half up, not to the even 0.012
+    assert present.p_cell(0.31) == 0.31
+    assert present.p_cell(float("nan")) == "[x]"
 
 
 # -- names ----------------------------------------------------------------------------------

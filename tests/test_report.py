@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -22,7 +23,7 @@ from analysis.cli import main
 from analysis.engine import run as engine
 from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext
 from analysis.errors import UserError
-from analysis.pipeline import report
+from analysis.pipeline import report, state
 
 XSS = "<script>alert(1)</script>"
 TRUST = "test-trust"
@@ -209,6 +210,18 @@ def test_report_prints_the_html_path_and_writes_every_output(pipeline):
 
 
 @pytest.mark.notebooks
+def test_tables_of_real_data_are_not_marked_synthetic(pipeline):
+    # The pipeline's workbook is written by the tests, not the demo generator.
+    import openpyxl
+
+    wb = openpyxl.load_workbook(pipeline["out"] / "tables.xlsx")
+    words = " ".join(
+        str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value
+    )
+    assert "synthetic" not in words.lower()
+
+
+@pytest.mark.notebooks
 def test_html_is_offline_and_counts_its_charts(pipeline):
     html = (pipeline["out"] / "report.html").read_text(encoding="utf-8")
     assert '<script src="http' not in html
@@ -303,6 +316,26 @@ def test_invalid_workbook_leaves_previous_report_untouched(pipeline, tmp_path):
     assert [p.name for p in (pipeline["tmp"] / "outputs").iterdir()] == [TRUST]
 
 
+@pytest.mark.notebooks
+def test_a_batch_after_the_report_skips_the_organisation(pipeline):
+    # (After the test above: the batch writes outputs/aggregate/batch-summary.json.)
+    # The report recorded the state a batch records; nothing changed since (the second
+    # report read a copy of the same workbook), so the batch reruns nothing.
+    out = pipeline["out"]
+    assert (out / state.STATE_FILE).is_file()
+    run = subprocess.run(
+        [sys.executable, "-m", "analysis", "batch", "--no-progress", "--no-aggregate"],
+        cwd=pipeline["tmp"],
+        env=pipeline["env"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"{TRUST}: skipped (unchanged)" in run.stdout.splitlines()
+    assert "0 ok, 1 skipped (up to date), 0 failed" in run.stdout
+
+
 def test_completeness_counts_answers_per_column():
     cases = pd.DataFrame({"a": [1, None, 3], "b": [None, None, "x"]})
     got = report.completeness(cases)
@@ -317,3 +350,128 @@ def test_load_cases_drops_identifiers(tmp_path, tiny_instrument):
     pd.DataFrame({"case_id": ["C1", "C2"], "case_type": ["Licence", "Licence"]}).to_parquet(path)
     got = report.load_cases("t", tiny_instrument, path)
     assert list(got.columns) == ["case_type"] and len(got) == 2
+
+
+# -- an own workbook: whose outputs it may replace -------------------------------------------
+
+
+def _own_book(path: Path, tiny, trust: str | None) -> Path:
+    rows = valid_rows(tiny, 3)
+    for row in rows:
+        row["trust"] = trust
+    return write_xlsx(path, grid(rows))
+
+
+def _old_report(folder: Path, input_sha256: str | None) -> None:
+    """A folder as a finished run leaves it (only the files the guard looks at)."""
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_text("<p>old</p>")
+    (folder / "provenance.json").write_text(json.dumps({"input_sha256": input_sha256}))
+
+
+def test_choose_organisation():
+    assert report.choose_organisation("x", None) == ("x", None)
+    assert report.choose_organisation(None, None) == (config.DEFAULT_TRUST, None)  # the demo
+
+
+def test_check_replaceable(tmp_path):
+    book = tmp_path / "b.csv"
+    book.write_bytes(b"case_id\n1\n")
+    same = hashlib.sha256(b"case_id\n1\n").hexdigest()
+    report.check_replaceable(tmp_path / "none", book, "x")  # nothing there yet
+    reproduced = tmp_path / "reproduced"
+    reproduced.mkdir()
+    (reproduced / "reproduction.json").write_text("{}")  # another command's file: no report
+    report.check_replaceable(reproduced, book, "x")
+    _old_report(tmp_path / "same", same)
+    report.check_replaceable(tmp_path / "same", book, "x")  # the same data, rerun
+    _old_report(tmp_path / "other", "0" * 64)
+    with pytest.raises(UserError, match="another workbook.*name the organisation: --trust x"):
+        report.check_replaceable(tmp_path / "other", book, "x")
+    _old_report(tmp_path / "garbled", None)
+    (tmp_path / "garbled" / "provenance.json").write_text("{not json")
+    with pytest.raises(UserError, match="another workbook"):
+        report.check_replaceable(tmp_path / "garbled", book, "x")
+
+
+@pytest.fixture
+def own_dirs(tmp_path, monkeypatch):
+    for name in ("RAW_DIR", "PROCESSED_DIR", "OUTPUTS_DIR"):
+        monkeypatch.setattr(config, name, tmp_path / name.lower())
+    return tmp_path
+
+
+def test_an_own_workbook_never_replaces_another_report_unless_named(
+    own_dirs, tiny_instrument_path, tiny_instrument, capsys
+):
+    # A 3-case workbook whose trust column names Norfolk & Suffolk, where the demo's
+    # report (other data) already is: refused, and both the demo's report and processed
+    # cases are left as they were.
+    demo = config.trust_output_dir(config.DEFAULT_TRUST)
+    _old_report(demo, "0" * 64)
+    config.PROCESSED_DIR.mkdir()
+    config.processed_path(config.DEFAULT_TRUST).write_bytes(b"demo cases")
+    book = _own_book(own_dirs / "mine.xlsx", tiny_instrument, "Norfolk and Suffolk")
+    argv = ["report", str(book), "--instrument", str(tiny_instrument_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "organisation: norfolk-and-suffolk (from the workbook's trust column" in err
+    assert f"--trust {config.DEFAULT_TRUST}" in err and "nothing was replaced" in err
+    assert (demo / "report.html").read_text() == "<p>old</p>"
+    assert sorted(p.name for p in demo.iterdir()) == ["provenance.json", "report.html"]
+    assert config.processed_path(config.DEFAULT_TRUST).read_bytes() == b"demo cases"
+
+
+def test_an_own_workbook_is_named_after_its_file_when_its_trust_column_is_blank(
+    own_dirs, tiny_instrument_path, tiny_instrument, capsys
+):
+    # Named "Eastmere 2024.xlsx": its report would go to outputs/eastmere-2024/, where a
+    # report made from another workbook is; the demo's folder is never looked at.
+    _old_report(config.trust_output_dir("eastmere-2024"), "0" * 64)
+    book = _own_book(own_dirs / "Eastmere 2024.xlsx", tiny_instrument, None)
+    assert main(["report", str(book), "--instrument", str(tiny_instrument_path)]) == 2
+    err = capsys.readouterr().err
+    assert "organisation: eastmere-2024 (from the file name" in err
+    assert "--trust eastmere-2024" in err
+
+
+def test_a_trust_column_naming_another_organisation_than_trust_is_refused(
+    own_dirs, tiny_instrument_path, tiny_instrument, capsys
+):
+    book = _own_book(own_dirs / "mine.xlsx", tiny_instrument, "Eastmere")
+    argv = [
+        "report",
+        str(book),
+        "--trust",
+        "carrow-moor",
+        "--instrument",
+        str(tiny_instrument_path),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "names organisation 'Eastmere' in 3 rows" in err and "not carrow-moor (--trust)" in err
+    assert not config.trust_output_dir("carrow-moor").exists()
+    assert not config.processed_path("carrow-moor").exists()
+
+
+def test_charts_stop_being_drawn_once_the_run_is_interrupted(tmp_path):
+    # Drawing every chart took 40 s to minutes after Ctrl-C or SIGTERM, while the run
+    # waited for it before removing its build (issue 13, R03/R04b). Stopped: tables.xlsx
+    # (written first) and no chart; not stopped: the charts.
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    report._write_tables_and_charts(
+        fixture_findings(), fixture_instrument(), stopped, "internal", stop=stop
+    )
+    assert (stopped / "tables.xlsx").is_file()
+    assert list((stopped / "charts").iterdir()) == []
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    report._write_tables_and_charts(
+        fixture_findings(), fixture_instrument(), drawn, "internal", stop=threading.Event()
+    )
+    assert any((drawn / "charts").glob("*.png"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 from analysis import config
 from analysis.pipeline import state as batch_state
@@ -13,7 +14,8 @@ def test_why_run_reasons(tmp_path):
     out.mkdir()
     state = {"schema": 1, "input_sha256": "i", "instrument_sha256": "s"}
     state |= {"code_sha256": "c", "params_sha256": "p"}
-    assert batch_state.why_run(out, state, ["report.html"]) == "no previous successful run"
+    assert batch_state.why_run(out, state, ["report.html"]) == "no successful run recorded"
+    assert batch_state.why_run(tmp_path / "new", state, []) == "first run"
     batch_state.write_state(out, state)
     assert batch_state.why_run(out, state, []) is None
     assert batch_state.why_run(out, state, ["report.html"]) == "output missing: report.html"
@@ -25,8 +27,100 @@ def test_why_run_reasons(tmp_path):
     )
     assert batch_state.why_run(out, {**state, "instrument_sha256": "x"}, []) == "instrument changed"
     assert batch_state.why_run(out, {**state, "params_sha256": "x"}, []) == "parameters changed"
+    assert batch_state.why_run(out, {**state, "schema": 2}, []) == "batch state format changed"
     (out / batch_state.STATE_FILE).write_text("{not json")
-    assert batch_state.why_run(out, state, []) == "no previous successful run"
+    assert batch_state.why_run(out, state, []) == "no successful run recorded"
+
+
+def test_why_run_names_the_code_files_that_changed(tmp_path):
+    files = {"analysis/a.py": "1", "analysis/b.py": "1", "notebooks/10_report.ipynb": "1"}
+    old = batch_state.current_state(_book(tmp_path), None, {}, "internal", files)
+    batch_state.write_state(tmp_path, old)
+
+    def why(changed: dict[str, str]) -> str | None:
+        state = batch_state.current_state(_book(tmp_path), None, {}, "internal", files | changed)
+        return batch_state.why_run(tmp_path, state, [])
+
+    nb, a, b = "notebooks/10_report.ipynb", "analysis/a.py", "analysis/b.py"
+    assert why({}) is None
+    assert why({nb: "2"}) == "notebook 10_report.ipynb changed"
+    assert why({b: "2"}) == "code changed (analysis/b.py)"
+    assert (
+        why({a: "2", nb: "2"}) == "notebook 10_report.ipynb changed; code changed (analysis/a.py)"
+    )
+    assert why({"analysis/c.py": "1"}) == "code changed (analysis/c.py)"  # a new file counts
+
+
+def test_changed_code_names_three_files_then_counts():
+    old = {f"analysis/{c}.py": "1" for c in "abcde"}
+    new = {k: "2" for k in old}
+    assert batch_state.changed_code(old, new) == (
+        "code changed (analysis/a.py, analysis/b.py, analysis/c.py and 2 more)"
+    )
+    del new["analysis/e.py"]  # removed: a change too
+    new |= {"notebooks/x.ipynb": "1", "notebooks/y.ipynb": "1"}
+    assert batch_state.changed_code(old, new).startswith("notebooks x.ipynb, y.ipynb changed; ")
+
+
+def _book(tmp_path):
+    book = tmp_path / "book.csv"
+    book.write_bytes(b"case_id\n1\n")
+    return book
+
+
+def _notebook(cells, **extra) -> str:
+    return json.dumps(
+        {"cells": cells, "metadata": extra.pop("metadata", {}), "nbformat": 4, **extra}
+    )
+
+
+def test_notebooks_count_by_their_cells_source_only():
+    code = {"cell_type": "code", "source": ["x = 1\n", "y = 2"], "metadata": {}, "outputs": []}
+    shown = {"cell_type": "markdown", "source": "Shown", "metadata": {}}
+    hidden = {"cell_type": "markdown", "source": "Notes", "metadata": {"tags": ["report-hide"]}}
+    base = batch_state.notebook_digest(_notebook([code, shown, hidden]))
+    # What JupyterLab saves around the cells: none of it counts.
+    ran = {
+        **code,
+        "execution_count": 7,
+        "id": "abc",
+        "outputs": [{"output_type": "stream", "text": "1"}],
+        "metadata": {"scrolled": True, "tags": []},
+        "source": "x = 1   \ny = 2\n\n",  # trailing spaces and blank lines, one string
+    }
+    notes = {**hidden, "source": "Other notes"}  # a hidden cell's text
+    saved = _notebook([ran, shown, notes], metadata={"kernelspec": {"name": "other"}})
+    assert batch_state.notebook_digest(saved) == base
+    # What the notebook runs or shows: each counts.
+    assert (
+        batch_state.notebook_digest(_notebook([{**code, "source": "x = 2\ny = 2"}, shown, hidden]))
+        != base
+    )
+    assert (
+        batch_state.notebook_digest(_notebook([code, {**shown, "source": "New"}, hidden])) != base
+    )
+    assert batch_state.notebook_digest(_notebook([shown, code, hidden])) != base  # order
+    assert batch_state.notebook_digest(_notebook([code, hidden])) != base  # a cell removed
+    # Leading whitespace is code (Python indentation).
+    assert (
+        batch_state.notebook_digest(_notebook([{**code, "source": " x = 1\ny = 2"}, shown, hidden]))
+        != base
+    )
+    # Not a notebook: its bytes.
+    assert batch_state.notebook_digest("{broken") == hashlib.sha256(b"{broken").hexdigest()
+
+
+def test_code_hash_ignores_a_notebook_saved_with_outputs(tmp_path):
+    pkg, nbs = tmp_path / "analysis", tmp_path / "notebooks"
+    pkg.mkdir()
+    nbs.mkdir()
+    cell = {"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": []}
+    (nbs / "10_report.ipynb").write_text(_notebook([cell]))
+    before = batch_state.code_digests(pkg, nbs)
+    (nbs / "10_report.ipynb").write_text(
+        _notebook([{**cell, "execution_count": 1, "outputs": [{"text": "1"}]}], metadata={"a": 1})
+    )
+    assert batch_state.code_digests(pkg, nbs) == before
 
 
 def test_code_hash_tracks_sources_and_notebooks(tmp_path):
@@ -41,8 +135,12 @@ def test_code_hash_tracks_sources_and_notebooks(tmp_path):
     (pkg / "a.py").write_text("x = 2")
     h1 = batch_state.code_hash(pkg, nbs)
     assert h1 != h0
-    (nbs / "10_report.ipynb").write_text('{"cells": []}')
+    (nbs / "10_report.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "1"}]}')
     assert batch_state.code_hash(pkg, nbs) != h1
+    (pkg / "b.py").write_text("x = 2")  # a file added
+    h2 = batch_state.code_hash(pkg, nbs)
+    (pkg / "b.py").rename(pkg / "c.py")  # renamed, same contents
+    assert batch_state.code_hash(pkg, nbs) != h2
     assert len(batch_state.code_hash(None, None)) == 64  # the real package hashes
 
 

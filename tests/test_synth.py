@@ -281,3 +281,24 @@ def test_demo_workbooks_from_before_the_manifest_are_judged_by_their_save_stamp(
     assert "refreshed" in text.split("carrow-moor.xlsx")[0].splitlines()[-1]
     assert "kept" in text.split("kestrel-downs.xlsx")[0].splitlines()[-1]
     assert (out / "kestrel-downs.xlsx").read_bytes() == saved
+
+
+def test_generated_workbooks_are_known_synthetic_even_once_edited(tmp_path, tiny_instrument):
+    import openpyxl
+
+    from analysis.instrument.template import write_template
+    from analysis.synthetic.demo import is_synthetic
+
+    inst = load_instrument(tiny_instrument)
+    out = tmp_path / "t.xlsx"
+    synth.write_workbook(synth.generate(tiny_profile(6), instrument=inst), out, inst)
+    assert is_synthetic(out)
+    # Saved again by another program (here openpyxl, as Excel would): still invented cases.
+    wb = openpyxl.load_workbook(out)
+    wb.active["A2"] = "edited"
+    wb.save(out)
+    assert is_synthetic(out)
+    # A workbook made from the template, to be filled in with real cases, is not.
+    blank = write_template(tmp_path / "blank.xlsx", inst)
+    assert not is_synthetic(blank)
+    assert not is_synthetic(tmp_path / "missing.xlsx")

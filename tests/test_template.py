@@ -7,7 +7,13 @@ import pytest
 
 from analysis import cli
 from analysis.errors import UserError
-from analysis.instrument.template import column_info, write_template
+from analysis.instrument.template import (
+    GROUP_COLOURS,
+    column_group,
+    column_info,
+    header_text,
+    write_template,
+)
 
 
 @pytest.fixture
@@ -18,15 +24,60 @@ def tiny_book(tmp_path, tiny_instrument):
 
 def test_sheets_and_header(tiny_book, tiny_instrument):
     # settings: the tiny instrument declares languages (English and Welsh).
-    assert tiny_book.sheetnames == ["cases", "dictionary", "codes", "settings"]
+    assert tiny_book.sheetnames == ["instructions", "cases", "dictionary", "codes", "settings"]
     ws = tiny_book["cases"]
-    assert [c.value for c in ws[1]] == tiny_instrument.columns
-    assert ws.max_row == 1  # blank: header only
-    assert ws.freeze_panes == "B2"
+    # Row 1: the wording people read; row 2: the ids ingest reads.
+    assert [c.value for c in ws[2]] == tiny_instrument.columns
+    typed = tiny_instrument.columns.index("q_typed")
+    assert ws[1][typed].value == "1.1 Was the typed report sufficient?"
+    assert ws.max_row == 2  # blank: header only
+    assert ws.freeze_panes == "B3"  # both header rows and the case id column
     assert tiny_book["codes"].sheet_state == "hidden"
     assert tiny_book["cases"].sheet_state == "visible"
-    widths = [ws.column_dimensions[chr(65 + i)].width for i in range(len(tiny_instrument.columns))]
-    assert all(10 <= w <= 42 for w in widths)
+    # openpyxl keeps one entry per run of equal widths (min to max).
+    widths = {i: d.width for d in ws.column_dimensions.values() for i in range(d.min, d.max + 1)}
+    assert sorted(widths) == list(range(1, len(tiny_instrument.columns) + 1))
+    assert all(18 <= w <= 42 for w in widths.values())
+
+
+def test_header_text_and_groups(tiny_instrument):
+    assert header_text(tiny_instrument, "q_typed") == "1.1 Was the typed report sufficient?"
+    detail = next(iter(tiny_instrument.case_details))
+    assert header_text(tiny_instrument, detail).startswith(
+        tiny_instrument.case_details[detail].label
+    )
+    assert column_group(tiny_instrument, detail) == "details"
+    assert (
+        column_group(tiny_instrument, "q_typed") == tiny_instrument.questions["q_typed"].outcomes[0]
+    )
+
+
+def test_columns_coloured_by_outcome(tiny_book, tiny_instrument):
+    ws = tiny_book["cases"]
+    for i, cid in enumerate(tiny_instrument.columns):
+        want = GROUP_COLOURS[column_group(tiny_instrument, cid)].lstrip("#")
+        for row in (1, 2):
+            assert ws.cell(row, i + 1).fill.fgColor.rgb.endswith(want), (cid, row)
+    # The instructions explain the colours with the outcomes' names.
+    text = [c.value for c in tiny_book["instructions"]["A"] if c.value]
+    assert text[0] == "How to fill in this case workbook"
+    assert any("from row 3" in t for t in text)
+    o = tiny_instrument.questions["q_typed"].outcomes[0]
+    assert f"{o} {tiny_instrument.outcomes[o].name}" in text
+    assert "Case details" in text
+
+
+def test_the_template_filled_in_is_read(tmp_path, tiny_instrument):
+    from helpers.workbooks import fill_template, valid_rows
+
+    from analysis.ingest import read_cases
+
+    rows = valid_rows(tiny_instrument, 3)
+    template = write_template(tmp_path / "t.xlsx", tiny_instrument)
+    filled = fill_template(template, rows, tmp_path / "filled.xlsx")
+    df = read_cases(filled, tiny_instrument, language="en")
+    assert len(df) == 3
+    assert list(df["case_id"].astype(str)) == [str(r["case_id"]) for r in rows]
 
 
 def _validations(ws):
@@ -41,11 +92,11 @@ def test_dropdowns_on_every_coded_column(tiny_book, tiny_instrument):
     ws = tiny_book["cases"]
     codes = tiny_book["codes"]
     dvs = _validations(ws)
-    header = [c.value for c in ws[1]]
+    header = [c.value for c in ws[2]]
     coded = tiny_instrument.coded_columns()
     assert coded
     for i, cid in enumerate(header):
-        dv = dvs[f"{chr(65 + i)}2"]
+        dv = dvs[f"{chr(65 + i)}3"]  # from the first case row
         if cid not in coded:
             assert dv.type != "list"
             continue
@@ -62,12 +113,12 @@ def test_dropdowns_on_every_coded_column(tiny_book, tiny_instrument):
 def test_input_messages_and_counts(tiny_book, tiny_instrument):
     ws = tiny_book["cases"]
     dvs = _validations(ws)
-    header = [c.value for c in ws[1]]
-    q_typed = dvs[f"{chr(65 + header.index('q_typed'))}2"]
+    header = [c.value for c in ws[2]]
+    q_typed = dvs[f"{chr(65 + header.index('q_typed'))}3"]
     assert q_typed.promptTitle == "q_typed"
     assert q_typed.prompt.startswith("Was the typed report sufficient?")
     assert "only when report_type is Typed" in q_typed.prompt
-    n = dvs[f"{chr(65 + header.index('n_oms'))}2"]
+    n = dvs[f"{chr(65 + header.index('n_oms'))}3"]
     assert (n.type, n.formula1, n.formula2) == ("whole", "1", "5")
 
 
@@ -89,7 +140,7 @@ def test_default_instrument_long_lists_and_limits(tmp_path, default_instrument):
     path = write_template(tmp_path / "t.xlsx", default_instrument)
     wb = openpyxl.load_workbook(path)
     ws = wb["cases"]
-    assert [c.value for c in ws[1]] == default_instrument.columns
+    assert [c.value for c in ws[2]] == default_instrument.columns
     for dv in ws.data_validations.dataValidation:
         assert len(dv.prompt or "") <= 255 and len(dv.promptTitle or "") <= 32
         if dv.type == "list":
@@ -147,7 +198,7 @@ def test_settings_sheet_declares_the_language(tmp_path, tiny_book, tiny_instrume
 def test_no_settings_sheet_without_languages(tmp_path, tiny_instrument):
     tiny_instrument.languages = {}
     book = openpyxl.load_workbook(write_template(tmp_path / "t.xlsx", tiny_instrument))
-    assert book.sheetnames == ["cases", "dictionary", "codes"]
+    assert book.sheetnames == ["instructions", "cases", "dictionary", "codes"]
 
 
 def test_rules_sheet_lists_every_consistency_rule(tmp_path, default_instrument):

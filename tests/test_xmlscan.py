@@ -117,7 +117,7 @@ def test_fast_path_agrees_with_expat(rows, chunk, hidden):
         '<c r="b2"/>',
         '<c r="B2 "/>',
         '<c r="ABCD2"/>',
-        '<c r="B12345678"/>',
+        '<c r="B12345678"/>',  # pragma: allowlist secret
         "<c/>",
         "<c>",
     ],
@@ -126,3 +126,40 @@ def test_forms_the_fast_path_leaves_to_expat(cell):
     xml = f'<worksheet {NS}><sheetData><row r="2">{cell}</row></sheetData></worksheet>'
     ok, _ = fast(xml.encode(), 16)
     assert not ok
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        ("</row>", "</rox>"),  # a misspelt closing tag: the counts of <row> and </row> differ
+        ("</c>", ""),  # a cell left open
+        ("</v>", "</x>"),  # a value closed by another name
+        ("</sheetData>", ""),  # an element left open
+    ],
+)
+def test_tags_that_do_not_pair_up_go_to_expat(broken):
+    xml = sheet({0: [0, 1], 1: [0]}).decode().replace(*broken, 1).encode()
+    for chunk in (3, 64, 10**6):
+        assert not fast(xml, chunk)[0], chunk
+    with pytest.raises(Exception, match="mismatched tag|unclosed token|no element found"):
+        exact(xml)
+
+
+def test_empty_rows_and_cells_pair_up():
+    xml = sheet({0: [0]}).replace(
+        b"</sheetData>", b'<row r="3"/><row r="4"><c r="A4" s="1"/></row></sheetData>'
+    )
+    for chunk in (1, 2, 5, 10**6):  # a `/>` split across chunks is counted once
+        ok, scan = fast(xml, chunk)
+        assert ok and scan.cells == 2, chunk
+
+
+def test_cells_out_of_order_or_twice_go_to_expat_which_lists_the_twice():
+    # A1, B1 then A1 again on a second row element: expat places and names them.
+    xml = sheet({0: [0, 1]}).replace(
+        b"</sheetData>", b'<row r="1"><c r="A1"><v>2</v></c></row></sheetData>'
+    )
+    for chunk in (4, 10**6):
+        assert not fast(xml, chunk)[0]
+    assert exact(xml).twice == ["A1"]
+    assert exact(sheet({0: [0, 1], 3: [2]})).twice == []

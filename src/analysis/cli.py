@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "batch": ("analysis.pipeline.batch", "run the report pipeline for many workbooks in parallel"),
     "aggregate": ("analysis.pipeline.aggregate", "build the cross-organisation aggregate report"),
+    "pdf": ("analysis.render.pdf", "print a report to an A4 PDF (headless Chromium)"),
 }
 
 

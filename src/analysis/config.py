@@ -32,7 +32,7 @@ DEFAULT_INSTRUMENT = INSTRUMENTS_DIR / "iaow-2013-14.yaml"
 #: The organisation the demo (``make report``) runs for.
 DEFAULT_TRUST = "norfolk-and-suffolk"
 
-#: Bases below this are flagged ``[low]`` (UK official-statistics habit).
+#: Bases below this are flagged ``[u]`` (low reliability) (UK official-statistics habit).
 LOW_BASE_THRESHOLD = 10
 #: In publication mode, cells with a numerator or its complement below this are suppressed ``[c]``.
 SUPPRESSION_THRESHOLD = 5

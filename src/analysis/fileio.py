@@ -7,18 +7,31 @@ long) it raises :class:`StorageError`: a :class:`~analysis.errors.UserError` nam
 the path and what to do, which the command line prints without a traceback (exit
 status 2), chained to the original :class:`OSError`. :func:`describe_os_error` words
 any ``OSError`` that way; :func:`analysis.cli.main` uses it for the rest.
+
+:func:`write_csv` is the one CSV writer: every text cell goes through
+:func:`neutralise_formula` (OWASP "CSV injection"), so a name typed into a workbook
+as ``=cmd|...`` can never run as a spreadsheet formula, whichever phase writes it.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from analysis.errors import UserError
+
+if TYPE_CHECKING:  # pandas is only needed by write_csv's caller
+    import pandas as pd
+
+#: A cell starting with one of these is run as a formula by Excel, LibreOffice and Sheets
+#: (OWASP CSV-injection guidance); tab and carriage return can hide such a prefix.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 #: errno -> (what happened, what to do). ``{path}`` is the path concerned.
 _ADVICE: dict[int, tuple[str, str]] = {
@@ -207,3 +220,106 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def neutralise_formula(s: Any) -> Any:
+    """Stop a text value being read as a formula by a spreadsheet.
+
+    A text value starting with ``= + - @``, tab or carriage return gets a
+    leading apostrophe, as OWASP recommends for CSV and Excel exports.
+    Non-text values (numbers, missing values) are returned unchanged, so a
+    real negative number stays a number.
+
+    Parameters
+    ----------
+    s
+        The value about to be written to a cell.
+
+    Returns
+    -------
+    Any
+        ``"'" + s`` for a dangerous string, otherwise ``s`` itself.
+
+    Examples
+    --------
+    >>> neutralise_formula("=1+1"), neutralise_formula(-2), neutralise_formula("Leeds")
+    ("'=1+1", -2, 'Leeds')
+    """
+    if isinstance(s, str) and s.startswith(FORMULA_PREFIXES):
+        return "'" + s
+    return s
+
+
+def restore_formula(s: Any) -> Any:
+    """Undo :func:`neutralise_formula` for a value read back from a CSV this suite wrote.
+
+    ``"'=1+1"`` -> ``"=1+1"``; anything else is returned unchanged. (A true name that
+    itself starts with an apostrophe and then ``= + - @`` cannot be told apart; the
+    parquet beside every CSV keeps the true values, and readers prefer it.)
+
+    Examples
+    --------
+    >>> restore_formula("'=1+1"), restore_formula("'quoted"), restore_formula(-2)
+    ('=1+1', "'quoted", -2)
+    """
+    if isinstance(s, str) and s.startswith("'") and s[1:].startswith(FORMULA_PREFIXES):
+        return s[1:]
+    return s
+
+
+def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells are neutralised; numeric columns are untouched.
+
+    Only object and string columns are mapped (element by element, so a number that
+    happens to sit in a text column stays a number); ``df`` itself is not changed, so
+    the parquet beside the CSV keeps the true values.
+    """
+    import pandas as pd
+
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise_formula, na_action="ignore")
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """Write ``df`` to ``path`` as CSV (no index, Unix line ends), formula-safe.
+
+    Text cells are passed through :func:`neutralise_frame` first. The write itself is
+    plain: wrap it in :func:`atomic_path` when the caller needs atomicity.
+    """
+    neutralise_frame(df).to_csv(path, index=False, lineterminator="\n")
+
+
+def read_small_file(
+    path: Path, limit: int, what: str, hint: str, error: type[Exception] = UserError
+) -> bytes:
+    """The bytes of a small input file (an instrument, a parameters file), bounded.
+
+    The file is looked at (``stat``) before it is opened, so a FIFO is never opened (that
+    would block) and ``/dev/zero`` is never read; the read itself is bounded too, in case the
+    file grows or lies about its size (as files under ``/proc`` do). Every refusal is
+    ``error`` naming ``what`` and ``path``; ``hint`` follows "larger than N bytes; ".
+    """
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
+        raise error(f"{what} {path} is {kind}, not a YAML file")
+    too_big = error(f"{what} {path} is larger than {limit:,} bytes; {hint}")
+    if info.st_size > limit:
+        raise too_big
+    try:
+        # O_NONBLOCK: should the path be swapped for a FIFO after the check, open() still
+        # returns at once instead of waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            blob = fh.read(limit + 1)
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+    if len(blob) > limit:
+        raise too_big
+    return blob

@@ -47,8 +47,9 @@ def _notebook(notebook, output, parameters, *, cwd, progress=False) -> None:
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), str(output))
 
 
-kernels.execute_notebook = _notebook
-charts.all_charts = lambda findings, instrument: []
-
 if __name__ == "__main__":
+    # Only when run as the command: pytest's --doctest-modules imports every module under
+    # tests/, and patching at import time stood in for every later test's notebook and charts.
+    kernels.execute_notebook = _notebook
+    charts.all_charts = lambda findings, instrument: []
     sys.exit(main(sys.argv[1:]))

@@ -222,10 +222,12 @@ def fill_template(template: Path, rows: Sequence[Mapping[str, Any]], out: Path) 
     """Fill a blank template's ``cases`` sheet with rows, as an officer would in Excel."""
     import openpyxl
 
+    from analysis.instrument.template import FIRST_CASE_ROW, IDS_ROW
+
     wb = openpyxl.load_workbook(template)
     ws = wb["cases"]
-    header = [c.value for c in ws[1]]
-    for r, row in enumerate(rows, start=2):
+    header = [c.value for c in ws[IDS_ROW]]
+    for r, row in enumerate(rows, start=FIRST_CASE_ROW):
         for c, cid in enumerate(header, start=1):
             v = row.get(cid)
             if v is not None:

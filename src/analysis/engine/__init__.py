@@ -17,6 +17,7 @@ from typing import Any
 #: imported, the package attribute would be the module, not the name.
 _EXPORTS: dict[str, str] = {
     "AUDIENCES": "disclosure",
+    "Explorer": "explore",
     "FINDINGS_COLUMNS": "findings",
     "KINDS": "findings",
     "analyse": "run",

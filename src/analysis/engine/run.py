@@ -30,7 +30,7 @@ from analysis.engine.findings import CONTEXT_FILE, PARQUET_CONTEXT_KEY, Findings
 from analysis.engine.profile import profile, sample_rows
 from analysis.engine.scoring import judgement_matrix, question_frame, score_frame, score_rows
 from analysis.errors import UserError
-from analysis.fileio import atomic_path
+from analysis.fileio import atomic_path, write_csv
 from analysis.instrument import Instrument, load_instrument
 
 
@@ -140,7 +140,7 @@ def write_findings(
     )
     with ExitStack() as stack:
         tmp = {k: stack.enter_context(atomic_path(p)) for k, p in paths.items()}
-        df.to_csv(tmp["csv"], index=False, lineterminator="\n")
+        write_csv(df, tmp["csv"])  # text cells neutralised; the parquet keeps true values
         pq.write_table(table, tmp["parquet"])
         tmp["meta"].write_text(meta, encoding="utf-8")
     return paths

@@ -5,6 +5,7 @@ from the modules behind them (:mod:`~analysis.ingest.read` holds the entry point
 """
 
 from analysis.ingest.guards import DEFAULT_LIMITS, Limits
+from analysis.ingest.organisation import Organisation, organisation_of
 from analysis.ingest.problems import IngestError, Problem
 from analysis.ingest.read import IngestResult, check_trust, ingest_file, read_cases
 
@@ -13,8 +14,10 @@ __all__ = [
     "IngestError",
     "IngestResult",
     "Limits",
+    "Organisation",
     "Problem",
     "check_trust",
     "ingest_file",
+    "organisation_of",
     "read_cases",
 ]

@@ -6,8 +6,10 @@
   name ``norfolk-and-suffolk``. Read without an organisation (in code, to stack several),
   several are warned about: each row keeps its own.
 - **One spelling per value**: text details (``ldu``, ...) are compared by a key blind to
-  case, accents, punctuation and ``&``/``and``; two spellings with one key are warned
-  about, naming both, because they would be counted as separate groups.
+  case, accents, punctuation, ``&``/``and`` and Cyrillic or Greek letters that look like
+  Latin ones (``Mооrside`` with Cyrillic ``о``); two spellings with one key, or two keys
+  of five letters or more one edit apart (``Moorsde``, ``Moorside``), are warned about,
+  naming both and their rows, because they would be counted as separate groups.
 - **Hidden rows and columns** are warned about: they are read and counted like the others.
 - **The workbook's language**, from ``--language`` or the workbook's ``settings`` sheet,
   which settles answers whose spelling means different things in different languages.
@@ -41,9 +43,41 @@ def slug(text: str) -> str:
     return _NOT_ALNUM.sub("-", _fold(text)).strip("-")
 
 
+#: Cyrillic and Greek letters drawn like Latin ones (after Unicode's confusables.txt, the
+#: letters of the two scripts that are the same glyph as a Latin letter in common fonts).
+_LOOKALIKES = str.maketrans(
+    "аеорсухіјѕԁһӏԛԝАВЕКМНОРСТХУІЈЅαονικυΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",  # pragma: allowlist secret
+    "aeopcyxijsdhlqwABEKMHOPCTXYIJSaovikuABEZHIKMNOPTYX",  # pragma: allowlist secret
+)
+
+
+def lookalikes(text: str) -> list[str]:
+    """The letters of ``text`` that only look Latin: ``["о (CYRILLIC SMALL LETTER O)"]``."""
+    seen = dict.fromkeys(ch for ch in text if ch.translate(_LOOKALIKES) != ch)
+    return [f"{ch} ({unicodedata.name(ch, f'U+{ord(ch):04X}')})" for ch in seen]
+
+
 def spelling_key(text: str) -> str:
-    """What two spellings of one value share: case, accents, punctuation and spaces ignored."""
-    return _NOT_ALNUM.sub("", _fold(text))
+    """What two spellings of one value share: case, accents, punctuation, spaces ignored.
+
+    Cyrillic and Greek letters that look like Latin ones are read as those Latin letters.
+    """
+    return _NOT_ALNUM.sub("", _fold(unicodedata.normalize("NFKC", text).translate(_LOOKALIKES)))
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with one letter added, dropped, changed or two swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :] or (
+            a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1]
+        )
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[i + 1 :] == shorter[i:]
 
 
 def _rows(rows: Sequence[int]) -> str:
@@ -92,8 +126,20 @@ def check_trust_column(norm: pd.DataFrame, trust: str | None, rep: Report) -> No
         )
 
 
+def _shown(col: pd.Series, value: str) -> str:
+    """``'Moorside' (rows 2, 3)``, with the count when the rows are too many to list."""
+    rows = [int(r) for r in col.index[(col == value).to_numpy()]]
+    if len(rows) <= 10:
+        return f"{value!r} ({_rows(rows)})"
+    return f"{value!r} ({len(rows)} rows: {', '.join(map(str, rows[:10]))}, ...)"
+
+
 def warn_near_duplicates(norm: pd.DataFrame, inst: Instrument, rep: Report) -> None:
-    """Warn about two spellings of one text detail (``&`` vs ``and``, case, punctuation)."""
+    """Warn about two spellings of one text detail, naming both and their rows.
+
+    ``&`` vs ``and``, case, punctuation, lookalike letters; or one letter added, dropped,
+    changed or two swapped.
+    """
     for cid, d in inst.case_details.items():
         if d.type != "text" or cid == "trust" or cid not in norm.columns:
             continue
@@ -102,18 +148,36 @@ def warn_near_duplicates(norm: pd.DataFrame, inst: Instrument, rep: Report) -> N
         keys: dict[str, list[str]] = {}
         for value in counts.index:
             keys.setdefault(spelling_key(value), []).append(value)
+
         for spellings in keys.values():
             if len(spellings) < 2:
                 continue
-            parts = []
-            for value in sorted(spellings):
-                rows = [int(r) for r in col.index[(col == value).to_numpy()]]
-                parts.append(f"{value!r} ({_rows(rows)})")
+            parts = [_shown(col, value) for value in sorted(spellings)]
+            odd = [f"{v!r} holds {', '.join(lookalikes(v))}" for v in sorted(spellings)]
+            odd = [o for o in odd if not o.endswith(" holds ")]
             rep.warn(
                 f"column {cid}: {' and '.join(parts)} look like one {d.label.lower()} spelt "
-                f"{len(spellings)} ways; they are counted as separate groups: make them the same",
+                f"{len(spellings)} ways"
+                + (f" ({'; '.join(odd)}, not Latin letters)" if odd else "")
+                + "; they are counted as separate groups: make them the same",
                 column=cid,
             )
+        # Typing slips: keys of five letters or more one edit apart. Numbered units
+        # ("North 1", "North 2") differ by design, so keys whose digits differ are skipped.
+        long = sorted(k for k in keys if len(k) >= 5)
+        if len(long) > 300:
+            continue  # free-ish text, not a short list of units: pairs would be too many
+        for i, a in enumerate(long):
+            for b in long[i + 1 :]:
+                if re.sub(r"\D", "", a) != re.sub(r"\D", "", b) or not one_edit_apart(a, b):
+                    continue
+                va, vb = sorted(keys[a])[0], sorted(keys[b])[0]
+                rep.warn(
+                    f"column {cid}: {_shown(col, va)} and {_shown(col, vb)} differ by one "
+                    f"letter; if they are one {d.label.lower()}, they are counted as separate "
+                    "groups: make them the same",
+                    column=cid,
+                )
 
 
 def warn_hidden(
@@ -153,7 +217,8 @@ def language_id(inst: Instrument, typed: str, where: str) -> str:
     UserError
         If the instrument declares no such language.
     """
-    want = typed.strip().casefold()
+    # Matched in full, as slugs are: "cy\n" is not "cy" (a stray newline is a mistake).
+    want = typed.casefold()
     for lid, name in inst.languages.items():
         words = {w.casefold() for w in re.findall(r"\w+", name)}
         if want == lid or want == name.casefold() or want in words:

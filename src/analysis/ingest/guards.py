@@ -284,7 +284,10 @@ def _inflate(
 
 
 def _check_scan(scan: PartScan, rep: Report, limits: Limits) -> None:
-    """Refuse a part with a DTD, too many cells, or a used range too large to build."""
+    """Refuse a part with a DTD, too many cells, a too large used range, or a cell twice.
+
+    The reader would keep one of two cells with one reference without a word.
+    """
     if scan.dtd:
         rep.stop(
             f"part {scan.name} declares a DTD or entities, which no Excel workbook does (an "
@@ -300,6 +303,14 @@ def _check_scan(scan: PartScan, rep: Report, limits: Limits) -> None:
             f"a sheet ({scan.name}) has a used range of {scan.used_range} ({scan.grid:,} cells, "
             f"over the {limits.max_cells:,} limit): something was typed or pasted far beyond "
             "the data; delete the empty rows and columns after the data and save again"
+        )
+    if scan.twice:
+        shown = ", ".join(scan.twice[:5]) + (", ..." if len(scan.twice) > 5 else "")
+        rep.stop(
+            f"a sheet ({scan.name}) holds {len(scan.twice):,} cell"
+            f"{'s' if len(scan.twice) != 1 else ''} written twice ({shown}), which Excel "
+            "never writes (a damaged or crafted file?); only one of each would be read, so "
+            "refusing to guess which"
         )
 
 

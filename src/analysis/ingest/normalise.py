@@ -9,7 +9,10 @@ a code only when the instrument says so:
 2. **a declared alias** (``answer_aliases`` and each answer set's ``aliases`` in the
    instrument YAML, each citing its source), spelt the same way;
 3. failing both, the same with the separators ``- _ . / ,`` ignored
-   (``not-applicable``, ``Sufficient-review``).
+   (``not-applicable``, ``Sufficient-review``), but only where they join words: between
+   letters, or a full stop after one (``Yes.``, ``Y.E.S.``, ``n.a.``). A separator
+   before a word (``-No``), after a number (``1.``, ``1/``) or left dangling (``Y/``)
+   changes what was typed (``-1`` is a number, not the tally ``1``), so it is refused.
 
 Anything else is refused: ``Yes?`` and ``(no)`` carry a doubt or a note and are not
 answers (validation says "did you mean 'Yes'?"). A spelling that means different answers
@@ -41,6 +44,8 @@ from analysis.instrument import AnswerAlias, answer_key
 _SPACES = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff]+")
 #: Separators a loose match ignores: they join words, they do not change an answer.
 _SEPARATORS = re.compile(r"[-_./,]+")
+#: Where separators may be ignored: words of letters joined by them, perhaps a final stop.
+_JOINED_WORDS = re.compile(r"[^\W\d_]+(?:[-_./,]+[^\W\d_]+)*\.?")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 _MIDNIGHT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]00:00:00")
 #: A count as people write one: ASCII digits, an optional sign and decimal part.
@@ -136,12 +141,15 @@ class Reading:
 
     ``code`` is the canonical code, or None when the value was refused; ``meanings``
     lists the alternatives of an ambiguous value (empty when nothing matched);
-    ``by_language`` is the language that settled an ambiguity, if one did.
+    ``by_language`` is the language that settled an ambiguity, if one did; ``foreign`` is
+    the language a value is an answer in when that is not the workbook's declared one
+    (``Ie`` in a workbook declared English), so that it can be warned about.
     """
 
     code: str | None
     meanings: tuple[Meaning, ...] = ()
     by_language: str | None = None
+    foreign: str | None = None
 
 
 class CodeMatcher:
@@ -183,10 +191,20 @@ class CodeMatcher:
 
     def read(self, text: str) -> Reading:
         """How a tidied, non-blank value reads (see the module notes for the order)."""
-        found = self._exact.get(answer_key(text)) or self._loose.get(loose_key(text))
+        key = answer_key(text)
+        found = self._exact.get(key)
+        if not found and _JOINED_WORDS.fullmatch(key):
+            found = self._loose.get(loose_key(text))
         if not found:
             return Reading(None)
         codes = {m.code for m in found}
+        if self.language is not None and all(
+            m.language not in (None, self.language) for m in found
+        ):
+            # An answer only in another language than the declared one: read, but said.
+            if len(codes) == 1:
+                return Reading(found[0].code, tuple(found), foreign=found[0].language)
+            return Reading(None, tuple(found))
         if len(codes) == 1:
             return Reading(found[0].code)
         own = [m for m in found if m.alias is None]
@@ -323,7 +341,8 @@ def normalise_codes(
     -------
     (codes, settled)
         The categorical column, and the values (tidied text) that only the declared
-        language made readable, with how they were read.
+        language made readable, or that are answers only in another language, with how
+        they were read.
     """
     allowed = matcher.allowed
     settled: dict[str, Reading] = {}
@@ -333,7 +352,7 @@ def normalise_codes(
         if text is None:
             return None
         reading = matcher.read(text)
-        if reading.by_language is not None:
+        if reading.by_language is not None or reading.foreign is not None:
             settled[text] = reading
         return reading.code if reading.code is not None else text
 

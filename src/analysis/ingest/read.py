@@ -49,7 +49,7 @@ from analysis.ingest.checks import (
 )
 from analysis.ingest.consistency import check_consistency
 from analysis.ingest.guards import DEFAULT_LIMITS, Limits
-from analysis.ingest.header import case_frame, locate_header, warn_merged
+from analysis.ingest.header import case_frame, header_row, locate_header, warn_merged
 from analysis.ingest.problems import IngestError, Problem, Report
 from analysis.ingest.readers import read_grid
 from analysis.ingest.validate import (
@@ -61,6 +61,7 @@ from analysis.ingest.validate import (
     processed_frame,
 )
 from analysis.instrument import Instrument, load_instrument
+from analysis.locks import locked
 
 TRUST_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 #: The old .xls format holds this many columns (A to IV).
@@ -157,9 +158,11 @@ def read_cases(
             )
         lang = workbook_language(inst, language, grid.language, rep)
         mapping = locate_header(grid.cells, inst, grid.merged, rep)
-        raw = case_frame(grid.cells, mapping, rep)
-        warn_merged(grid.merged, rep)
-        warn_hidden(grid.hidden_rows, grid.hidden_cols, len(grid.cells), mapping, rep)
+        top = header_row(grid.cells, inst, grid.merged)
+        raw = case_frame(grid.cells, mapping, rep, top)
+        warn_merged(grid.merged, rep, top)
+        hidden = [r for r in grid.hidden_rows if r > top]  # rows of cases, not the header
+        warn_hidden(hidden, grid.hidden_cols, len(grid.cells), mapping, rep)
         del grid  # the raw cells can be large; free them before normalising
         norm = normalise_cases(raw, inst, rep, lang)
         norm, raw = drop_spacing_rows(norm, raw, inst, rep)
@@ -186,8 +189,15 @@ def ingest_file(
     out_dir: str | Path | None = None,
     language: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    wait: bool = False,
 ) -> IngestResult:
     """Validate a case workbook and write ``<out_dir>/<trust>.parquet`` atomically.
+
+    The whole ingest holds a lock (:func:`analysis.locks.locked`), so a second run that
+    would write the same file refuses, or with ``wait`` waits, instead of both succeeding
+    and the last to write winning. Writing the processed folder ``report`` reads and
+    writes, it is the organisation's lock that ``report`` holds; writing another folder
+    (``out_dir``), it is a lock beside the file, ``<out_dir>/.<trust>.lock``.
 
     The parquet file is written to a temporary file in the same folder and moved into
     place with :func:`os.replace`, so a reader never sees half a file and a failed
@@ -205,21 +215,23 @@ def ingest_file(
     check_trust(trust)
     warns: list[Problem] = []
     counts: dict[str, int] = {}
-    df = read_cases(
-        path,
-        instrument=instrument,
-        sheet=sheet,
-        trust=trust,
-        warnings=warns,
-        language=language,
-        limits=limits,
-        rule_warnings=counts,
-    )
     out_dir = Path(out_dir) if out_dir is not None else config.PROCESSED_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{trust}.parquet"
-    with atomic_path(target) as tmp:
-        df.to_parquet(tmp, index=False)
+    shared = out_dir.absolute().resolve() == config.PROCESSED_DIR.absolute().resolve()
+    with locked(config.trust_output_dir(trust) if shared else out_dir / trust, wait=wait):
+        df = read_cases(
+            path,
+            instrument=instrument,
+            sheet=sheet,
+            trust=trust,
+            warnings=warns,
+            language=language,
+            limits=limits,
+            rule_warnings=counts,
+        )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = out_dir / f"{trust}.parquet"
+        with atomic_path(target) as tmp:
+            df.to_parquet(tmp, index=False)
     return IngestResult(path=target, n_cases=len(df), warnings=warns, rule_warnings=counts)
 
 
@@ -241,6 +253,12 @@ def add_cli(parser) -> None:
         "--language",
         help="language the answers are written in, e.g. cy or en (settles answers such as "
         "'Na', Welsh No but English N/A); default: the workbook's settings sheet, if any",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run for the organisation is in progress, wait for it to finish "
+        "instead of refusing",
     )
     d = DEFAULT_LIMITS
     parser.add_argument(
@@ -282,6 +300,7 @@ def cli(args) -> int:
             limits=replace(
                 DEFAULT_LIMITS, max_inflated_mb=args.max_inflated_mb, max_cells=args.max_cells
             ),
+            wait=args.wait,
         )
     except IngestError as exc:
         for w in exc.warnings:

@@ -414,13 +414,18 @@ def _read_csv(blob: bytes, rep: Report) -> pd.DataFrame:
     text = _decode(blob, rep)
     first = next((line for line in text[:1_000_000].splitlines() if line.strip()), "")
     sep = re.fullmatch(r'"?sep=(.)"?\s*', first)
+    skipped = 0  # lines before the records, for line numbers in messages
     if sep and text.lstrip().startswith(first):
         # Excel's "sep=;" hint line: it names the delimiter and Excel does not show it as a row.
         delimiter = sep.group(1)
-        text = text.lstrip().split("\n", 1)[1] if "\n" in text else ""
+        rest = text.lstrip().split("\n", 1)[1] if "\n" in text else ""
+        skipped = text[: len(text) - len(rest)].count("\n")
+        text = rest
     else:
         counts = {d: first.count(d) for d in ",;\t|"}
         delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
+    if '"' in text:
+        _check_quotes(text, delimiter, skipped, rep)
     try:
         # pandas' C parser is several times faster than the csv module on large files.
         return pd.read_csv(
@@ -443,3 +448,23 @@ def _read_csv(blob: bytes, rep: Report) -> pd.DataFrame:
     # Pad ragged rows so every row has the same width, as a sheet does.
     width = max((len(r) for r in rows), default=0)
     return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+
+
+def _check_quotes(text: str, delimiter: str, skipped: int, rep: Report) -> None:
+    """Refuse a CSV with a quote that is never closed, naming the line it opens on.
+
+    Both parsers are lenient: an opening quote before a value on line 2 swallows text up
+    to the next quote in the file (perhaps the opening quote of a note further along) and
+    the rest of the record shifts, which shows as dozens of misplaced answers and never as
+    the one stray quote. The csv module's strict mode stops at the first such quote.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    start = 1  # the line the record being read starts on
+    try:
+        for _ in reader:
+            start = reader.line_num + 1
+    except csv.Error:
+        rep.stop(
+            f"line {start + skipped}: a quote opened here is never closed (or a value "
+            "carries on after its closing quote); remove the stray quote, or close it"
+        )

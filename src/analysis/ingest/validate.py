@@ -72,8 +72,16 @@ def normalise_cases(
             out[cid] = values
         else:
             out[cid] = normalise_text(col)
+    name = inst.languages.get(language or "", language)
     for text, (reading, m) in sorted(settled.items()):
-        name = inst.languages.get(language or "", language)
+        if reading.foreign is not None:
+            other = inst.languages.get(reading.foreign, reading.foreign)
+            rep.warn(
+                f"{text!r} is {other} ({reading.foreign}) for {reading.code!r}, but the "
+                f"workbook is declared {name} ({language}); it was read as {reading.code!r}: "
+                "check the language, or type the answer in the declared one"
+            )
+            continue
         rep.warn(
             f"{text!r} was read as {reading.code!r} because the workbook's language is "
             f"{name} ({language}); {m.alternatives(reading, besides=reading.code)}"
@@ -242,7 +250,9 @@ def _filled(col: pd.Series, where: np.ndarray, value: str) -> pd.Series:
 
 
 def _case_text(norm: pd.DataFrame, row, columns: Sequence[str]) -> str:
-    return ", ".join(f"{c} is {norm.at[row, c]}" for c in columns)
+    # Quoted: a case whose report_type is the code None (no report) must not read as
+    # one whose report_type is blank ("report_type is 'None'" vs "report_type is blank").
+    return ", ".join(f"{c} is {show(norm.at[row, c])}" for c in columns)
 
 
 def _schema(inst: Instrument, columns: Sequence[str]):

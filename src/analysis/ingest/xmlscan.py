@@ -16,6 +16,13 @@ sheet's ``<dimension>`` element cannot be trusted to say so (it may be false or 
 
 Either way the scan also collects hidden rows and columns, merged ranges, and whether the
 part declares a DTD or entities (which no workbook does: entity-expansion attacks).
+
+The workbook reader is lenient: it reads ``<row>...</rox>`` without a word, and of two
+cells with one reference it keeps the last. So the scan also vouches for what the reader
+cannot: the fast path counts the opening, closing and empty tags of every element and of
+``row``, ``c`` and ``v``, and checks that cell references only ever increase (as every
+writer writes them); a count that does not balance or a reference out of order sends the
+part to expat, which names the first XML error exactly and lists cells written twice.
 """
 
 from __future__ import annotations
@@ -95,6 +102,7 @@ class PartScan:
     merged: list[str] = field(default_factory=list)  # "A1:B2" as written
     dtd: bool = False
     exact: bool = False  # measured by the exact (expat) path
+    twice: list[str] = field(default_factory=list)  # references of cells written twice
 
     @property
     def grid(self) -> int:
@@ -124,6 +132,9 @@ class Scanner:
         self._seen = 0
         #: False once the fast path has met something it cannot vouch for.
         self.fast = True
+        #: Opening minus closing minus empty tags: any element, then row, c and v.
+        self._open = [0, 0, 0, 0]
+        self._last_key = -1  # the last cell's row * 2**15 + column, in document order
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
         """Scan one inflated chunk (``final`` for the last, which may be empty)."""
@@ -147,6 +158,8 @@ class Scanner:
             return
         self._carry = buf[end:]
         self._chunk(buf, end)
+        if final and self.fast and any(self._open):
+            self.fast = False  # tags that do not pair up: expat says where
 
     def _chunk(self, buf: bytes, end: int) -> None:
         scan = self.scan
@@ -160,14 +173,47 @@ class Scanner:
             scan.merged += [
                 m.group(1).decode() for m in _MERGE.finditer(buf, 0, len(buf)) if m.start() < end
             ]
-        found = _cells(np.frombuffer(buf, dtype=np.uint8), end)
+        a = np.frombuffer(buf, dtype=np.uint8)
+        found = _cells(a, end)
         if found is None:
             self.fast = False  # a cell tag the fast path cannot read: measure exactly
             return
-        n, last = found
+        n, last, keys, tags = found
         scan.cells += n
         if last is not None:
             scan._reach(*last)
+        if len(keys):
+            if keys[0] <= self._last_key or (len(keys) > 1 and not (np.diff(keys) > 0).all()):
+                self.fast = False  # a cell out of order, or written twice: expat lists them
+                return
+            self._last_key = int(keys[-1])
+        self._balance(a, end, tags)
+
+    def _balance(self, a: np.ndarray, end: int, cells: np.ndarray) -> None:
+        """Add this chunk's opening, closing and empty tags to the running balance."""
+        lt = np.flatnonzero(a[:end] == 60)  # every `<` starting before `end`
+        gt = np.flatnonzero(a == 62)  # every `>`: the carry holds the one closing a tag
+        after = a[lt + 1]
+        closing = lt[after == 47]  # `</`
+        opening = lt[(after != 47) & (after != 63) & (after != 33)]  # not `</`, `<?`, `<!`
+        # `/>` whose `/` lies in [0, end): a `>` at 0 closes a `/>` the last chunk counted.
+        empty = int((a[gt[(gt >= 1) & (gt <= end)] - 1] == 47).sum())
+
+        def empties(starts: np.ndarray) -> int:  # of these tags, the ones ending in `/>`
+            if not len(starts):
+                return 0
+            return int((a[gt[np.searchsorted(gt, starts)] - 1] == 47).sum())
+
+        def named(at: np.ndarray, skip: int, name: bytes, ends: np.ndarray | None = None):
+            for k, ch in enumerate(name):  # narrowed letter by letter: few tags remain
+                at = at[a[at + skip + k] == ch]
+            return at if ends is None else at[ends[a[at + skip + len(name)]]]
+
+        rows = named(opening, 1, b"row", _NAME_END)
+        self._open[0] += len(opening) - len(closing) - empty
+        self._open[1] += len(rows) - empties(rows) - len(named(closing, 2, b"row>"))
+        self._open[2] += len(cells) - empties(cells) - len(named(closing, 2, b"c>"))
+        self._open[3] += len(named(opening, 1, b"v>")) - len(named(closing, 2, b"v>"))
 
     def _hidden(self, m: re.Match) -> None:
         tag = m.group(0)
@@ -193,19 +239,23 @@ def _pairs(buf: np.ndarray, pair: int, end: int) -> np.ndarray:
     return np.concatenate([np.flatnonzero(even == pair) * 2, np.flatnonzero(odd == pair) * 2 + 1])
 
 
-def _cells(a: np.ndarray, end: int) -> tuple[int, tuple[int, int] | None] | None:
-    """The cell tags starting before ``end``: how many, and the furthest (row, column).
+def _cells(
+    a: np.ndarray, end: int
+) -> tuple[int, tuple[int, int] | None, np.ndarray, np.ndarray] | None:
+    """The cell tags starting before ``end``: how many, the furthest, each key and position.
+
+    A key is ``row * 2**15 + column`` (0-based); keys and positions are in document order.
 
     None when a cell tag is in a form the fast path does not read (a namespace prefix,
     attributes before ``r``, a reference that is not 1-3 capitals, 1-7 digits and a quote).
     """
     lt = _pairs(a, _LT_C, end)
-    tags = lt[_NAME_END[a[lt + 2]]]  # `<c` then a space, `>` or `/`: every cell tag
+    tags = np.sort(lt[_NAME_END[a[lt + 2]]])  # `<c` then a space, `>` or `/`: every cell tag
     prefixed = _pairs(a, _COLON_C, end)
     if len(prefixed) and _NAME_END[a[prefixed + 2]].any():
         return None
     if not len(tags):
-        return 0, None
+        return 0, None, tags, tags
     if not ((a[tags + 2] == _SP) & (a[tags + 3] == _R) & (a[tags + 4] == _EQ)).all():
         return None
     if not (a[tags + 5] == _QUOTE).all():
@@ -231,19 +281,14 @@ def _cells(a: np.ndarray, end: int) -> tuple[int, tuple[int, int] | None] | None
     ok &= ~run & (digits >= 1)
     if not ok.all():
         return None
-    # The furthest column has the most letters, the furthest row the most digits: only
-    # those references are worked out.
-    most = int(letters.max())
-    at = p[letters == most]
-    col = np.zeros(len(at), dtype=np.int32)
-    for k in range(most):
-        col = col * 26 + (a[at + k].astype(np.int32) - 64)
-    most = int(digits.max())
-    at = q[digits == most]
-    row = np.zeros(len(at), dtype=np.int32)
-    for k in range(most):
-        row = row * 10 + (a[at + k].astype(np.int32) - 48)
-    return len(tags), (int(row.max()) - 1, int(col.max()) - 1)
+    col = np.zeros(len(p), dtype=np.int64)
+    for k in range(int(letters.max())):
+        col = np.where(letters > k, col * 26 + (a[p + k].astype(np.int64) - 64), col)
+    row = np.zeros(len(p), dtype=np.int64)
+    for k in range(int(digits.max())):
+        row = np.where(digits > k, row * 10 + (a[q + k].astype(np.int64) - 48), row)
+    keys = (row - 1) * 2**15 + (col - 1)
+    return len(tags), (int(row.max()) - 1, int(col.max()) - 1), keys, tags
 
 
 def exact_scan(name: str, chunks) -> PartScan:
@@ -258,6 +303,7 @@ def exact_scan(name: str, chunks) -> PartScan:
     """
     scan = PartScan(name, exact=True)
     state = {"row": -1, "col": -1}
+    seen: set[int] = set()
 
     def doctype(*_):
         scan.dtd = True
@@ -274,6 +320,10 @@ def exact_scan(name: str, chunks) -> PartScan:
         elif local == "c":
             pos = cell_ref(attrs.get("r", "")) or (max(state["row"], 0), state["col"] + 1)
             state["col"] = pos[1]
+            key = pos[0] * 2**15 + pos[1]
+            if key in seen:
+                scan.twice.append(f"{column_letter(pos[1])}{pos[0] + 1}")
+            seen.add(key)
             scan.cells += 1
             scan._reach(*pos)
         elif local == "col" and attrs.get("hidden") in ("1", "true"):

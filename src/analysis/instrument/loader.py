@@ -9,15 +9,14 @@ column before it. See ``docs/instrument-format.md``.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from analysis import config
+from analysis.fileio import read_small_file
 from analysis.instrument.model import (
     ABOVE,
     BELOW,
@@ -171,37 +170,9 @@ def load_instrument(path: str | Path | None = None) -> Instrument:
 
 
 def _read_bounded(path: Path) -> bytes:
-    """The bytes of an instrument file, refusing anything but a regular file of sane size.
-
-    The file is looked at (``stat``) before it is opened, so a FIFO is never opened (that
-    would block) and ``/dev/zero`` is never read; the read itself is bounded too, in case
-    the file grows or lies about its size (as files under ``/proc`` do).
-    """
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise InstrumentError(f"cannot read instrument {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        what = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
-        raise InstrumentError(f"instrument {path} is {what}, not a YAML file")
-    limit = MAX_INSTRUMENT_BYTES
-    too_big = InstrumentError(
-        f"instrument {path} is larger than {limit:,} bytes; an instrument is a small YAML "
-        "file (is this the right file?)"
-    )
-    if info.st_size > limit:
-        raise too_big
-    try:
-        # O_NONBLOCK: should the path be swapped for a FIFO after the check, open() still
-        # returns at once instead of waiting for a writer.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as fh:
-            blob = fh.read(limit + 1)
-    except OSError as exc:
-        raise InstrumentError(f"cannot read instrument {path}: {exc.strerror}") from None
-    if len(blob) > limit:
-        raise too_big
-    return blob
+    """The bytes of an instrument file: a regular file of at most :data:`MAX_INSTRUMENT_BYTES`."""
+    hint = "an instrument is a small YAML file (is this the right file?)"
+    return read_small_file(path, MAX_INSTRUMENT_BYTES, "instrument", hint, InstrumentError)
 
 
 #: Keys of one group of answer aliases.

@@ -2,10 +2,16 @@
 
 ``python -m analysis template --out cases.xlsx`` writes:
 
-- a ``cases`` sheet: row 1 holds the column ids ingest expects, one column per
-  instrument column; every coded column has an Excel drop-down (list data
-  validation) and an input message with the question wording; count columns
-  accept whole numbers in range; the header is frozen;
+- an ``instructions`` sheet, first: how to fill the workbook in and report on it, and
+  which colour stands for which outcome;
+- a ``cases`` sheet: row 1 holds each column's question wording (a case detail's label)
+  for people, row 2 the column id ingest reads, one column per instrument column;
+  cases go from row 3 (:data:`FIRST_CASE_ROW`). Ingest tells this two-row header from
+  the one-row header of older workbooks without guessing (see
+  :mod:`analysis.ingest.header`). Both header rows are coloured by the outcome the
+  column belongs to (:func:`column_group`); the two rows and the case id column are
+  frozen. Every coded column has an Excel drop-down (list data validation) and an
+  input message with the question wording; count columns accept whole numbers in range;
 - a hidden ``codes`` sheet: one column of allowed codes per coded column. Every
   drop-down points at a range there rather than an inline list, because Excel
   limits an inline list to 255 characters;
@@ -28,6 +34,24 @@ from analysis.instrument.rules import rule_info
 
 #: Data validation covers this many case rows (Excel's whole column would bloat the file).
 TEMPLATE_ROWS = 2000
+#: The cases sheet's header: question wording on row 1, column ids on row 2 (Excel rows).
+WORDING_ROW, IDS_ROW = 1, 2
+#: The first row of cases (Excel row).
+FIRST_CASE_ROW = 3
+#: Header colours of the column groups: case details, each outcome, other questions.
+GROUP_COLOURS = {
+    "details": "#E7E6E6",
+    "O1": "#DDEBF7",
+    "O2": "#E2EFDA",
+    "O3": "#FFF2CC",
+    "O4": "#FCE4D6",
+    "O5": "#EADCF4",
+    "other": "#F2F2F2",
+}
+#: Colours for outcomes beyond those above, in turn.
+_MORE_COLOURS = ("#D9F2F2", "#F9E0EC", "#E4E9D2")
+#: Most lines of question wording row 1 is sized for (a longer one scrolls in its cell).
+_WORDING_LINES = 9
 #: Excel's limits on an input message.
 _TITLE_MAX, _MESSAGE_MAX = 32, 255
 
@@ -38,6 +62,45 @@ def _quote_sheet(name: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def column_group(inst: Instrument, cid: str) -> str:
+    """The group a column's header is coloured by: ``details``, an outcome id, or ``other``.
+
+    A question belongs to its first outcome, else to its criterion's outcome.
+    """
+    if cid in inst.case_details:
+        return "details"
+    q = inst.questions.get(cid)
+    if q is None:
+        return "other"
+    if q.outcomes:
+        return q.outcomes[0]
+    crit = inst.criteria.get(q.criterion) if q.criterion else None
+    return crit.outcome if crit is not None and crit.outcome else "other"
+
+
+def group_name(inst: Instrument, group: str) -> str:
+    """``"O1 Assisting sentencing"``, ``"Case details"`` or ``"Other questions"``."""
+    if group in inst.outcomes:
+        return f"{group} {inst.outcomes[group].name}"
+    return {"details": "Case details"}.get(group, "Other questions")
+
+
+def _colours(inst: Instrument, groups: list[str]) -> dict[str, str]:
+    out, extra = {}, iter(_MORE_COLOURS * (1 + len(groups)))
+    for g in dict.fromkeys(groups):
+        out[g] = GROUP_COLOURS.get(g) or next(extra)
+    return out
+
+
+def header_text(inst: Instrument, cid: str) -> str:
+    """Row 1 of the cases sheet: the question wording (with its criterion), or the label."""
+    q = inst.questions.get(cid)
+    if q is not None:
+        return f"{q.criterion} {q.text}" if q.criterion else q.text
+    d = inst.case_details[cid]
+    return d.label + ("" if d.required else " (optional)")
 
 
 def column_info(inst: Instrument) -> list[dict[str, str]]:
@@ -71,6 +134,7 @@ def column_info(inst: Instrument) -> list[dict[str, str]]:
                     "allowed": allowed,
                     "skip_rule": skip,
                     "outcomes": ", ".join(q.outcomes),
+                    "group": group_name(inst, column_group(inst, cid)),
                 }
             )
         else:
@@ -100,6 +164,7 @@ def column_info(inst: Instrument) -> list[dict[str, str]]:
                     "allowed": allowed,
                     "skip_rule": "",
                     "outcomes": "",
+                    "group": group_name(inst, "details"),
                 }
             )
     return rows
@@ -129,22 +194,42 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
         raise UserError(f"folder {out.parent} does not exist")
     inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
     info = column_info(inst)
+    groups = [column_group(inst, r["id"]) for r in info]
+    colours = _colours(inst, groups)
     with atomic_path(out) as tmp:
         wb = xlsxwriter.Workbook(str(tmp))
         wb.set_properties({"title": f"Case workbook: {inst.title}", "comments": inst.version})
         head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
         wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        wording = {
+            g: wb.add_format(
+                {"bold": True, "text_wrap": True, "valign": "top", "bg_color": c, "border": 1}
+            )
+            for g, c in colours.items()
+        }
+        ids = {
+            g: wb.add_format({"font_color": "#404040", "bg_color": c, "border": 1, "italic": True})
+            for g, c in colours.items()
+        }
+        instructions = wb.add_worksheet("instructions")
         cases = wb.add_worksheet("cases")
         dictionary = wb.add_worksheet("dictionary")
         codes = wb.add_worksheet("codes")
+        # The consistency rules (the case-logic issue) get a "rules" sheet of their own,
+        # after the dictionary, listed like it: one row per rule with its wording.
 
-        code_col = 0
+        top, first = WORDING_ROW - 1, FIRST_CASE_ROW - 1  # 0-based rows
+        code_col, lines = 0, 1
         for c, rec in enumerate(info):
             cid = rec["id"]
             allowed = inst.allowed_values(cid)
-            cases.write_string(0, c, cid, head)
+            text = header_text(inst, cid)
+            cases.write_string(top, c, text, wording[groups[c]])
+            cases.write_string(IDS_ROW - 1, c, cid, ids[groups[c]])
             longest = max([len(cid), *(len(a) for a in allowed)] or [len(cid)])
-            cases.set_column(c, c, min(max(longest + 2, 10), 40))
+            width = min(max(longest + 2, 18), 40)
+            cases.set_column(c, c, width)
+            lines = max(lines, min(_WORDING_LINES, 1 + len(text) // max(1, int(width) - 2)))
             message = _cut(
                 rec["wording"]
                 + (f"\nAllowed: {rec['allowed']}" if rec["allowed"] else "")
@@ -152,6 +237,7 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
                 _MESSAGE_MAX,
             )
             title = _cut(cid, _TITLE_MAX)
+            last = first + TEMPLATE_ROWS - 1
             if allowed:
                 codes.write_string(0, code_col, cid, head)
                 for r, code in enumerate(allowed, start=1):
@@ -159,7 +245,7 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
                 letter = xlsxwriter.utility.xl_col_to_name(code_col)
                 source = f"={_quote_sheet('codes')}!${letter}$2:${letter}${len(allowed) + 1}"
                 cases.data_validation(
-                    1, c, TEMPLATE_ROWS, c,
+                    first, c, last, c,
                     {
                         "validate": "list",
                         "source": source,
@@ -182,7 +268,7 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
                 lo = spec.min if spec.min is not None else 0
                 hi = spec.max if spec.max is not None else 1_000_000
                 cases.data_validation(
-                    1, c, TEMPLATE_ROWS, c,
+                    first, c, last, c,
                     {
                         "validate": "integer",
                         "criteria": "between",
@@ -196,18 +282,26 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
                 )  # fmt: skip
             else:
                 cases.data_validation(
-                    1, c, TEMPLATE_ROWS, c,
+                    first, c, last, c,
                     {"validate": "any", "input_title": title, "input_message": message},
                 )  # fmt: skip
-        cases.freeze_panes(1, 1)
-        cases.activate()
+        cases.set_row(top, 15 * lines)
+        cases.freeze_panes(first, 1)
+        cases.set_paper(9)  # A4, landscape, the two header rows on every page
+        cases.set_landscape()
+        cases.repeat_rows(top, IDS_ROW - 1)
         codes.hide()
 
         if inst.languages:
             _settings_sheet(wb, inst, head, wrap)
+        _instructions_sheet(instructions, wb, inst, colours, bool(inst.languages))
+        instructions.activate()
 
-        fields = ["id", "kind", "label", "wording", "criterion", "allowed", "skip_rule", "outcomes"]
-        widths = [28, 18, 40, 70, 10, 45, 45, 12]
+        fields = [
+            "id", "kind", "label", "wording", "criterion", "allowed", "skip_rule", "outcomes",
+            "group",
+        ]  # fmt: skip
+        widths = [28, 18, 40, 70, 10, 45, 45, 12, 36]
         for c, (name, width) in enumerate(zip(fields, widths, strict=True)):
             dictionary.write_string(0, c, name, head)
             dictionary.set_column(c, c, width, wrap)
@@ -236,6 +330,50 @@ def _rules_sheet(wb, inst: Instrument, head, wrap) -> None:
             ws.write_string(r, c, rec[name])
     ws.freeze_panes(1, 1)
     ws.autofilter(0, 0, len(info), len(fields) - 1)
+
+
+def _instructions_sheet(ws, wb, inst: Instrument, colours: dict[str, str], settings: bool) -> None:
+    """The first sheet: how to fill the workbook in, and what the header colours mean."""
+    title = wb.add_format({"bold": True, "font_size": 14})
+    bold = wb.add_format({"bold": True, "font_size": 12})
+    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    ws.set_column(0, 0, 64)  # fits A4 portrait in LibreOffice too
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    steps = [
+        f"This workbook records one probation case per row for {inst.title} "
+        f"(instrument {inst.id}, version {inst.version}).",
+        f"1. Fill in the cases sheet from row {FIRST_CASE_ROW}, one case per row. Row "
+        f"{WORDING_ROW} gives each column's question; row {IDS_ROW} gives the column id the "
+        "analysis reads: do not change, delete or reorder those two rows.",
+        "2. Choose answers from the drop-down of each cell: selecting a cell shows the "
+        "question, the allowed answers and when it applies. A question that does not apply "
+        "to a case is answered Not applicable where that is offered, otherwise left blank.",
+        "3. The dictionary sheet lists every column: its id, wording, allowed answers and "
+        "when it applies (the skip rule).",
+        "4. Do not enter names or other personal details in free-text columns: the analysis "
+        "does not keep them, but the workbook does.",
+        "5. Save as .xlsx and report on it: python -m analysis report <this file>.xlsx. "
+        "Every problem found is listed at once, with its sheet, row, column and value.",
+    ]
+    if settings:
+        steps.append(
+            "6. If the answers are written in Welsh, choose the language on the settings "
+            "sheet: some spellings mean different answers in different languages."
+        )
+    ws.write_string(0, 0, "How to fill in this case workbook", title)
+    row = 1
+    for text in steps:
+        ws.write_string(row, 0, text, wrap)
+        # LibreOffice keeps a wrapped row at one line unless told its height.
+        ws.set_row(row, 15 * (1 + len(text) // 55))
+        row += 1
+    row += 1
+    ws.write_string(row, 0, "Column colours: the outcome each column belongs to", bold)
+    row += 1
+    for g, colour in colours.items():
+        ws.write_string(row, 0, group_name(inst, g), wb.add_format({"bg_color": colour}))
+        row += 1
 
 
 def _settings_sheet(wb, inst: Instrument, head, wrap) -> None:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from analysis import config
 from analysis.engine.disclosure import AUDIENCES
@@ -44,9 +45,11 @@ from analysis.engine.pooling import (
 )
 from analysis.engine.run import analyse, write_findings
 from analysis.errors import UserError
+from analysis.fileio import write_csv
 from analysis.instrument import Instrument, load_instrument
-from analysis.pipeline import transaction
+from analysis.pipeline import provenance, transaction
 from analysis.pipeline.report import build_findings as build_trust_findings
+from analysis.render.aggregate import TITLE
 from analysis.render.export import export_html
 
 #: The aggregate report notebook.
@@ -99,14 +102,12 @@ def load_findings(
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     pooled = FindingsContext.for_run(instrument)
     frames = []
+    tables = _read_findings_files(trusts, outputs_dir)
     for t in trusts:
         path = outputs_dir / t / "findings.parquet"
-        if not path.exists():
-            raise UserError(f"no findings for {t!r} at {path}: run its report first")
         context = read_context(path.parent)
         _check_poolable(t, context, pooled, instrument)
-        df = conform(pd.read_parquet(path))
-        df["trust"] = t
+        df = tables[t]
         if _has_suppressed(df):
             # Publication findings blank small counts; pooling needs them (pooled
             # cells are then suppressed again at the aggregate level where needed).
@@ -130,6 +131,44 @@ def load_findings(
     if not frames:
         raise UserError("no organisations to aggregate")
     return conform(pd.concat(frames, ignore_index=True))
+
+
+def _read_findings_files(trusts: Sequence[str], outputs_dir: Path) -> dict[str, pd.DataFrame]:
+    """Each organisation's ``findings.parquet``, conformed; every problem reported at once.
+
+    A missing, truncated or damaged file is refused, not skipped: the aggregate of fewer
+    organisations than asked for would look complete. So is a folder whose findings name
+    another organisation (a copied folder would count the same cases twice, under two
+    names): the folder name is the organisation pooled, so it must be the findings' own.
+    """
+    problems, tables = [], {}
+    for t in trusts:
+        path = outputs_dir / t / "findings.parquet"
+        if not path.exists():
+            problems.append(f"no findings for {t!r} at {path}: run its report first")
+            continue
+        try:
+            df = conform(pd.read_parquet(path))
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            problems.append(
+                f"{path} cannot be read as findings ({str(exc).splitlines()[0]}): it is "
+                f"damaged or incomplete; run the report for {t!r} again "
+                f"(python -m analysis report WORKBOOK --trust {t})"
+            )
+            continue
+        named = sorted(set(df["trust"]) - {"", t})
+        if named:
+            problems.append(
+                f"{path}: the findings are those of {', '.join(map(repr, named))}, not of "
+                f"the folder's organisation {t!r} (a copied folder?): remove the folder or "
+                "run that organisation's report into it"
+            )
+            continue
+        df["trust"] = t
+        tables[t] = df
+    if problems:
+        raise UserError("cannot aggregate:\n  " + "\n  ".join(problems))
+    return tables
 
 
 def _check_poolable(
@@ -187,7 +226,7 @@ def write_outputs(
     paths: dict[str, Path] = dict(write_findings(agg, out_dir, context))
     fs = funnels(agg, instrument, n_basis)
     paths["funnel"] = out_dir / "funnel.csv"
-    funnel_table(fs).to_csv(paths["funnel"], index=False, lineterminator="\n")
+    write_csv(funnel_table(fs), paths["funnel"])
     for o, f in fs.items():
         for p in funnel_chart.save_static(f, out_dir / "charts" / f"funnel_{o}"):
             paths[f"chart_{o}_{p.suffix[1:]}"] = p
@@ -225,11 +264,47 @@ def run_notebook(out_dir: Path, parameters: dict, final: Path | None = None) -> 
     res = export_html(
         nb_out,
         out_dir / "report.html",
-        title="Inspection of adult offending work: all organisations",
+        title=TITLE,
     )
     if final != out_dir:
         kernels.point_parameters_at(nb_out, out_dir, final)
     return final / res.path.name
+
+
+def inputs_of(trusts: Sequence[str], outputs_dir: Path) -> dict[str, dict]:
+    """Each organisation's input as its own provenance records it: sha256, and whether synthetic.
+
+    Read from ``outputs/<trust>/provenance.json`` (nothing when a trust has none), so the
+    aggregate names every workbook it rests on without ever naming a file.
+    """
+    out = {}
+    for t in trusts:
+        rec = provenance.read_provenance(Path(outputs_dir) / t)
+        out[t] = {"input_sha256": rec.get("input_sha256"), "synthetic": bool(rec.get("synthetic"))}
+    return out
+
+
+def check_distinct_inputs(inputs: dict[str, dict]) -> None:
+    """Refuse two organisations whose reports rest on the very same workbook (same sha256).
+
+    Pooling them would count the same cases twice, under two names.
+    """
+    seen: dict[str, list[str]] = {}
+    for t, rec in inputs.items():
+        if rec.get("input_sha256"):
+            seen.setdefault(rec["input_sha256"], []).append(t)
+    lines = [
+        f"{', '.join(map(repr, ts))} were reported from the same workbook "
+        f"(sha256 {sha[:12]}..., in their provenance.json)"
+        for sha, ts in seen.items()
+        if len(ts) > 1
+    ]
+    if lines:
+        raise UserError(
+            "cannot aggregate: the same cases would be counted twice:\n  "
+            + "\n  ".join(lines)
+            + "\n  run each organisation's report from its own workbook, or leave one out"
+        )
 
 
 def build(
@@ -273,6 +348,8 @@ def build(
         )
     inst = load_instrument(instrument)
     context = FindingsContext.for_run(inst, audience=audience)
+    inputs = inputs_of(trusts, outputs_dir)
+    check_distinct_inputs(inputs)
     findings = load_findings(trusts, inst, outputs_dir)
     cases = load_cases(trusts)
     agg = build_findings(findings, inst, cases=cases, audience=context.audience)
@@ -283,6 +360,14 @@ def build(
             for name in KEPT_FILES:
                 if (final / name).is_file():
                     shutil.copy2(final / name, stage.build / name)
+            t0 = time.monotonic()
+            record = provenance.build_provenance(
+                input_path=None,
+                instrument=inst,
+                parameters={"audience": context.audience, "n_basis": n_basis, "trusts": trusts},
+            )
+            record["inputs"] = inputs
+            provenance.write_provenance(record, stage.build)
             paths = write_outputs(agg, inst, stage.build, context, n_basis=n_basis)
             out = final / paths["csv"].name
             if report:
@@ -292,6 +377,8 @@ def build(
                     "instrument_path": str(inst.path),
                 }
                 out = run_notebook(stage.build, params, final)
+            provenance.finish_provenance(record, stage.build, t0)
+            provenance.write_provenance(record, stage.build)
             stage.commit()
     return out
 

@@ -2,9 +2,10 @@
 
 ``python -m analysis batch [WORKBOOK ...]`` runs :mod:`analysis.pipeline.report` once per
 workbook (default: every ``.xlsx``/``.xlsm``/``.csv`` in ``data/raw/``; the
-organisation slug is the file's stem) across the machine's cores, then builds
-the cross-organisation aggregate (:mod:`analysis.pipeline.aggregate`) from the
-organisations that succeeded.
+organisation is the workbook's ``trust`` column's, else its file name slugified, as
+for ``report``: :func:`analysis.ingest.organisation.organisation_of`) across the
+machine's cores, then builds the cross-organisation aggregate
+(:mod:`analysis.pipeline.aggregate`) from the organisations that succeeded.
 
 Three properties matter to the inspectorate, who run this for every organisation:
 
@@ -13,8 +14,11 @@ Fault isolation
     organisation's outcome is caught in its worker and reported in the summary;
     a failed notebook's executed copy (with the error in it) is kept.
 Incremental
-    An organisation unchanged since its last *successful* run is skipped
-    (:mod:`analysis.pipeline.state`), so a failure is always retried.
+    An organisation unchanged since its last *successful* run (a batch's or a
+    ``report``'s) is skipped (:mod:`analysis.pipeline.state`), so a failure is always
+    retried. Before starting, the batch says why each organisation is run or skipped:
+    ``eastmere: skipped (unchanged)``, ``carrow-moor: rerun (workbook changed)``,
+    ``kestrel-downs: run (first run)``, ``lowbridge-city: rerun (--force)``.
 Transient kernel failures
     A kernel that fails to start is retried after a short pause before the
     organisation is called failed (:mod:`analysis.pipeline.failures`), and the
@@ -50,6 +54,8 @@ from analysis import config
 from analysis.engine.disclosure import AUDIENCES
 from analysis.errors import UserError
 from analysis.fileio import atomic_path, check_writable
+from analysis.ingest.organisation import organisation_of
+from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import aggregate, interrupts, report, transaction
 from analysis.pipeline.failures import (
     KERNEL_BACKOFF,
@@ -57,11 +63,15 @@ from analysis.pipeline.failures import (
     describe_failure,
     kernel_retrying,
 )
-from analysis.pipeline.params import add_parameter_options, load_params
+from analysis.pipeline.params import (
+    add_parameter_options,
+    check_notebook_parameters,
+    load_params,
+)
 from analysis.pipeline.state import (
     EXPECTED_OUTPUTS,
     clear_state,
-    code_hash,
+    code_digests,
     current_state,
     why_run,
     write_state,
@@ -104,6 +114,10 @@ class Result:
     reason: str = ""
     kernel_retries: int = 0
     phases: dict[str, float] = field(default_factory=dict)
+    #: Why it was run (``first run``, ``workbook changed``, ``--force``, ...) or skipped.
+    why: str = ""
+    #: The failure was the input's (an invalid workbook: a UserError), not the machine's.
+    input_error: bool = False
 
     @property
     def summary_status(self) -> str:
@@ -208,6 +222,7 @@ def run_job(
             seconds=time.perf_counter() - t0,
             output=str(_failed_output(out_dir)),
             reason=describe_failure(exc),
+            input_error=isinstance(exc, UserError),
             kernel_retries=max(retrying.statistics.get("attempt_number", 1) - 1, 0),
         )
     return Result(
@@ -244,13 +259,24 @@ def _failed_output(out_dir: Path) -> Path:
 # -- the parent side ----------------------------------------------------------------------
 
 
-def discover(paths: list[str] | None, raw_dir: Path | None = None) -> list[tuple[str, Path]]:
+def discover(
+    paths: list[str] | None,
+    raw_dir: Path | None = None,
+    instrument: Instrument | str | Path | None = None,
+    say: Callable[[str], None] | None = None,
+) -> list[tuple[str, Path]]:
     """Workbooks to run, as (slug, path), sorted by slug.
+
+    The slug is :func:`~analysis.ingest.organisation.organisation_of`'s: the workbook's
+    ``trust`` column when it names one organisation, else the file name slugified
+    (``Mary-Smith.xlsx`` -> ``mary-smith``, said through ``say``, since a file name
+    becomes the report's folder).
 
     Raises
     ------
     UserError
-        When a named workbook is missing, two workbooks share a slug, or none is found.
+        When a named workbook is missing, a workbook names no organisation, two workbooks
+        are for the same organisation, or none is found (every problem at once).
     """
     if paths:
         found = []
@@ -270,11 +296,23 @@ def discover(paths: list[str] | None, raw_dir: Path | None = None) -> list[tuple
                 f"no workbooks (.xlsx, .xlsm, .csv) in {raw_dir}; "
                 "run `python -m analysis demo-data` for demo data"
             )
+    inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
     slugs: dict[str, Path] = {}
+    problems = []
     for p in found:
-        if p.stem in slugs:
-            raise UserError(f"two workbooks for {p.stem!r}: {slugs[p.stem]} and {p}")
-        slugs[p.stem] = p
+        try:
+            org = organisation_of(p, inst)
+        except UserError as exc:
+            problems.append(str(exc))
+            continue
+        if org.source != "trust column" and say:
+            say(f"{p.name}: {org.describe()}")
+        if org.slug in slugs:
+            problems.append(f"two workbooks for {org.slug!r}: {slugs[org.slug]} and {p}")
+            continue
+        slugs[org.slug] = p
+    if problems:
+        raise UserError("\n".join(problems))
     return sorted(slugs.items())
 
 
@@ -291,6 +329,7 @@ def run_batch(
     progress: bool | None = None,
     retries: int = KERNEL_RETRIES,
     backoff: tuple[float, ...] = KERNEL_BACKOFF,
+    say: Callable[[str], None] | None = None,
 ) -> list[Result]:
     """Run ``jobs`` across worker processes; return one Result per job, in job order.
 
@@ -309,20 +348,33 @@ def run_batch(
         Show the tqdm bar (None: only on a terminal).
     retries, backoff
         Kernel start retries and the pause before each.
+    say
+        Called with one line per organisation before any runs, saying why it is run or
+        skipped (:func:`plan_line`); the command line prints them.
     """
-    code = code_hash()
+    code = code_digests()
     results: dict[str, Result] = {}
     todo: list[tuple[Job, dict[str, Any]]] = []
+    why: dict[str, str] = {}
     for job in jobs:
         try:
             state = current_state(job.workbook, job.instrument, job.parameters, job.audience, code)
         except OSError as exc:
             results[job.trust] = Result(job.trust, FAILED, reason=f"cannot read input: {exc}")
+            if say:
+                say(f"{job.trust}: cannot read its workbook")
             continue
-        reason = None if force else why_run(Path(job.out_dir), state, EXPECTED_OUTPUTS)
-        if not force and reason is None:
+        reason = "--force" if force else why_run(Path(job.out_dir), state, EXPECTED_OUTPUTS)
+        why[job.trust] = reason or "unchanged"
+        if say:
+            say(plan_line(job.trust, reason))
+        if reason is None:
             results[job.trust] = Result(
-                job.trust, SKIPPED, output=str(Path(job.out_dir) / "report.html"), reason=""
+                job.trust,
+                SKIPPED,
+                output=str(Path(job.out_dir) / "report.html"),
+                reason="unchanged",
+                why="unchanged",
             )
             continue
         todo.append((job, state))
@@ -336,7 +388,27 @@ def run_batch(
         with _progress(len(todo), disable) as bar:
             # Warming up only pays for the real pipeline; a stand-in runner needs none of it.
             _run_pool(todo, n_workers, runner, retries, backoff, results, bar, runner is None)
+    for trust, res in results.items():
+        res.why = res.why or why.get(trust, "")
     return [results[j.trust] for j in jobs]
+
+
+def plan_line(trust: str, reason: str | None) -> str:
+    """What the batch will do with one organisation, and why.
+
+    Examples
+    --------
+    >>> plan_line("eastmere", None)
+    'eastmere: skipped (unchanged)'
+    >>> plan_line("eastmere", "first run")
+    'eastmere: run (first run)'
+    >>> plan_line("eastmere", "notebook 10_report.ipynb changed")
+    'eastmere: rerun (notebook 10_report.ipynb changed)'
+    """
+    if reason is None:
+        return f"{trust}: skipped (unchanged)"
+    verb = "run" if reason == "first run" else "rerun"
+    return f"{trust}: {verb} ({reason})"
 
 
 def usable_cores() -> int:
@@ -460,7 +532,10 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         "workbooks",
         nargs="*",
         metavar="WORKBOOK",
-        help="case workbooks (default: every .xlsx/.xlsm/.csv in data/raw/); slug = file stem",
+        help=(
+            "case workbooks (default: every .xlsx/.xlsm/.csv in data/raw/); the organisation "
+            "is the trust column's, else the file name's"
+        ),
     )
     parser.add_argument("--force", action="store_true", help="rerun organisations up to date")
     add_parameter_options(parser)  # applied to every organisation's run
@@ -490,10 +565,12 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
 
 
 def cli(args: argparse.Namespace) -> int:
-    """Run the batch; exit status 1 when any organisation (or the aggregate) failed."""
+    """Run the batch; exit status 2 when only invalid workbooks failed, 1 for other failures."""
     if args.jobs is not None and args.jobs < 1:
         raise UserError("--jobs must be at least 1")
     params = load_params(args.parameters_file, args.parameter)
+    if params:  # refused once, before any organisation runs
+        check_notebook_parameters(params, config.NOTEBOOKS_DIR / report.REPORT_NOTEBOOK)
     instrument = Path(args.instrument) if args.instrument else None
     if instrument is not None and not instrument.is_file():
         raise UserError(f"no such instrument file: {instrument}")
@@ -509,7 +586,9 @@ def cli(args: argparse.Namespace) -> int:
             instrument=instrument,
             wait=args.wait,
         )
-        for slug, path in discover(args.workbooks)
+        for slug, path in discover(
+            args.workbooks, instrument=instrument, say=lambda line: print(line, flush=True)
+        )
     ]
     t0 = time.perf_counter()
     results = run_batch(
@@ -517,11 +596,15 @@ def cli(args: argparse.Namespace) -> int:
         workers=args.jobs,
         force=args.force,
         progress=False if args.no_progress else None,
+        say=lambda line: print(line, flush=True),
     )
     print(summary_table(results))
     print(f"batch wall time {time.perf_counter() - t0:.1f}s")
     write_summary(results, aggregate.aggregate_dir() / "batch-summary.json")
-    status = 1 if any(r.status == FAILED for r in results) else 0
+    failed = [r for r in results if r.status == FAILED]
+    # 2 when every failure was the input's (invalid workbooks), as for one report; 1 when
+    # any was the machine's (a notebook, a kernel), which a rerun may cure.
+    status = (1 if any(not r.input_error for r in failed) else 2) if failed else 0
 
     if not args.no_aggregate:
         good = [r.trust for r in results if r.status in (OK, SKIPPED)]

@@ -18,8 +18,11 @@ once the thread is done.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shutil
 import threading
+import uuid
 import weakref
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,22 @@ from traitlets import default
 
 from analysis.fileio import atomic_path, storage_error
 from analysis.pipeline import interrupts
+
+
+class _QuietOnceInterrupted(logging.Filter):
+    """Drop papermill's log records once a signal stopped the run.
+
+    The kernel is killed on purpose then, and nbclient logs "Error occurred while starting
+    new kernel client ... Kernel died before replying to kernel_info": noise that reads
+    like a fault. The run prints ``interrupted`` instead.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return interrupts.received() is None
+
+
+# papermill hands its logger to nbclient, which logs the kernel's death with it.
+logging.getLogger("papermill").addFilter(_QuietOnceInterrupted())
 
 #: Live kernel managers, to find the kernels of a notebook being interrupted.
 _MANAGERS: weakref.WeakSet[IPCKernelManager] = weakref.WeakSet()
@@ -52,10 +71,13 @@ class IPCKernelManager(AsyncKernelManager):
     @default("ip")
     def _default_ip(self) -> str:
         # Socket paths derive from the connection file, unique per kernel; without one,
-        # jupyter_client would fall back to "kernel-ipc" in the working directory.
+        # jupyter_client would fall back to "kernel-ipc" in the working directory. jupyter_client
+        # reads ``ip`` before it names the connection file, so the fallback must be unique on
+        # its own: ``id(self)`` repeats across processes (same code, same heap layout), and two
+        # kernels started at once by parallel runs then raced for the same socket paths.
         if self.connection_file:
             return str(Path(self.connection_file).with_suffix("")) + "-ipc"
-        return str(Path(_runtime_dir()) / f"kernel-{id(self)}-ipc")
+        return str(Path(_runtime_dir()) / f"kernel-{os.getpid()}-{uuid.uuid4().hex}-ipc")
 
 
 def _runtime_dir() -> str:

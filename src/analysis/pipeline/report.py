@@ -1,6 +1,12 @@
 """The whole per-organisation pipeline: workbook in, offline HTML report out.
 
-``python -m analysis report [WORKBOOK] --trust SLUG [--audience ...] [--instrument PATH]``
+``python -m analysis report [WORKBOOK] [--trust SLUG] [--audience ...] [--instrument PATH]``
+
+Without ``--trust`` the organisation is the workbook's (its ``trust`` column when that
+names one organisation, else its file name; :func:`analysis.ingest.organisation_of`),
+and the run refuses to replace outputs an earlier run made from another workbook: only
+naming the organisation (``--trust``) replaces them. Without a workbook either, it is
+the demo run (``data/raw/norfolk-and-suffolk.xlsx``).
 
 1. ingest the workbook (``data/raw/<trust>.xlsx`` by default) into processed cases;
 2. analyse them into the findings table (``findings.csv`` and ``.parquet``) and its
@@ -31,6 +37,7 @@ import argparse
 import json
 import shutil
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,10 +50,17 @@ from analysis import config, ingest
 from analysis.engine.disclosure import AUDIENCES
 from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext, conform, read_context
 from analysis.errors import UserError
-from analysis.fileio import storage_error
+from analysis.fileio import restore_formula, storage_error
+from analysis.ingest import Organisation
 from analysis.instrument import Instrument, load_instrument
 from analysis.pipeline import provenance, transaction
-from analysis.pipeline.params import add_parameter_options, check_parameters, load_params
+from analysis.pipeline.params import (
+    add_parameter_options,
+    check_notebook_parameters,
+    check_parameters,
+    load_params,
+)
+from analysis.pipeline.state import code_digests, current_state, write_state
 from analysis.render.export import export_html
 from analysis.render.present import trust_display_name
 from analysis.render.textsafe import safe_filename
@@ -64,6 +78,9 @@ _NUMERIC = ["numerator", "denominator", "percent", "ci_low", "ci_high", "p_value
 class ReportResult:
     """What one report run produced."""
 
+    trust: str
+    #: How the organisation was worked out from the workbook; None when it was named.
+    chosen: Organisation | None
     html: Path
     out_dir: Path
     n_charts: int
@@ -76,16 +93,29 @@ class ReportResult:
 
 
 def _write_tables_and_charts(
-    findings: pd.DataFrame, inst: Instrument, build: Path, audience: str
+    findings: pd.DataFrame,
+    inst: Instrument,
+    build: Path,
+    audience: str,
+    synthetic: bool = False,
+    stop: threading.Event | None = None,
 ) -> float:
-    """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took."""
+    """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took.
+
+    ``synthetic``: the workbook is a demo one (marked so in the tables). ``stop`` set (the
+    run was interrupted) ends it before the next chart: the run waits for this writer before
+    removing its build, and drawing all ~30 charts took up to minutes on a loaded machine
+    after Ctrl-C or SIGTERM (issue 13, R03/R04b).
+    """
     # Heavy (matplotlib, plotly, xlsxwriter): not for the notebooks that import this module.
     from analysis.render import charts, tables
 
     t = time.monotonic()
-    tables.write_tables(findings, inst, build / "tables.xlsx", audience)
+    tables.write_tables(findings, inst, build / "tables.xlsx", audience, synthetic=synthetic)
     (build / "charts").mkdir()
     for chart in charts.all_charts(findings, inst):
+        if stop is not None and stop.is_set():
+            break
         charts.save_static(chart, build / "charts")
     return time.monotonic() - t
 
@@ -103,14 +133,15 @@ def read_reproduction(out_dir: str | Path, input_sha256: str | None) -> pd.DataF
         return None
     if json.loads(meta.read_text(encoding="utf-8")).get("workbook_sha256") != input_sha256:
         return None
-    return pd.read_csv(table, dtype=str, keep_default_na=False)
+    return pd.read_csv(table, dtype=str, keep_default_na=False).map(restore_formula)
 
 
 def read_findings(out_dir: str | Path) -> pd.DataFrame:
     """Read the findings table from ``out_dir`` (parquet when present, else CSV).
 
     The CSV is read with every text column as text and no NA guessing: an answer
-    code "None" or an LDU called "NA" must stay text, not become missing.
+    code "None" or an LDU called "NA" must stay text, not become missing; the
+    apostrophe :func:`analysis.fileio.write_csv` put before a formula-like name is taken off.
     """
     out_dir = Path(out_dir)
     pq = out_dir / "findings.parquet"
@@ -120,6 +151,7 @@ def read_findings(out_dir: str | Path) -> pd.DataFrame:
     if not csv.exists():
         raise UserError(f"no findings table at {csv}")
     df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    df = df.map(restore_formula)  # the CSV's text cells are formula-neutralised
     for c in _NUMERIC:
         if c in df.columns:
             df[c] = pd.to_numeric(df[c].replace("", None))
@@ -207,6 +239,30 @@ def load_cases(trust: str, instrument: Instrument, path: str | Path | None = Non
     return cases.drop(columns=[c for c in instrument.sensitive_columns if c in cases.columns])
 
 
+def pooled_trusts() -> list[str]:
+    """Organisations with a workbook in ``data/raw/`` or processed cases, sorted by slug."""
+    raw = {p.stem for p in config.RAW_DIR.glob("*.xlsx")}
+    processed = {p.stem for p in config.PROCESSED_DIR.glob("*.parquet")}
+    return sorted(raw | processed)
+
+
+def load_pooled_cases(instrument: Instrument, trusts: list[str] | None = None) -> pd.DataFrame:
+    """Several organisations' cases stacked for the explore notebook, each with its ``trust``.
+
+    Each is read as :func:`load_cases` reads one (ingesting its workbook on first use,
+    identifiers and free text removed); by default every organisation of
+    :func:`pooled_trusts` (the twelve demo trusts after ``python -m analysis demo-data``).
+    """
+    trusts = pooled_trusts() if trusts is None else list(trusts)
+    if not trusts:
+        raise UserError(
+            f"no organisations to pool: no workbooks in {config.RAW_DIR} and no processed "
+            f"cases in {config.PROCESSED_DIR} (try `python -m analysis demo-data`)"
+        )
+    frames = [load_cases(t, instrument).assign(trust=t) for t in trusts]
+    return pd.concat(frames, ignore_index=True)
+
+
 def completeness(cases: pd.DataFrame) -> pd.DataFrame:
     """Per column: how many cases have a value (``answered``) out of all (``of cases``)."""
     out = cases.notna().sum().rename("answered").to_frame()
@@ -268,13 +324,62 @@ def place_charts(findings: pd.DataFrame, instrument: Instrument) -> dict[str, li
 
 
 #: Files in a trust's folder that another command writes (reproduce): kept across runs.
-#: Not the batch's state file: it describes the outputs of the batch's own run, so a
-#: report run (perhaps on another workbook) drops it, and the batch reruns the trust.
+#: Not the batch's state file: every run writes its own (:mod:`analysis.pipeline.state`),
+#: so a batch after a report skips the organisation when nothing has changed since.
 KEPT_FILES = ("reproduction.csv", "reproduction.json", "inconsistencies.json")
 
 
+def choose_organisation(
+    trust: str | Organisation | None,
+    workbook: str | Path | None,
+    instrument: Instrument | None = None,
+) -> tuple[str, Organisation | None]:
+    """The organisation a run is for, and how it was chosen (None: named, or the demo's).
+
+    ``--trust`` names it; else a workbook's own ``trust`` column or file name
+    (:func:`analysis.ingest.organisation_of`, or its result passed in as ``trust``); with
+    neither, it is the demo organisation.
+    """
+    if isinstance(trust, Organisation):
+        return trust.slug, trust
+    if trust is not None:
+        return trust, None
+    if workbook is None:
+        return config.DEFAULT_TRUST, None
+    found = ingest.organisation_of(workbook, instrument)
+    return found.slug, found
+
+
+def check_replaceable(final: Path, workbook: Path, trust: str) -> None:
+    """Refuse to replace a report made from another workbook, for an organisation not named.
+
+    ``final`` holds a report when it has any of :data:`REQUIRED_OUTPUTS`; it may be
+    replaced only when its provenance names this very workbook (by sha256: the same
+    data, rerun). Files only other commands write (the reproduction check) hold no report.
+
+    Raises
+    ------
+    UserError
+        Naming the folder and the two ways on: ``--trust`` to replace it, or another slug.
+    """
+    if not any((final / name).exists() for name in REQUIRED_OUTPUTS):
+        return
+    try:
+        made_from = provenance.read_provenance(final).get("input_sha256")
+    except (OSError, ValueError):
+        made_from = None  # unreadable: nothing shows it is this workbook's
+    if made_from is not None and made_from == provenance.sha256_file(workbook):
+        return
+    raise UserError(
+        f"{final} already holds a report made from another workbook, and {trust} was "
+        "worked out from the workbook, not named: nothing was replaced. To replace that "
+        f"report, name the organisation: --trust {trust}; to keep it, give this workbook "
+        "another organisation slug: --trust SLUG"
+    )
+
+
 def run_report(
-    trust: str,
+    trust: str | Organisation | None,
     workbook: str | Path | None = None,
     *,
     audience: str = "internal",
@@ -294,7 +399,10 @@ def run_report(
     Parameters
     ----------
     trust
-        Organisation slug (also the output folder's name).
+        Organisation slug (also the output folder's name). None: the workbook's
+        (:func:`choose_organisation`; or pass what :func:`analysis.ingest.organisation_of`
+        found), and then outputs made from another workbook are
+        never replaced (:func:`check_replaceable`).
     workbook
         The case workbook; ``data/raw/<trust>.xlsx`` when omitted.
     audience
@@ -323,17 +431,27 @@ def run_report(
     if audience not in AUDIENCES:
         raise UserError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     check_parameters(parameters or {})
-    transaction.check_name(ingest.check_trust(trust))
+    if parameters:  # papermill only warns of an unknown name, after the whole run
+        check_notebook_parameters(parameters, config.NOTEBOOKS_DIR / REPORT_NOTEBOOK)
     t0 = time.monotonic()
+    if workbook is not None and not Path(workbook).is_file():
+        raise UserError(f"no workbook at {workbook}")
+    inst = load_instrument(instrument_path or None)
+    trust, chosen = choose_organisation(trust, workbook, inst)
+    transaction.check_name(ingest.check_trust(trust))
     workbook = Path(workbook) if workbook else default_workbook(trust)
     if not workbook.is_file():
         raise UserError(
             f"no workbook at {workbook}: name one, or run `python -m analysis demo-data`"
         )
-    inst = load_instrument(instrument_path or None)
     final = Path(out_dir) if out_dir else config.trust_output_dir(trust)
     processed = config.processed_path(trust)
+    # What the batch would record for this run (analysis.pipeline.state), taken before
+    # it starts: a batch afterwards then skips the organisation if nothing changed.
+    run_state = current_state(workbook, instrument_path, parameters or {}, audience, code_digests())
     with transaction.locked(final, wait=wait):
+        if chosen is not None:
+            check_replaceable(final, workbook, trust)
         transaction.recover(final, processed)
         with transaction.Staging(final, processed) as stage:
             try:
@@ -348,6 +466,7 @@ def run_report(
                     progress=progress,
                     t0=t0,
                 )
+                write_state(stage.build, run_state)
             except OSError as exc:
                 if exc.filename is not None:
                     raise
@@ -355,6 +474,8 @@ def run_report(
                 raise storage_error(exc, stage.build) from exc
             stage.commit()
     return ReportResult(
+        trust=trust,
+        chosen=chosen,
         html=final / "report.html",
         out_dir=final,
         n_charts=exported.n_charts,
@@ -391,6 +512,7 @@ def _build_report(
         if (final / name).is_file():
             shutil.copy2(final / name, build / name)
     side = None
+    stop_side = threading.Event()
     try:
         t = time.monotonic()
         # data/processed/<trust>.parquet, as the design's data flow says (the exploration
@@ -409,7 +531,20 @@ def _build_report(
         # tables.xlsx and the static charts are pure CPU work in this process, while the
         # notebook below runs in a kernel process: overlapping them uses the second core.
         side = ThreadPoolExecutor(max_workers=1)
-        side_job = side.submit(_write_tables_and_charts, findings, inst, build, context.audience)
+        # Demo workbooks (the generator's author stamp, kept when edited and saved again)
+        # hold invented cases: the tables, the report's banner and provenance say so.
+        from analysis.synthetic.demo import is_synthetic
+
+        synthetic = is_synthetic(workbook)
+        side_job = side.submit(
+            _write_tables_and_charts,
+            findings,
+            inst,
+            build,
+            context.audience,
+            synthetic,
+            stop_side,
+        )
 
         params = {
             "trust": trust,
@@ -425,6 +560,7 @@ def _build_report(
             started=started,
             rule_warnings=result.rule_warnings,
         )
+        record["synthetic"] = synthetic
         provenance.write_provenance(record, build)
 
         t = time.monotonic()
@@ -457,6 +593,9 @@ def _build_report(
         missing = [f for f in REQUIRED_OUTPUTS if not (build / f).exists()]
         if missing:
             raise RuntimeError(f"report run did not produce {', '.join(missing)}")
+    except BaseException:
+        stop_side.set()  # interrupted or failed: the charts are not wanted, stop drawing them
+        raise
     finally:
         if side is not None:
             side.shutdown(wait=True)  # never remove the build under a running writer
@@ -489,13 +628,18 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         help="case workbook (default: data/raw/<trust>.xlsx)",
     )
     parser.add_argument(
-        "--trust", default=config.DEFAULT_TRUST, help="organisation slug (default: %(default)s)"
+        "--trust",
+        default=None,
+        help="organisation slug, which also names the output folder. Default: the "
+        "workbook's (its trust column when that names one organisation, else its file "
+        "name), and then a report made from another workbook is never replaced; with no "
+        f"workbook either: {config.DEFAULT_TRUST} (the demo)",
     )
     parser.add_argument(
         "--audience",
         choices=AUDIENCES,
         default="internal",
-        help="internal: small bases marked [low]; publication: small cells suppressed [c]",
+        help="internal: small bases marked [u]; publication: small cells suppressed [c]",
     )
     parser.add_argument(
         "--instrument",
@@ -517,8 +661,13 @@ def cli(args: argparse.Namespace) -> int:
     params = load_params(args.parameters_file, args.parameter)
     if args.instrument is not None and not args.instrument.is_file():
         raise UserError(f"no such instrument file: {args.instrument}")
+    trust: str | Organisation | None = args.trust
+    if trust is None and args.workbook is not None and args.workbook.is_file():
+        # Said before the run starts, which takes a while.
+        trust = ingest.organisation_of(args.workbook, args.instrument)
+        print(trust.describe(), file=sys.stderr)
     res = run_report(
-        args.trust,
+        trust,
         args.workbook,
         audience=args.audience,
         instrument_path=args.instrument,
@@ -527,7 +676,7 @@ def cli(args: argparse.Namespace) -> int:
         wait=args.wait,
     )
     print(
-        f"{args.trust}: {res.n_charts} charts, {res.size / 1e6:.1f} MB, {res.seconds:.0f}s",
+        f"{res.trust}: {res.n_charts} charts, {res.size / 1e6:.1f} MB, {res.seconds:.0f}s",
         file=sys.stderr,
     )
     print(res.html)

@@ -1,10 +1,16 @@
-"""The batch's memory of each organisation's last successful run, to skip what is up to date.
+"""The memory of each organisation's last successful run, so a batch skips what is up to date.
 
-An organisation whose workbook, instrument, code (a hash of the ``analysis``
-package sources and the notebooks) and run parameters are unchanged since its
-last *successful* run needs no rerun. The hashes are kept in
-``outputs/<trust>/.batch-state.json``, written only after success, so a failure
-is always retried.
+An organisation whose workbook, instrument, code (the ``analysis`` package's files,
+and the notebooks' cells) and run parameters are unchanged since its last
+*successful* run needs no rerun. The hashes are kept in
+``outputs/<trust>/.batch-state.json``, written by every successful run, ``report`` as
+well as ``batch``, and only after success, so a failure is always retried.
+
+A notebook counts by what it runs and shows, not by what JupyterLab saves around it:
+its code cells, and any markdown cell the report shows (not tagged ``report-hide``),
+each with trailing whitespace stripped; outputs, execution counts, cell ids and
+metadata are ignored (:func:`notebook_digest`). Each file's hash is recorded, so
+:func:`why_run` can say which changed ("notebook 10_report.ipynb changed").
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ from analysis.pipeline.provenance import sha256_file
 #: Name of the per-organisation state file (hidden: it is bookkeeping, not an output).
 STATE_FILE = ".batch-state.json"
 #: Bump when the state file's keys change meaning; an old state then never matches.
-STATE_SCHEMA = 1
+#: 2: notebooks hashed on their cells' source only, and each code file's hash recorded.
+STATE_SCHEMA = 2
+#: Markdown cells with this tag stay out of the report (analysis.render.export), so out of
+#: the hash too.
+HIDDEN_TAG = "report-hide"
 #: Outputs a successful trust run leaves (checked before skipping).
 EXPECTED_OUTPUTS = ("report.html", "findings.parquet")
 
@@ -39,21 +49,65 @@ def _code_files(package_dir: Path, notebooks_dir: Path) -> list[tuple[str, Path]
     return files
 
 
-def code_hash(package_dir: Path | None = None, notebooks_dir: Path | None = None) -> str:
-    """Hash of the installed ``analysis`` package files and the notebooks.
+def notebook_digest(text: str) -> str:
+    """sha256 of what a notebook runs and shows: its cells' source, normalised.
 
-    Any edit to the code, an instrument, a template or a notebook changes it,
-    so every organisation is rerun after an upgrade. Paths are hashed with the
-    contents so that renaming a file counts as a change.
+    Code cells, and markdown cells not tagged ``report-hide``, in order, each as its
+    type and its lines with trailing whitespace stripped (and no trailing blank lines).
+    Outputs, execution counts, cell ids, notebook and cell metadata are left out, so
+    JupyterLab saving a notebook it ran, or a changed kernel name, is no change. Text
+    that is not a notebook is hashed as it is.
+    """
+    try:
+        cells = json.loads(text).get("cells", [])
+    except (ValueError, AttributeError):
+        return hashlib.sha256(text.encode()).hexdigest()
+    kept = []
+    for cell in cells if isinstance(cells, list) else []:
+        kind = cell.get("cell_type")
+        tags = cell.get("metadata", {}).get("tags", [])
+        if kind == "code" or (kind == "markdown" and HIDDEN_TAG not in tags):
+            src = cell.get("source", "")
+            src = "".join(src) if isinstance(src, list) else str(src)
+            lines = [line.rstrip() for line in src.splitlines()]
+            kept.append([kind, "\n".join(lines).rstrip("\n")])
+    return hashlib.sha256(json.dumps(kept).encode()).hexdigest()
+
+
+def code_digests(
+    package_dir: Path | None = None, notebooks_dir: Path | None = None
+) -> dict[str, str]:
+    """sha256 of each file of the installed ``analysis`` package and of each notebook.
+
+    Keyed ``analysis/<path>`` and ``notebooks/<name>``; a notebook by
+    :func:`notebook_digest`, every other file by its bytes.
     """
     package_dir = package_dir or config.PACKAGE_DIR
     notebooks_dir = notebooks_dir or config.NOTEBOOKS_DIR
-    h = hashlib.sha256()
+    out = {}
     for rel, path in _code_files(Path(package_dir), Path(notebooks_dir)):
-        h.update(rel.encode() + b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
+        if path.suffix == ".ipynb":
+            out[rel] = notebook_digest(path.read_text(encoding="utf-8", errors="replace"))
+        else:
+            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def digests_hash(digests: dict[str, str]) -> str:
+    """One hash of :func:`code_digests` (paths with contents: a renamed file is a change)."""
+    h = hashlib.sha256()
+    for rel in sorted(digests):
+        h.update(rel.encode() + b"\0" + digests[rel].encode() + b"\0")
     return h.hexdigest()
+
+
+def code_hash(package_dir: Path | None = None, notebooks_dir: Path | None = None) -> str:
+    """Hash of the installed ``analysis`` package files and the notebooks' cells.
+
+    Any edit to the code, an instrument, a template or a notebook's cells changes it,
+    so every organisation is rerun after an upgrade.
+    """
+    return digests_hash(code_digests(package_dir, notebooks_dir))
 
 
 def params_hash(parameters: dict[str, Any], audience: str) -> str:
@@ -67,7 +121,7 @@ def current_state(
     instrument: Path | None,
     parameters: dict[str, Any],
     audience: str,
-    code: str,
+    code: dict[str, str] | str,
 ) -> dict[str, Any]:
     """The state a successful run would record now.
 
@@ -80,20 +134,24 @@ def current_state(
     parameters, audience
         The run's notebook parameters and audience.
     code
-        :func:`code_hash` (computed once per batch).
+        :func:`code_digests` (computed once per batch), so that :func:`why_run` can
+        name the files that changed; or just a :func:`code_hash`.
 
     Raises
     ------
     OSError
         When the workbook or instrument cannot be read.
     """
-    return {
+    state = {
         "schema": STATE_SCHEMA,
         "input_sha256": sha256_file(workbook),
         "instrument_sha256": sha256_file(instrument or config.DEFAULT_INSTRUMENT),
-        "code_sha256": code,
+        "code_sha256": code if isinstance(code, str) else digests_hash(code),
         "params_sha256": params_hash(parameters, audience),
     }
+    if not isinstance(code, str):
+        state["code_files"] = dict(sorted(code.items()))
+    return state
 
 
 def read_state(out_dir: Path) -> dict[str, Any]:
@@ -124,10 +182,43 @@ _KEY_WORDS = {
     "code_sha256": "code or notebooks changed",
     "params_sha256": "parameters changed",
 }
+#: At most this many changed files are named; the rest are counted.
+NAMED_FILES = 3
+
+
+def changed_code(old: dict[str, str], new: dict[str, str]) -> str:
+    """Which code files differ, in words: ``notebook 10_report.ipynb changed``.
+
+    Examples
+    --------
+    >>> changed_code({"notebooks/10_report.ipynb": "a"}, {"notebooks/10_report.ipynb": "b"})
+    'notebook 10_report.ipynb changed'
+    >>> changed_code({"analysis/a.py": "a"}, {"analysis/a.py": "a", "analysis/b.py": "b"})
+    'code changed (analysis/b.py)'
+    """
+    files = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    notebooks = [f.removeprefix("notebooks/") for f in files if f.startswith("notebooks/")]
+    code = [f for f in files if not f.startswith("notebooks/")]
+    parts = []
+    if notebooks:
+        parts.append(f"notebook{'s' if len(notebooks) > 1 else ''} {_some(notebooks)} changed")
+    if code:
+        parts.append(f"code changed ({_some(code)})")
+    return "; ".join(parts) or _KEY_WORDS["code_sha256"]
+
+
+def _some(names: list[str]) -> str:
+    more = len(names) - NAMED_FILES
+    return ", ".join(names[:NAMED_FILES]) + (f" and {more} more" if more > 0 else "")
 
 
 def why_run(out_dir: Path, state: dict[str, Any], expected_outputs: Iterable[str]) -> str | None:
     """Why an organisation must be (re)run, or None when it is up to date.
+
+    ``first run`` (no output folder yet), ``no successful run recorded`` (outputs but no
+    state: the last run failed, or predates the record), ``workbook changed``,
+    ``instrument changed``, ``notebook 10_report.ipynb changed``, ``code changed
+    (analysis/...)``, ``parameters changed`` or ``output missing: report.html``.
 
     Parameters
     ----------
@@ -141,9 +232,11 @@ def why_run(out_dir: Path, state: dict[str, Any], expected_outputs: Iterable[str
     """
     old = read_state(out_dir)
     if not old:
-        return "no previous successful run"
+        return "first run" if not Path(out_dir).exists() else "no successful run recorded"
     for key, words in _KEY_WORDS.items():
         if old.get(key) != state.get(key):
+            if key == "code_sha256" and "code_files" in old and "code_files" in state:
+                return changed_code(old["code_files"], state["code_files"])
             return words
     missing = [f for f in expected_outputs if not (Path(out_dir) / f).exists()]
     if missing:

@@ -1,9 +1,10 @@
 """One run's outputs and processed cases: replaced together at the end, or not at all.
 
-A run for an organisation holds its lock (:func:`locked`: ``fcntl.flock`` on
-``outputs/.<name>.lock``, released by the operating system even when the process is
-killed) and builds everything in staging folders beside the targets, on the same
-file system, so that each replacement is one atomic rename (:class:`Staging`):
+A run for an organisation holds its lock (:func:`analysis.locks.locked`: ``fcntl.flock``
+on ``outputs/.<name>.lock``, released by the operating system even when the process is
+killed; ``ingest`` takes the same lock) and builds everything in staging folders beside
+the targets, on the same file system, so that each replacement is one atomic rename
+(:class:`Staging`):
 
 - ``outputs/.<name>.build-<pid>-<hex>/`` becomes ``outputs/<name>/``;
 - ``data/processed/.<name>.build-<pid>-<hex>/<name>.parquet`` replaces
@@ -22,22 +23,20 @@ left over is removed.
 from __future__ import annotations
 
 import errno
-import fcntl
-import json
 import os
 import re
 import secrets
 import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
 from analysis.errors import UserError
 from analysis.fileio import shared_permissions, storage_error
+
+# The run's lock, shared with ingest; re-exported for the pipeline's callers.
+from analysis.locks import Busy, lock_path, locked  # noqa: F401
 from analysis.pipeline import interrupts
-from analysis.pipeline.provenance import now_utc
 
 #: Longest organisation slug: it names files and folders (``.<slug>.build-<pid>-<hex>``),
 #: and file systems allow 255 bytes a name.
@@ -45,10 +44,6 @@ MAX_NAME_LENGTH = 100
 #: In an outputs folder whose commit may be cut short: the token of its staged cases.
 COMMIT_MARKER = ".commit"
 _TOKEN = r"\d+-[0-9a-f]+"
-
-
-class Busy(UserError):
-    """Another run for the same organisation holds its lock."""
 
 
 def check_name(name: str) -> str:
@@ -59,111 +54,6 @@ def check_name(name: str) -> str:
             "are allowed, because it names files and folders; use a shorter --trust"
         )
     return name
-
-
-def lock_path(final: Path) -> Path:
-    """The lock file of the run that writes ``final``: ``.<name>.lock`` beside it."""
-    return final.parent / f".{final.name}.lock"
-
-
-# -- the lock ----------------------------------------------------------------------------
-
-#: Locks this process holds: path -> (pid, file descriptor, depth). A batch worker takes
-#: the lock for the whole job, and the report it runs takes it again.
-_HELD: dict[Path, tuple[int, int, int]] = {}
-
-
-@contextmanager
-def locked(final: str | Path, *, wait: bool = False) -> Iterator[None]:
-    """Hold the lock of the organisation whose outputs are ``final`` for the block.
-
-    Parameters
-    ----------
-    final
-        The organisation's output folder (the lock file goes beside it).
-    wait
-        Wait for another run holding the lock to finish, instead of refusing.
-
-    Raises
-    ------
-    Busy
-        When another run holds the lock and ``wait`` is false; the message names it.
-    """
-    final = Path(final)
-    path = lock_path(final).absolute()
-    held = _HELD.get(path)
-    if held is not None and held[0] == os.getpid():
-        _HELD[path] = (held[0], held[1], held[2] + 1)
-        try:
-            yield
-        finally:
-            _HELD[path] = held
-        return
-    fd = _acquire(path, final.name, wait)
-    _HELD[path] = (os.getpid(), fd, 1)
-    try:
-        yield
-    finally:
-        del _HELD[path]
-        _release(fd, path)
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        here, there = os.fstat(fd), os.stat(path)
-    except FileNotFoundError:
-        return False
-    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
-
-
-def _holder(fd: int) -> str:
-    try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-    except (OSError, ValueError):
-        info = {}
-    if not isinstance(info, dict) or "pid" not in info:
-        return "a run that has not said who it is yet"
-    return f"pid {info['pid']}, started {info.get('started', '?')}"
-
-
-def _acquire(path: Path, name: str, wait: bool) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _holder(fd)
-                if not wait:
-                    raise Busy(
-                        f"another run for {name} is in progress ({holder}; lock file {path}): "
-                        "let it finish, or pass --wait to start when it has"
-                    ) from None
-                print(f"waiting for the other run for {name} ({holder})", file=sys.stderr)
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            # The holder removes the file as it lets go: if this is no longer the file at
-            # `path`, lock the new one instead.
-            if _same_file(fd, path):
-                break
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps({"pid": os.getpid(), "started": now_utc()}).encode(), 0)
-    return fd
-
-
-def _release(fd: int, path: Path) -> None:
-    try:
-        # Removed while still locked, so a run waiting on this file sees it go and retries.
-        if _same_file(fd, path):
-            path.unlink()
-    except OSError:
-        pass  # a lock file left behind is harmless: the next run reuses it
-    finally:
-        os.close(fd)
 
 
 # -- staging and commit ----------------------------------------------------------------------

@@ -41,6 +41,10 @@ PLOTLY_JS_VERSION = "4.1.1"
 SUPPORTED_TRACES = frozenset({"bar", "scatter", "pie"})
 #: The report's stylesheet.
 REPORT_CSS = config.ASSETS_DIR / "report.css"
+#: The report's chart drawing (narrow layout, value labels fitted), inlined after plotly.js.
+CHARTS_JS = config.ASSETS_DIR / "charts.js"
+#: Characters per line of a category label in a chart's narrow (phone) layout.
+NARROW_LABEL_WIDTH = 44
 #: nbconvert template (a single file, so ``templates/*`` package data covers it).
 TEMPLATES_DIR = config.TEMPLATES_DIR
 TEMPLATE_FILE = "analysis_report.html.j2"
@@ -129,6 +133,13 @@ def figure_json(fig: Any) -> str:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
+def _script_json(value: Any) -> str:
+    """JSON safe inside an inline ``<script>`` (as :func:`figure_json` makes the figure)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
 def _trim_template(fig: Any) -> None:
     """Keep only the template defaults of the trace types the figure uses.
 
@@ -165,6 +176,63 @@ def caption_text(alt_text: str, limit: int = CAPTION_LIMIT) -> str:
 def _dom_id(chart_id: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", str(chart_id)).strip("-") or "chart"
     return f"chart-{slug}-{next(_ids)}"
+
+
+def narrow_layout(chart: Any, fig: Any) -> dict[str, Any]:
+    """How a chart re-lays out when its plot is narrow (a phone); read by ``assets/charts.js``.
+
+    Bar charts put each category's label above its bars, across the full width, instead
+    of beside them (where a phone leaves the bars a sliver): the tick labels are hidden,
+    each label becomes an annotation in a gap widened to hold it, and the figure grows by
+    those gaps. Text is a little smaller, the percentage axis ticks every 25.
+    """
+    from analysis.render.charts.style import plotly_text
+
+    layout: dict[str, Any] = {"font": {"size": 11}, "legend": {"font": {"size": 11}}}
+    categories = list(fig.layout.yaxis.categoryarray or [])
+    labels = list(getattr(chart, "labels", None) or [])
+    if getattr(chart, "kind", "") != "stacked" and categories and len(labels) == len(categories):
+        margin = fig.layout.margin
+        plot = (fig.layout.height or 0) - (margin.t or 0) - (margin.b or 0)
+        gap = fig.layout.bargap if fig.layout.bargap is not None else 0.2
+        group = plot / len(categories) * (1 - gap)  # the bars of one category (px)
+        texts = [plotly_text(lab, NARROW_LABEL_WIDTH) for lab in labels]
+        room = 15 * max(t.count("<br>") + 1 for t in texts) + 8  # the label above them
+        band = group + room
+        notes = [a.to_plotly_json() for a in fig.layout.annotations]
+        layout.update(
+            height=round(fig.layout.height + len(categories) * room),
+            bargap=room / band,
+            # Room on the left for half the "0%" tick and the axis title's overhang.
+            margin={"l": 28},
+            yaxis={"showticklabels": False, "title": {"text": ""}, "automargin": False},
+            xaxis={"dtick": 25, "title": {"font": {"size": 11}}},
+            annotations=notes
+            + [
+                {
+                    "text": text,
+                    "x": 0,
+                    "xref": "paper",
+                    "xanchor": "left",
+                    "y": cat,
+                    "yref": "y",
+                    "yanchor": "bottom",
+                    "yshift": group / 2 + 1,
+                    "showarrow": False,
+                    "align": "left",
+                    "font": {"size": 11.5, "color": "#222222"},
+                }
+                for cat, text in zip(categories, texts, strict=True)
+            ],
+        )
+    elif fig.layout.showlegend is not False and len(fig.data) > 1:
+        # Other charts (the funnels) keep their axes; a legend at the side would take a
+        # third of a phone's width, so it goes above the plot, in rows.
+        layout.update(
+            legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+            margin={"r": 10, "l": 50},
+        )
+    return {"layout": layout, "text_size": 11}
 
 
 def chart_html(chart: Any, height: int | None = None) -> str:
@@ -225,6 +293,7 @@ def chart_html(chart: Any, height: int | None = None) -> str:
         dom_id=dom_id,
         payload=Markup(payload),
         config_js=Markup(config_js),
+        narrow_js=Markup(_script_json(narrow_layout(chart, fig))),
         caption=caption_text(chart.alt_text or chart.title),
         notes=notes,
     )
@@ -365,6 +434,7 @@ def export_html(
     resources = {
         "analysis_css": REPORT_CSS.read_text(encoding="utf-8"),
         "analysis_plotly_js": plotly_bundle(),
+        "analysis_charts_js": CHARTS_JS.read_text(encoding="utf-8"),
         "analysis_chart_count": n_charts,
         "analysis_title": title,
         "analysis_version": _package_version(),

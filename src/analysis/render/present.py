@@ -13,8 +13,10 @@ Wording of numbers
     "63%", "50 of 80", "63% (50 of 80)", intervals "52 to 72", "p = 0.03" / "p < 0.001";
     a figure that does not exist is "–" in HTML and ``[z]`` in charts and spreadsheets.
 Markers
-    :data:`MARKERS`: ``[c]`` suppressed, ``[low]`` small base, ``[z]`` not applicable, with
-    their meanings; :func:`markers_for` says which can occur for an audience.
+    :data:`MARKERS`, the Analysis Function's shorthand: ``[c]`` suppressed, ``[u]`` low
+    reliability (a small base), ``[x]`` not available, ``[z]`` not applicable, with their
+    meanings; :func:`markers_for` says which can occur for an audience. The findings table
+    keeps its flag ``low``: only how it is shown changed (it was shown as ``[low]``).
 Order
     Lists follow the report's fixed order where it has one (:data:`COMPARISON_ORDER`,
     :data:`PROFILE_ORDER`), then the instrument's declared order; rankings (factors by
@@ -119,6 +121,18 @@ def fmt_p(p: Any) -> str:
     return "<0.001" if p < 0.001 else fmt_num(p, 3) if p < 0.01 else fmt_num(p, 2)
 
 
+def p_cell(p: Any) -> float | str:
+    """A p value for a spreadsheet cell: a number at 3 decimals, or the text ``"<0.001"``.
+
+    Below 0.001 the rounded number would read 0, which no test gives, so the cell says
+    ``"<0.001"`` as the report's text does; a missing value is ``"[x]"``.
+    """
+    if is_missing(p):
+        return X.symbol
+    p = float(p)
+    return "<0.001" if p < 0.001 else round_half_up(p, 3)
+
+
 def p_equals(p: Any) -> str:
     """``"p = 0.03"``, or ``"p < 0.001"`` for a tiny value (never ``"p = <0.001"``)."""
     text = fmt_p(p)
@@ -179,19 +193,31 @@ C = Marker(
     "would reveal another suppressed value.",
 )
 LOW = Marker(
-    "[low]",
-    f"fewer than {config.LOW_BASE_THRESHOLD} relevant cases",
-    f"Low base: fewer than {config.LOW_BASE_THRESHOLD} relevant cases; treat the percentage "
-    "with caution.",
+    "[u]",
+    f"low reliability: fewer than {config.LOW_BASE_THRESHOLD} relevant cases",
+    f"Low reliability: the base is fewer than {config.LOW_BASE_THRESHOLD} relevant cases, so "
+    "the percentage can change a lot with one case; treat it with caution. [u] is the "
+    "Analysis Function's marker for low reliability; earlier versions of these outputs "
+    "showed [low]. The findings table's flag for it is still low.",
+)
+#: The Analysis Function's name for :data:`LOW`.
+U = LOW
+X = Marker(
+    "[x]",
+    "not available",
+    "Not available: the figure applies to this row but the findings hold no value for it, "
+    "for example an interval or test that could not be computed.",
 )
 Z = Marker(
     "[z]",
     "not applicable",
-    "Not applicable: the measure does not apply to this row (for example a p-value on a "
-    "group row) or was not computed.",
+    "Not applicable: the figure does not apply to this row, for example a percentage of a "
+    "question that applied to no case, or a base on the row counting all cases.",
 )
-#: Every marker, in the order keys list them.
-MARKERS = (C, LOW, Z)
+#: Every marker, in the order keys list them (alphabetical, as the guidance lists them).
+MARKERS = (C, LOW, X, Z)
+#: Every marker's symbol.
+MARKER_SYMBOLS = frozenset(m.symbol for m in MARKERS)
 #: Findings flags that mean a figure is suppressed (primary ``c`` or ``secondary``).
 SUPPRESSED_FLAGS = frozenset({"c", "secondary"})
 
@@ -211,19 +237,31 @@ def is_low(flags: Any) -> bool:
     return "low" in _flags(flags)
 
 
+def is_low_base(denominator: Any, threshold: int = config.LOW_BASE_THRESHOLD) -> bool:
+    """The low-base rule itself: a base under :data:`analysis.config.LOW_BASE_THRESHOLD`.
+
+    What the engine flags ``low`` in the findings (its disclosure rule 1), for figures
+    computed outside them (the explore notebook); False when the base is missing.
+    """
+    d = number(denominator)
+    return not math.isnan(d) and d < threshold
+
+
 def markers(flags: Any) -> str:
-    """The markers a findings row carries, as shown beside it: ``"[low] [c]"``, or ``""``."""
+    """The markers a findings row carries, as shown beside it: ``"[u] [c]"``, or ``""``."""
     shown = [LOW.symbol] if is_low(flags) else []
     return " ".join(shown + ([C.symbol] if is_suppressed(flags) else []))
 
 
 def marker_key(shown: Iterable[Marker], sep: str = "; ") -> str:
-    """``"[c] suppressed to protect confidentiality; [low] fewer than 10 relevant cases"``."""
+    """``"[c] suppressed to protect confidentiality; [u] low reliability: fewer than 10 ..."``."""
     listed = set(shown)
     return sep.join(f"{m.symbol} {m.meaning}" for m in MARKERS if m in listed)
 
 
-def markers_for(audience: str, flags: Iterable[Any] = ()) -> tuple[Marker, ...]:
+def markers_for(
+    audience: str, flags: Iterable[Any] = (), used: Iterable[str] | None = None
+) -> tuple[Marker, ...]:
     """The markers that can occur in an audience's outputs, in :data:`MARKERS` order.
 
     Only publication suppresses, so ``[c]`` belongs to publication outputs, and to an
@@ -235,9 +273,26 @@ def markers_for(audience: str, flags: Iterable[Any] = ()) -> tuple[Marker, ...]:
         ``internal`` or ``publication``.
     flags
         The findings' ``flags`` values.
+    used
+        When given, the texts an output shows (cells, labels): only markers found among
+        them are kept, so a key never explains a marker the reader cannot meet.
     """
     has_c = audience == "publication" or any(is_suppressed(f) for f in flags)
-    return tuple(m for m in MARKERS if m is not C or has_c)
+    keep = tuple(m for m in MARKERS if m is not C or has_c)
+    if used is None:
+        return keep
+    found = {w for text in used for w in str(text).split() if w in MARKER_SYMBOLS}
+    return tuple(m for m in keep if m.symbol in found)
+
+
+def missing_marker(denominator: Any) -> Marker:
+    """The marker for a figure the findings do not hold: [z] on a base of 0, else [x].
+
+    A percentage (or its interval) of a question that applied to no case does not
+    exist: not applicable. Any other gap is a figure that should exist: not available.
+    """
+    d = number(denominator)
+    return Z if not math.isnan(d) and d == 0 else X
 
 
 # -- names -----------------------------------------------------------------------------

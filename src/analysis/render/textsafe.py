@@ -16,9 +16,17 @@ import re
 import unicodedata
 from typing import Any
 
-#: A cell starting with one of these is run as a formula by Excel, LibreOffice and Sheets
-#: (OWASP CSV-injection guidance); tab and carriage return can hide such a prefix.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# One neutralisation for every text output: the CSV writer (analysis.fileio.write_csv)
+# and the xlsx writer share it; re-exported here for the render phase.
+from analysis.fileio import FORMULA_PREFIXES, neutralise_formula
+
+__all__ = [
+    "FORMULA_PREFIXES",
+    "escape_html",
+    "lc_first",
+    "neutralise_formula",
+    "safe_filename",
+]
 
 # Device names Windows refuses as file names, whatever the extension.
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
@@ -53,29 +61,6 @@ def escape_html(s: Any, quote: bool = True) -> str:
     if _is_missing(s):
         return ""
     return html.escape(str(s), quote=quote)
-
-
-def neutralise_formula(s: Any) -> Any:
-    """Stop a text value being read as a formula by a spreadsheet.
-
-    A text value starting with ``= + - @``, tab or carriage return gets a
-    leading apostrophe, as OWASP recommends for CSV and Excel exports.
-    Non-text values (numbers, missing values) are returned unchanged, so a
-    real negative number stays a number.
-
-    Parameters
-    ----------
-    s
-        The value about to be written to a cell.
-
-    Returns
-    -------
-    Any
-        ``"'" + s`` for a dangerous string, otherwise ``s`` itself.
-    """
-    if isinstance(s, str) and s.startswith(FORMULA_PREFIXES):
-        return "'" + s
-    return s
 
 
 def safe_filename(s: Any, max_length: int = 100) -> str:

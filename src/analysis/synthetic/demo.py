@@ -105,6 +105,23 @@ def _as_generated(path: Path) -> bool:
     return bool(by and when and by.group(1) == GENERATOR_STAMP and when.group(1).startswith(stamp))
 
 
+def is_synthetic(path: str | Path) -> bool:
+    """Whether a workbook was written by the generator, edited since or not: synthetic cases.
+
+    The generator writes ``GENERATOR_STAMP`` as the workbook's author (``dc:creator``), which
+    Excel and LibreOffice keep when they save an edited copy; a workbook made from the
+    template (:mod:`analysis.instrument.template`) has no such author. Unlike
+    :func:`_as_generated`, an edited demo workbook still counts: its cases are still invented.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            core = zf.read("docProps/core.xml")[:4096].decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
+    author = re.search(r"<dc:creator>([^<]*)</dc:creator>", core)
+    return bool(author and author.group(1) == GENERATOR_STAMP)
+
+
 def write_demo_data(
     out_dir: str | Path | None = None, force: bool = False
 ) -> list[tuple[str, Path, str]]:

@@ -39,7 +39,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.engine import analyse
-from analysis.fileio import atomic_path
+from analysis.fileio import atomic_path, write_csv
 from analysis.ingest import read_cases
 from analysis.instrument import ABOVE, Instrument
 from analysis.synthetic.generate import synthesise
@@ -382,7 +382,8 @@ def reproduce(
     out = Path(out_dir) if out_dir else config.trust_output_dir(prof["slug"])
     out.mkdir(parents=True, exist_ok=True)
     path = out / "reproduction.csv"
-    _atomic_write_text(path, table.to_csv(index=False))
+    with atomic_path(path) as tmp:
+        write_csv(table, tmp)
     records = [i.as_dict() for i in cal.inconsistencies]
     _atomic_write_text(out / "inconsistencies.json", json.dumps(records, indent=2) + "\n")
     # Which workbook this check is about: the report shows the reproduction only for a

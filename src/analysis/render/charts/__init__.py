@@ -7,7 +7,8 @@ One module per job:
 - :mod:`.words`: the subtitles, alt texts and share phrases every chart carries;
 - :mod:`.build`: one builder per chart of the report, and :func:`all_charts`;
 - :mod:`.interactive`: plotly figures (the HTML report, JupyterLab);
-- :mod:`.static`: matplotlib figures and :func:`save_static` (PNG and SVG files);
+- :mod:`.static`: :func:`save_static` (PNG and SVG files, laid out on a :mod:`.canvas`) and
+  matplotlib figures;
 - :mod:`.funnel`: funnel plots of the cross-organisation aggregate.
 
 The names below are the public face callers use (``charts.outcome_summary(...)``,

@@ -8,7 +8,7 @@ states the finding, a subtitle with the base and an alt text for screen readers.
 figure is worded, rounded, marked and ordered is decided by :mod:`analysis.render.present`.
 
 Suppressed cells never reach a chart's data: they are drawn as a gap labelled ``[c]``.
-Bases under the low-base threshold carry a ``[low]`` label and a hatched bar.
+Bases under the low-base threshold carry a ``[u]`` (low reliability) label and a hatched bar.
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ def comparison_chart(
 ) -> Chart:
     """Grouped bars per question, one bar per group, with Wilson 95% interval error bars.
 
-    Small bases are marked ``[low]`` (hatched bar and label); suppressed groups are
+    Small bases are marked ``[u]`` (low reliability) (hatched bar and label); suppressed groups are
     gaps labelled ``[c]``. The title summarises every question compared (not only those
     drawn), read from the ``difference`` rows: for two groups, on how many questions the
     first did better, and how many differences were statistically significant after the

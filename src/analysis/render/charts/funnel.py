@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
-
 from analysis.engine.funnel import ABOVE_95, ABOVE_998, BELOW_95, BELOW_998, WITHIN, Funnel
 from analysis.render import present
 from analysis.render.charts.style import plotly_text
@@ -142,7 +140,10 @@ def save_static(f: Funnel, stem: str | Path) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig = to_matplotlib(f)
     png, svg = stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")
-    # Fixed hash salt and no dates: the same rule as analysis.render.charts.static.save_static.
+    import matplotlib  # here, not at import: the trust reports never draw a funnel
+
+    # Fixed hash salt and no dates, so that unchanged funnels give unchanged files.
+
     with matplotlib.rc_context({"svg.hashsalt": "analysis-funnel", "svg.fonttype": "path"}):
         fig.savefig(png, dpi=150, metadata={"Software": None})
         fig.savefig(svg, metadata={"Date": None, "Creator": None})

@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 
+#: End of the percentage axis: a little past 100 so a label at 100% lies inside the range.
+X_MAX = 101
+#: Furthest a value label may start (see _bars).
+LABEL_X_MAX = 100.5
+
+
 def figure(chart: Drawable) -> go.Figure:
     """The chart as an interactive figure; hovering a bar shows n of N and the 95% interval."""
     if chart.kind == "stacked":
@@ -35,7 +41,7 @@ def figure(chart: Drawable) -> go.Figure:
 
 
 def _hover_numbers(r: Any) -> tuple[str, str, str]:
-    """Hover texts of one bar: its base ("22 of 54 [low]"), its interval and its percent."""
+    """Hover texts of one bar: its base ("22 of 54 [u]"), its interval and its percent."""
     if r.suppressed:
         return f"suppressed {present.C.symbol}", "", ""
     base = (
@@ -55,6 +61,18 @@ def _hover_numbers(r: Any) -> tuple[str, str, str]:
 
 def _none(x: float) -> float | None:
     return None if (x is None or math.isnan(x)) else float(x)
+
+
+def _label_room(chart: Drawable) -> int:
+    """Right margin (px) for the value labels drawn past the bars ("100% (54 of 54) [u]").
+
+    An estimate from the longest label at 12 px Arial; the report's drawing
+    (``assets/charts.js``) measures the labels once drawn and widens it if they need more.
+    """
+    if chart.kind == "stacked":
+        return 30
+    longest = max((len(str(t)) for t in chart.data["text"]), default=0)
+    return max(60, 7 * longest + 16)
 
 
 def _layout(chart: Drawable, fig: go.Figure, n_bars: int, legend: bool) -> None:
@@ -84,11 +102,11 @@ def _layout(chart: Drawable, fig: go.Figure, n_bars: int, legend: bool) -> None:
         },
         font={"family": "Arial, sans-serif", "size": 13, "color": "#222222"},
         height=top + plot + bottom,
-        margin={"l": 10, "r": 130 if chart.kind != "stacked" else 30, "t": top, "b": bottom},
+        margin={"l": 10, "r": _label_room(chart), "t": top, "b": bottom},
         showlegend=legend,
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "traceorder": "normal"},
         xaxis={
-            "range": [0, 100],
+            "range": [0, X_MAX],
             "ticksuffix": "%",
             "dtick": 20,
             "title": {"text": plotly_text(chart.x_title)},
@@ -169,14 +187,17 @@ def _bars(chart: Drawable) -> go.Figure:
         )
         # Labels (and [c] gaps) as a text trace in the same offset group, placed past
         # the bar or its interval so an error bar never crosses them.
+        # plotly.js drops text points outside the axis range, even with cliponaxis off, so
+        # a label never starts past X_MAX: at 100% it starts at the bar's end and runs into
+        # the right margin (sized for it: _label_room, then measured by assets/charts.js).
         ends = []
         for r in rows:
             if r.suppressed or math.isnan(r.percent):
                 ends.append(1.0)
             elif chart.intervals and not math.isnan(r.ci_high):
-                ends.append(max(r.percent, r.ci_high) + 1)
+                ends.append(min(max(r.percent, r.ci_high) + 1, LABEL_X_MAX))
             else:
-                ends.append(r.percent + 1)
+                ends.append(min(r.percent + 1, LABEL_X_MAX))
         fig.add_trace(
             go.Scatter(
                 x=ends,

@@ -11,7 +11,8 @@ A chart is one of three shapes, each with one renderer per backend
   review and oversight pies).
 
 Suppressed cells never reach a chart's data: they are drawn as a gap labelled
-``[c]``. Bases under the low-base threshold carry a ``[low]`` label and a hatched bar.
+``[c]``. Bases under the low-base threshold carry a ``[u]`` (low reliability) label and a
+hatched bar.
 :func:`record` turns one findings row into one row of a chart's data.
 """
 
@@ -52,7 +53,7 @@ DATA_COLUMNS = [
 
 
 def bar_text(percent: float, n: float, d: float, low: bool) -> str:
-    """A bar's label: "63% (50 of 80)", "[low]" appended for a small base; "[z]" for none."""
+    """A bar's label: "63% (50 of 80)", "[u]" appended for a small base; "[z]" for none."""
     if math.isnan(percent):
         return present.Z.symbol
     return present.pct_n_of_n(percent, n, d) + (f" {present.LOW.symbol}" if low else "")
@@ -97,7 +98,7 @@ def frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 def markers_in(data: pd.DataFrame) -> list[present.Marker]:
-    """The markers a chart's data shows: [c] gaps, [low] bases, [z] bars with no figure."""
+    """The markers a chart's data shows: [c] gaps, [u] bases, [z] bars with no figure."""
     shown = {
         present.C: data["suppressed"].any(),
         present.LOW: data["low"].any(),

@@ -10,7 +10,7 @@ Rules kept throughout:
 
 - suppressed cells (flag ``c`` or ``secondary``) show ``[c]`` and are never
   quoted in prose, and a cell's numerator is never shown next to a ``[c]``;
-- small bases (flag ``low``) are marked ``[low]`` and are never chosen as a
+- small bases (flag ``low``) are marked ``[u]`` (low reliability) and are never chosen as a
   key strength or area for improvement, because one case moves them a lot;
 - differences between groups are only reported as differences when they
   survive the Benjamini-Hochberg adjustment, and even then with a caveat.

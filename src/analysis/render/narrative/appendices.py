@@ -135,8 +135,11 @@ def disclosure_notes(findings: pd.DataFrame, audience: str) -> str:
     )
 
 
-def provenance_section(record: Mapping[str, Any]) -> str:
-    """Provenance table: input hash, instrument, package version, parameters, run time."""
+def provenance_section(record: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
+    """Provenance table: input hash, instrument, package version, parameters, run time.
+
+    ``extra`` rows follow the run's (the aggregate lists each organisation's input).
+    """
     if not record:
         return render("note.html.j2", text="No provenance record was found for this run.")
     params = record.get("parameters", {}) or {}
@@ -163,6 +166,10 @@ def provenance_section(record: Mapping[str, Any]) -> str:
             )
         )
     items += [(f"Parameter: {k}", v) for k, v in sorted(params.items())]
+    if record.get("input_sha256") is None and extra:
+        # A run on others' outputs (the aggregate): its inputs are the extra rows.
+        items = items[2:]
+    items += list((extra or {}).items())
     items = [(k, v if v is not None else MISSING) for k, v in items]
     return render("provenance_section.html.j2", items=items)
 

@@ -41,8 +41,14 @@ N_KEY_FINDINGS = 3
 # -- front matter -------------------------------------------------------------------------
 
 
-def title_block(trust: str, instrument: Any, audience: str, findings: pd.DataFrame) -> str:
-    """Report title, sub-title and the audience banner."""
+def title_block(
+    trust: str, instrument: Any, audience: str, findings: pd.DataFrame, synthetic: bool = False
+) -> str:
+    """Report title, sub-title, the audience banner and, for demo data, the synthetic banner.
+
+    ``synthetic`` is the provenance record's word (the workbook came from the demo-data
+    generator): the report then says, before anything else, that its cases are invented.
+    """
     n = n_cases(findings)
     banner = (
         f"Publication version: small cells are suppressed {C.symbol}."
@@ -57,6 +63,7 @@ def title_block(trust: str, instrument: Any, audience: str, findings: pd.DataFra
         n=n,
         audience=audience,
         banner=banner,
+        synthetic=synthetic,
     )
 
 

@@ -50,7 +50,7 @@ def interval(row: Mapping[str, Any]) -> str:
 
 
 def note(row: Mapping[str, Any]) -> str:
-    """The markers shown in a table's Note column (``"[low]"``, ``"[low] [c]"``, ``""``)."""
+    """The markers shown in a table's Note column (``"[u]"``, ``"[u] [c]"``, ``""``)."""
     return present.markers(row.get("flags"))
 
 

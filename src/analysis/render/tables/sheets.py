@@ -5,6 +5,14 @@ values for one audience; :mod:`.workbook` writes them. Every figure is read from
 findings table (nothing is recomputed from cases), and how it is rounded, marked,
 named and ordered is decided by :mod:`analysis.render.present`: internal tables keep a
 suppressed value beside its ``[c]`` marker, publication tables show ``[c]`` in its place.
+
+Following the Analysis Function guidance, every header names its unit ("(number)",
+"(%)", "(percentage points)"); a figure the findings do not hold is ``[x]`` (not
+available), or ``[z]`` where it cannot exist (a percentage of a base of 0, a difference
+between more than two groups); and a column that would hold nothing but ``[x]``, ``[z]``
+or blanks is left out (:func:`drop_empty_columns`), so the comparisons' differences are
+tables of their own. Each table names the notes it relies on (:attr:`Table.notes`),
+which the workbook numbers.
 """
 
 from __future__ import annotations
@@ -16,10 +24,11 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.engine.compare import MULTI_SEP
 from analysis.engine.findings import flag_set, number
 from analysis.instrument import Instrument
 from analysis.render import present
-from analysis.render.present import C, Z
+from analysis.render.present import C, X, Z
 
 AUDIENCES = ("internal", "publication")
 
@@ -38,13 +47,40 @@ class Column:
 
 @dataclass
 class Table:
-    """One published table (one sheet)."""
+    """One published table (one sheet).
+
+    Attributes
+    ----------
+    notes
+        Ids of the notes (:data:`analysis.render.tables.workbook.NOTES`) the table relies
+        on; the workbook numbers them and references them from the title.
+    """
 
     sheet: str
     title: str
     description: str
     columns: list[Column]
     rows: list[list[Any]]
+    notes: tuple[str, ...] = ()
+
+
+#: Cell values that hold no figure: a column of nothing else is left out.
+_EMPTY = frozenset({None, "", X.symbol, Z.symbol})
+
+
+def drop_empty_columns(table: Table) -> Table:
+    """``table`` without the columns whose every cell is blank, ``[x]`` or ``[z]``.
+
+    A column of ``[c]`` stays: it says that figures exist and are withheld.
+    """
+    keep = [
+        j
+        for j in range(len(table.columns))
+        if not table.rows or any(r[j] not in _EMPTY for r in table.rows)
+    ]
+    table.columns = [table.columns[j] for j in keep]
+    table.rows = [[r[j] for j in keep] for r in table.rows]
+    return table
 
 
 # -- reading findings ---------------------------------------------------------------------
@@ -56,13 +92,20 @@ class _Cells:
     def __init__(self, audience: str) -> None:
         self.publication = audience == "publication"
 
-    def numbers(self, row: pd.Series | dict[str, Any], cols: Sequence[str]) -> list[Any]:
-        """Values of numeric findings columns, [c] when suppressed for publication, [z] if blank."""
+    def numbers(
+        self, row: pd.Series | dict[str, Any], cols: Sequence[str], gap: str | None = None
+    ) -> list[Any]:
+        """Values of numeric findings columns: [c] when suppressed for publication.
+
+        A blank value is ``gap`` when given, else :func:`analysis.render.present.missing_marker`
+        of the row's base ([z] on a base of 0, [x] otherwise).
+        """
         hide = self.publication and present.is_suppressed(row["flags"])
+        blank = gap or present.missing_marker(row.get("denominator")).symbol
         out: list[Any] = []
         for c in cols:
             v = number(row[c])
-            out.append(C.symbol if hide else (Z.symbol if present.is_missing(v) else v))
+            out.append(C.symbol if hide else (blank if present.is_missing(v) else v))
         return out
 
 
@@ -102,13 +145,18 @@ def sheet_name(text: str) -> str:
 _N_COLS = ["numerator", "denominator", "percent", "ci_low", "ci_high"]
 
 
-def _prop_columns(n_header: str, d_header: str) -> list[Column]:
+#: The notes every table of percentages relies on.
+_PCT_NOTES = ("markers", "rounding", "ci")
+
+
+def _prop_columns(n_header: str, d_header: str, of: str) -> list[Column]:
+    """Numerator, base, percentage and interval columns; ``of`` names what is counted."""
     return [
-        Column(n_header, INT, 14),
-        Column(d_header, INT, 14),
-        Column("Percentage (%)", PCT, 14),
-        Column("95% CI lower (%)", PCT, 13),
-        Column("95% CI upper (%)", PCT, 13),
+        Column(f"{n_header} (number)", INT, 14),
+        Column(f"{d_header} (number)", INT, 14),
+        Column(f"Percentage of {of} (%)", PCT, 14),
+        Column("Lower 95% confidence limit (%)", PCT, 14),
+        Column("Upper 95% confidence limit (%)", PCT, 14),
     ]
 
 
@@ -137,10 +185,11 @@ def _outcome_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
         columns=[
             Column("Outcome", TEXT, 10),
             Column("Outcome name", TEXT, 50),
-            *_prop_columns("Answers above the line (n)", "Relevant answers (N)"),
-            Column("Markers", TEXT, 10),
+            *_prop_columns("Answers above the line", "Relevant answers", "relevant answers"),
+            Column("Markers", TEXT, 12),
         ],
         rows=out,
+        notes=("scores", "base", *_PCT_NOTES),
     )
 
 
@@ -172,10 +221,11 @@ def _criterion_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cel
             Column("Criterion", TEXT, 10),
             Column("Outcome", TEXT, 10),
             Column("Criterion title", TEXT, 60),
-            *_prop_columns("Answers above the line (n)", "Relevant answers (N)"),
-            Column("Markers", TEXT, 10),
+            *_prop_columns("Answers above the line", "Relevant answers", "relevant answers"),
+            Column("Markers", TEXT, 12),
         ],
         rows=out,
+        notes=("scores", "base", *_PCT_NOTES),
     )
 
 
@@ -204,7 +254,7 @@ def _question_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cell
         sheet="Questions",
         title="Key questions by outcome: cases judged above the line",
         description=(
-            "One row per scored question. The base (N) is the relevant cases: answers other "
+            "One row per scored question. The base is the relevant cases: answers other "
             "than not applicable, so bases vary between questions."
         ),
         columns=[
@@ -212,10 +262,11 @@ def _question_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cell
             Column("Criterion", TEXT, 10),
             Column("Question id", TEXT, 22),
             Column("Question", TEXT, 70),
-            *_prop_columns("Cases above the line (n)", "Relevant cases (N)"),
-            Column("Markers", TEXT, 10),
+            *_prop_columns("Cases above the line", "Relevant cases", "relevant cases"),
+            Column("Markers", TEXT, 12),
         ],
         rows=out,
+        notes=("base", *_PCT_NOTES),
     )
 
 
@@ -259,23 +310,33 @@ def _factor_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells)
         columns=[
             Column("Factor group", TEXT, 24),
             Column("Offending-related factor", TEXT, 40),
-            Column("Cases where identified (n)", INT, 14),
-            Column("Cases inspected (N)", INT, 14),
-            Column("Sufficient interventions (n)", INT, 14),
-            Column("Cases where identified, interventions base (N)", INT, 16),
-            Column("Sufficient interventions (%)", PCT, 14),
-            Column("Sufficient progress (n)", INT, 14),
-            Column("Cases where identified, progress base (N)", INT, 16),
-            Column("Sufficient progress (%)", PCT, 14),
-            Column("Markers", TEXT, 10),
+            Column("Cases where identified (number)", INT, 14),
+            Column("Cases inspected (number)", INT, 14),
+            Column("Sufficient interventions (number)", INT, 14),
+            Column("Cases where identified, interventions base (number)", INT, 16),
+            Column("Sufficient interventions, of cases where identified (%)", PCT, 16),
+            Column("Sufficient progress (number)", INT, 14),
+            Column("Cases where identified, progress base (number)", INT, 16),
+            Column("Sufficient progress, of cases where identified (%)", PCT, 16),
+            Column("Markers", TEXT, 12),
         ],
         rows=out,
+        notes=("factors", "markers", "rounding"),
     )
 
 
-def _comparison_table(
+def _test_name(method: Any) -> str:
+    """The test part of a difference row's method ("Fisher's exact test")."""
+    parts = [p.strip() for p in str(method or "").split(";")]
+    skip = ("interval", "newcombe", "benjamini")
+    tests = [p for p in parts if p and p != "bh" and not any(w in p.lower() for w in skip)]
+    return tests[0][:1].upper() + tests[0][1:] if tests else ""
+
+
+def _comparison_tables(
     findings: pd.DataFrame, instrument: Instrument, cells: _Cells, group_var: str
-) -> Table:
+) -> list[Table]:
+    """A comparison's group results, then its differences and tests, as two tables."""
     comp = findings[(findings["kind"] == "comparison") & (findings["group_var"] == group_var)]
     diff = findings[(findings["kind"] == "difference") & (findings["group_var"] == group_var)]
     qids = present.question_order(list(comp["measure_id"]) + list(diff["measure_id"]), instrument)
@@ -283,49 +344,69 @@ def _comparison_table(
     # Rows grouped by question once (as dicts): filtering the frame per question made this
     # sheet quadratic, most of tables.xlsx's time with four comparison variables.
     comp_by, diff_by = _records_by(comp, "measure_id"), _records_by(diff, "measure_id")
-    out = []
+    groups, diffs = [], []
     for qid in qids:
         q = instrument.questions.get(qid)
         for r in sorted(comp_by.get(qid, []), key=lambda r: rank[r["group"]]):
             text = q.text if q else r["label"]
-            out.append(
-                [qid, text, "Group", r["group"], *cells.numbers(r, _N_COLS)]
-                + [Z.symbol] * 5
-                + [present.markers(r["flags"])]
+            groups.append(
+                [qid, text, r["group"], *cells.numbers(r, _N_COLS), present.markers(r["flags"])]
             )
         for r in diff_by.get(qid, []):
             text = q.text if q else r["label"]
-            out.append(
-                [qid, text, "Difference", r["group"]]
-                + [Z.symbol] * 5
-                + cells.numbers(r, ["percent", "ci_low", "ci_high", "p_value", "p_adjusted"])
+            # More than two groups have no single difference: only their test applies.
+            gap = Z.symbol if MULTI_SEP in str(r["group"]) else X.symbol
+            diffs.append(
+                [qid, text, r["group"]]
+                + cells.numbers(r, ["percent", "ci_low", "ci_high"], gap)
+                + [_test_name(r["method"])]
+                + cells.numbers(r, ["p_value", "p_adjusted"], X.symbol)
                 + [present.markers(r["flags"])]
             )
     label = present.variable_label(group_var, instrument)
-    return Table(
-        sheet=sheet_name(f"Comparison_{group_var}"),
-        title=f"Comparison by {label}: cases judged above the line",
-        description=(
-            "Group rows give each group's result; difference rows give the difference in "
-            "percentage points (first group minus second), its Newcombe 95% interval, "
-            "Fisher's exact p-value and the Benjamini-Hochberg adjusted p-value. With more "
-            "than two groups the difference row gives only the exact test across all groups."
-        ),
-        columns=[
-            Column("Question id", TEXT, 22),
-            Column("Question", TEXT, 60),
-            Column("Row type", TEXT, 12),
-            Column("Group", TEXT, 22),
-            *_prop_columns("Cases above the line (n)", "Relevant cases (N)"),
-            Column("Difference (percentage points)", PCT, 16),
-            Column("Difference 95% CI lower", PCT, 14),
-            Column("Difference 95% CI upper", PCT, 14),
-            Column("p-value (Fisher exact)", P, 12),
-            Column("Adjusted p-value (Benjamini-Hochberg)", P, 16),
-            Column("Markers", TEXT, 10),
-        ],
-        rows=out,
-    )
+    out = [
+        Table(
+            sheet=sheet_name(f"Comparison_{group_var}"),
+            title=f"Comparison by {label}: cases judged above the line",
+            description="One row per question and group, with each group's result.",
+            columns=[
+                Column("Question id", TEXT, 22),
+                Column("Question", TEXT, 60),
+                Column("Group", TEXT, 22),
+                *_prop_columns("Cases above the line", "Relevant cases", "relevant cases"),
+                Column("Markers", TEXT, 12),
+            ],
+            rows=groups,
+            notes=("base", *_PCT_NOTES),
+        )
+    ]
+    if diffs:
+        out.append(
+            Table(
+                sheet=sheet_name(f"Differences_{group_var}"),
+                title=f"Differences by {label}: tests of the groups' results",
+                description=(
+                    "One row per question. With two groups: the difference in percentage "
+                    "points (first group minus second) and its interval; with more, only the "
+                    "test across all groups. Judge significance on the adjusted p-value."
+                ),
+                columns=[
+                    Column("Question id", TEXT, 22),
+                    Column("Question", TEXT, 60),
+                    Column("Groups compared", TEXT, 24),
+                    Column("Difference (percentage points)", PCT, 16),
+                    Column("Lower 95% confidence limit (percentage points)", PCT, 16),
+                    Column("Upper 95% confidence limit (percentage points)", PCT, 16),
+                    Column("Test", TEXT, 30),
+                    Column("p-value (probability, 0 to 1)", P, 14),
+                    Column("Adjusted p-value (probability, 0 to 1)", P, 16),
+                    Column("Markers", TEXT, 12),
+                ],
+                rows=diffs,
+                notes=("markers", "differences", "pvalues", "adjusted", "rounding"),
+            )
+        )
+    return out
 
 
 def _breakdown_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells) -> Table | None:
@@ -354,12 +435,13 @@ def _breakdown_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cel
             Column("Question id", TEXT, 22),
             Column("Question", TEXT, 60),
             Column("Answer category", TEXT, 30),
-            Column("Cases (n)", INT, 12),
-            Column("Relevant cases (N)", INT, 14),
-            Column("Percentage (%)", PCT, 14),
-            Column("Markers", TEXT, 10),
+            Column("Cases (number)", INT, 12),
+            Column("Relevant cases (number)", INT, 14),
+            Column("Percentage of relevant cases (%)", PCT, 14),
+            Column("Markers", TEXT, 12),
         ],
         rows=out,
+        notes=("base", "markers", "rounding"),
     )
 
 
@@ -371,7 +453,8 @@ def _profile_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
     out = []
     for _, r in sample.iterrows():
         label = r["label"] or r["measure_id"]
-        out.append([label, "All cases", *cells.numbers(r, ["numerator"]), Z.symbol, Z.symbol, ""])
+        row = [label, "All cases", *cells.numbers(r, ["numerator"], X.symbol), Z.symbol, Z.symbol]
+        out.append(row + [present.markers(r["flags"])])
     for col in present.profile_columns(prof["measure_id"], instrument):
         for _, r in prof[prof["measure_id"] == col].iterrows():
             label = (
@@ -392,12 +475,13 @@ def _profile_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
         columns=[
             Column("Characteristic", TEXT, 40),
             Column("Category", TEXT, 34),
-            Column("Cases (n)", INT, 12),
-            Column("Cases inspected (N)", INT, 14),
-            Column("Percentage (%)", PCT, 14),
-            Column("Markers", TEXT, 10),
+            Column("Cases (number)", INT, 12),
+            Column("Cases inspected (number)", INT, 14),
+            Column("Percentage of cases inspected (%)", PCT, 14),
+            Column("Markers", TEXT, 12),
         ],
         rows=out,
+        notes=("markers", "rounding"),
     )
 
 
@@ -433,13 +517,12 @@ def build_tables(
     ]
     tables = [t for b in builders if (t := b(findings, instrument, cells)) is not None]
     group_vars = findings.loc[findings["kind"] == "comparison", "group_var"]
-    tables += [
-        _comparison_table(findings, instrument, cells, g)
-        for g in present.comparison_vars(group_vars, instrument)
-    ]
+    for g in present.comparison_vars(group_vars, instrument):
+        tables += _comparison_tables(findings, instrument, cells, g)
     for b in (_breakdown_table, _profile_table):
         if (t := b(findings, instrument, cells)) is not None:
             tables.append(t)
+    tables = [drop_empty_columns(t) for t in tables]
     seen: set[str] = set()
     for i, t in enumerate(tables, start=1):
         t.title = f"Table {i}: {t.title}"
