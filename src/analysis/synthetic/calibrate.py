@@ -49,10 +49,9 @@ from analysis.synthetic.assign import (
 )
 from analysis.synthetic.constraints import (
     answer_order,
-    banned_codes,
-    group_keys,
+    constrain_column,
     resample,
-    swap_repair,
+    skip_banned,
 )
 from analysis.synthetic.fit import fit_outcomes, free_rates, outcome_score
 from analysis.synthetic.profile import published_path, question_rates
@@ -103,6 +102,21 @@ def load_statements(prof: dict[str, Any]) -> list[Statement]:
 
 def _gate_codes(inst: Instrument, q: Question) -> dict[str, tuple[str, ...]]:
     return {c: v for c, v in q.applies_when.items() if c in inst.questions}
+
+
+def _named_groups(
+    inst: Instrument, q: Question, keep: Iterable[str], by_measure: dict[str, list[Statement]]
+) -> dict[str, set[str]]:
+    """Per column of ``keep``: the groups named by figures on ``q`` or on a question it gates."""
+    measures = {q.id} | {d.id for d in inst.questions.values() if q.id in _gate_codes(inst, d)}
+    named: dict[str, set[str]] = {v: set() for v in keep}
+    for m in measures:
+        for s in by_measure.get(m, []):
+            if s.group_var in named:
+                for g in (s.group, s.higher, s.lower):
+                    gs = g if isinstance(g, list | tuple | set) else [g] if g else []
+                    named[s.group_var] |= {str(x) for x in gs}
+    return named
 
 
 def _count_codes(sol: Solution, codes: Iterable[str]) -> int:
@@ -190,12 +204,22 @@ def calibrated_answers(
         aset = inst.answer_set(q)
         if aset is None or not aset.codes_scoring(ABOVE) or not aset.na_code:
             continue  # counts and descriptive answers are drawn, not solved
-        spec = _spec(prof, inst, q, details, planned, question_rates(prof, inst, q))
+        rates = question_rates(prof, inst, q)
+        spec = _spec(prof, inst, q, details, planned, rates)
         stmts = by_measure.get(q.id, [])
         spec = _aim(spec, stmts, rng)
         specs[q.id] = spec
         if stmts:
             sols, incs = solve_question(inst, spec, stmts)
+            if incs and len(_gate_codes(inst, q)) > 1:
+                # Several gates: the pool was estimated as if they were independent. The
+                # assignment can nest them (a gate keeps cases open for its dependents), so
+                # try the largest pool the gates allow before calling a figure inconsistent.
+                nest = _aim(_spec(prof, inst, q, details, planned, rates, nested=True), stmts, rng)
+                sols2, incs2 = solve_question(inst, nest, stmts)
+                if len(incs2) < len(incs):
+                    spec, sols, incs = nest, sols2, incs2
+                    specs[q.id] = spec
             cal.inconsistencies += incs
             if not sols:
                 cal.warnings.append(f"{q.id}: no solution even after dropping statements")
@@ -247,7 +271,7 @@ def calibrated_answers(
             col = draw_unsolved(cases, inst, q, rng)
             aset = inst.answer_set(q)
             if rules and aset is not None:
-                banned = _banned(inst, q, cases, applies_mask(cases, q), rules)
+                banned = skip_banned(inst, q, cases, applies_mask(cases, q), rules)
                 classes = {c.code: c.scores or "" for c in aset.codes}
                 col = pd.Series(
                     resample(col.to_numpy(dtype=object), aset.code_values, banned, classes, rng),
@@ -264,7 +288,7 @@ def calibrated_answers(
             # over the cases the rules leave free.
             aset = inst.answer_set(q)
             answer = np.array([c != aset.na_code for c in aset.code_values])
-            banned = _banned(inst, q, cases, skip, rules)
+            banned = skip_banned(inst, q, cases, skip, rules)
             mask = skip & ~banned[:, answer].all(axis=1)
             above = np.array([c in aset.codes_scoring(ABOVE) for c in aset.code_values])
             specs[q.id] = replace(
@@ -272,6 +296,7 @@ def calibrated_answers(
                 min_relevant=int((mask & banned[:, ~answer].all(axis=1)).sum()),
                 max_above=int((mask & ~banned[:, above].all(axis=1)).sum()),
                 min_above=int((mask & banned[:, ~above].all(axis=1)).sum()),
+                min_below=int((mask & banned[:, ~(answer & ~above)].all(axis=1)).sum()),
             )
         sol = planned[q.id]
         stmts = by_measure.get(q.id, [])
@@ -282,7 +307,7 @@ def calibrated_answers(
             trial = Calibration()
             _fit_to_pool(inst, q, sol, specs[q.id], cases, mask, stmts, trial)
             loose = Calibration()
-            plain = replace(specs[q.id], min_relevant=0, max_above=None, min_above=0)
+            plain = replace(specs[q.id], min_relevant=0, max_above=None, min_above=0, min_below=0)
             _fit_to_pool(inst, q, sol, plain, cases, skip, stmts, loose)
             if len(_dropped(trial)) > len(_dropped(loose)):
                 specs[q.id], mask = plain, skip
@@ -297,11 +322,18 @@ def calibrated_answers(
         qual = qual(cases) if callable(qual) else qual  # a shift that reads earlier answers
         col = assign_question(cases, inst, q.id, sol, qual, rng, mask, directions.get(q.id))
         if q.id in need:
-            col = meet_gate_needs(col, cases, mask, inst.questions, q, need[q.id], sol)
+            ban = None
+            if rules and inst.answer_set(q) is not None:
+                codes = list(inst.answer_set(q).code_values)
+                ban = (codes, skip_banned(inst, q, cases, skip, rules))
+            col = meet_gate_needs(col, cases, mask, inst.questions, q, need[q.id], sol, ban)
         if rules:
             keep = [*sol.groups, *need.get(q.id, {})]
             pinned = bool(by_measure.get(q.id))
-            col = _constrain(inst, q, col, cases, skip, rules, keep, qual, rng, cal, pinned)
+            named = _named_groups(inst, q, keep, by_measure)
+            col = constrain_column(
+                inst, q, col, cases, skip, rules, keep, qual, rng, cal.warnings, pinned, named
+            )
         cases = _add_column(cases, q.id, col)
     cal.solutions = planned
     if cal.targets:
@@ -313,53 +345,6 @@ def calibrated_answers(
 
 def _dropped(cal: Calibration) -> set[str]:
     return {fid for inc in cal.inconsistencies for fid in inc.dropped}
-
-
-def _banned(
-    inst: Instrument, q: Question, cases: pd.DataFrame, mask: np.ndarray, rules: tuple
-) -> np.ndarray:
-    """Codes of ``q`` a case may not take: the rules', and any answer where it is skipped."""
-    aset = inst.answer_set(q)
-    codes = aset.code_values
-    banned = banned_codes(rules, q.id, codes, cases, len(cases), inst)
-    answer = np.array([c != aset.na_code for c in codes])
-    return banned | (~mask[:, None] & answer[None, :])
-
-
-def _constrain(
-    inst: Instrument,
-    q: Question,
-    col: pd.Series,
-    cases: pd.DataFrame,
-    mask: np.ndarray,
-    rules: tuple,
-    keep: list[str],
-    quality: np.ndarray,
-    rng: np.random.Generator,
-    cal: Calibration,
-    pinned: bool = False,
-) -> pd.Series:
-    """Make one calibrated column obey the rules by swapping codes within groups.
-
-    Swaps keep every code's count and every split over ``keep``; a case no swap can fix is
-    given an allowed code instead (a warning, since a count then moves), unless published
-    figures pin the column (``pinned``): then the counts win and the case is left as it is.
-    """
-    aset = inst.answer_set(q)
-    banned = _banned(inst, q, cases, mask, rules)
-    if not banned.any():
-        return col
-    keys = group_keys(cases, dict.fromkeys(keep), len(cases))
-    vals, left = swap_repair(
-        col.to_numpy(dtype=object), aset.code_values, banned, keys, rng, quality
-    )
-    if left and pinned:
-        cal.warnings.append(f"{q.id}: {left} case(s) left breaking a consistency rule")
-    elif left:
-        classes = {c.code: c.scores or "" for c in aset.codes}
-        vals = resample(vals, aset.code_values, banned, classes, rng)
-        cal.warnings.append(f"{q.id}: {left} case(s) re-coded to satisfy a consistency rule")
-    return pd.Series(vals, index=col.index, name=q.id, dtype=object)
 
 
 def _aim(spec: QuestionSpec, stmts: list[Statement], rng: np.random.Generator) -> QuestionSpec:
@@ -427,7 +412,9 @@ def _repair_scores(
             if rules:
                 qq = inst.questions[q]
                 pool = applies_mask(cases, qq)
-                col = _constrain(inst, qq, col, cases, pool, rules, [], quality, rng, cal)
+                col = constrain_column(
+                    inst, qq, col, cases, pool, rules, [], quality, rng, cal.warnings
+                )
             cases[q] = col
             planned[q] = new
             cal.warnings.append(f"{q}: re-fitted to {new.above}/{new.relevant} for the scores")
@@ -450,8 +437,13 @@ def _spec(
     details: pd.DataFrame,
     planned: dict[str, Solution],
     rates: dict[str, float],
+    nested: bool = False,
 ) -> QuestionSpec:
-    """Pool sizes (exact for case-detail rules, estimated for question gates) and preferences."""
+    """Pool sizes (exact for case-detail rules, estimated for question gates) and preferences.
+
+    Several gates are taken as independent (the pool is the product of their shares), or
+    with ``nested`` as nested (the smallest gate's count).
+    """
     n = len(details)
 
     def member(col: str, allowed: tuple[str, ...]) -> np.ndarray:
@@ -477,6 +469,11 @@ def _spec(
         pool = min(base, k)
     else:
         pool = int(round(base * frac)) if n_gates else base
+        if nested and n_gates:
+            counts = [
+                _count_codes(planned[g], v) for g, v in _gate_codes(inst, q).items() if g in planned
+            ]
+            pool = min([base, *counts])
     group_pools: dict[str, dict[str, int]] = {}
     for var in ("om_grade", "gender", "ldu", "rosh_start", "case_type", *details.columns):
         if var not in details.columns or var in group_pools:
@@ -525,7 +522,7 @@ def _fit_to_pool(
     real_groups = {var: _group_counts(cases, mask, var) for var in sol.groups}
     ok = spec.min_relevant <= sol.relevant <= pool
     ok = ok and (spec.max_above is None or sol.above <= spec.max_above)
-    ok = ok and sol.above >= spec.min_above
+    ok = ok and sol.above >= spec.min_above and sol.relevant - sol.above >= spec.min_below
     ok = ok and all(
         all(n_g <= real_groups[var].get(g, 0) for g, (n_g, _) in split.items())
         for var, split in sol.groups.items()
@@ -536,6 +533,7 @@ def _fit_to_pool(
     def ok_bounds(s: Solution) -> bool:
         top = spec.max_above
         fits = spec.min_relevant <= s.relevant <= pool and s.above >= spec.min_above
+        fits = fits and s.relevant - s.above >= spec.min_below
         return fits and (top is None or s.above <= top)
 
     # Try new splits for the same totals first, then a new solution near the plan.
@@ -566,6 +564,7 @@ def _fit_to_pool(
         min_relevant=spec.min_relevant,
         max_above=spec.max_above,
         min_above=spec.min_above,
+        min_below=spec.min_below,
     )
     sols, incs = solve_question(inst, new_spec, stmts) if stmts else ([], [])
     if not sols:

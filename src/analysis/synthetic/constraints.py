@@ -285,6 +285,22 @@ def group_keys(cases: Any, columns: Iterable[str], n: int) -> np.ndarray:
     return np.array(["\x1f".join(t) for t in zip(*cols, strict=True)], dtype=object)
 
 
+def named_keys(cases: Any, named: Mapping[str, Iterable[str]], n: int) -> np.ndarray:
+    """One key per case telling apart only the ``named`` groups of each column.
+
+    The groups of a column that no published figure names are pooled into one, so a swap
+    between them keeps every stated count (a figure on "the rest" pools them too).
+    """
+    cols = []
+    for c, groups in named.items():
+        v = np.asarray(cases[c], dtype=object).astype(str)
+        keep = np.isin(v, np.array([str(g) for g in groups], dtype=object))
+        cols.append(np.where(keep, v, "\x1e"))
+    if not cols:
+        return np.zeros(n, dtype=object)
+    return np.array(["\x1f".join(t) for t in zip(*cols, strict=True)], dtype=object)
+
+
 def answer_order(
     inst: Any,
     rules: Iterable[Any] = (),
@@ -424,3 +440,55 @@ def banned_codes(
     stuck = look.all(axis=1)
     look[stuck] = out[stuck]
     return look
+
+
+def skip_banned(inst: Any, q: Any, cases: Any, mask: np.ndarray, rules: tuple) -> np.ndarray:
+    """Codes of ``q`` a case may not take: the rules', and any answer where it is skipped."""
+    aset = inst.answer_set(q)
+    codes = aset.code_values
+    banned = banned_codes(rules, q.id, codes, cases, len(cases), inst)
+    answer = np.array([c != aset.na_code for c in codes])
+    return banned | (~mask[:, None] & answer[None, :])
+
+
+def constrain_column(
+    inst: Any,
+    q: Any,
+    col: Any,
+    cases: Any,
+    mask: np.ndarray,
+    rules: tuple,
+    keep: list[str],
+    quality: np.ndarray,
+    rng: np.random.Generator,
+    warnings: list[str],
+    pinned: bool = False,
+    named: Mapping[str, Iterable[str]] | None = None,
+) -> Any:
+    """Make one calibrated column obey the rules by swapping codes within groups.
+
+    Swaps keep every code's count and every split over ``keep``. Where that leaves a case
+    unfixed, swaps may cross the groups no published figure names (``named``: column ->
+    the groups the column's figures, and its dependents' figures, name; the others are
+    pooled), which keeps every count a figure states. A case no swap can fix is given an
+    allowed code instead (a warning, since a count then moves), unless published figures
+    pin the column (``pinned``): then the counts win and the case is left as it is.
+    """
+    aset = inst.answer_set(q)
+    banned = skip_banned(inst, q, cases, mask, rules)
+    if not banned.any():
+        return col
+    keys = group_keys(cases, dict.fromkeys(keep), len(cases))
+    vals, left = swap_repair(
+        col.to_numpy(dtype=object), aset.code_values, banned, keys, rng, quality
+    )
+    if left and named is not None:
+        keys = named_keys(cases, named, len(cases))
+        vals, left = swap_repair(vals, aset.code_values, banned, keys, rng, quality)
+    if left and pinned:
+        warnings.append(f"{q.id}: {left} case(s) left breaking a consistency rule")
+    elif left:
+        classes = {c.code: c.scores or "" for c in aset.codes}
+        vals = resample(vals, aset.code_values, banned, classes, rng)
+        warnings.append(f"{q.id}: {left} case(s) re-coded to satisfy a consistency rule")
+    return type(col)(vals, index=col.index, name=q.id, dtype=object)

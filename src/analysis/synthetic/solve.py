@@ -72,6 +72,8 @@ class QuestionSpec:
     min_relevant: int = 0
     max_above: int | None = None
     min_above: int = 0
+    #: Cases a rule allows only a below-the-line answer (the fewest that must be below).
+    min_below: int = 0
 
 
 def _compositions(total: int, k: int) -> Iterable[tuple[int, ...]]:
@@ -265,7 +267,8 @@ def _solve_overall(
     sols: list[Solution] = []
     top = spec.max_above
     for n_rel in range(max(lo_n, 0, spec.min_relevant), hi_n + 1):
-        for a in range(spec.min_above, n_rel + 1 if top is None else min(n_rel, top) + 1):
+        upper = min(n_rel if top is None else min(n_rel, top), n_rel - spec.min_below)
+        for a in range(spec.min_above, upper + 1):
             if not all(s.accepts(a, n_rel) for s in ratio_sts):
                 continue
             if simple or len(below_codes) <= 1:
@@ -478,6 +481,7 @@ def free_candidates(inst: Instrument, q: Question, spec: QuestionSpec) -> list[S
     n_rel = min(max(spec.prefer_relevant, 1 if spec.pool else 0, spec.min_relevant), spec.pool)
     out = []
     top = n_rel if spec.max_above is None else min(n_rel, spec.max_above)
+    top = max(min(top, n_rel - spec.min_below), 0)
     for a in range(min(spec.min_above, top), top + 1):
         counts = dict.fromkeys(codes, 0)
         counts[above[0]] = a
