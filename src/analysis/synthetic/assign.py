@@ -235,6 +235,7 @@ def meet_gate_needs(
     needs: dict[str, dict[str, int]],
     sol: Solution,
     banned: tuple[list[str], np.ndarray] | None = None,
+    prefer: np.ndarray | None = None,
 ) -> pd.Series:
     """Swap whole answers between cases so each group keeps enough cases open downstream.
 
@@ -243,7 +244,9 @@ def meet_gate_needs(
     answers between two cases keeps the gate's own totals exact; partners are chosen with
     the same values on the gate's own split variables so its splits stay exact too.
     ``banned`` (the gate's codes, and per case which of them a consistency rule forbids)
-    keeps a swap from giving a case a code a rule forbids it.
+    keeps a swap from giving a case a code a rule forbids it; ``prefer`` (a score per case,
+    the quality or propensity the answers were placed by) opens the highest-scoring cases
+    first and closes the lowest.
     """
     index = {c: k for k, c in enumerate(banned[0])} if banned is not None else {}
 
@@ -283,6 +286,9 @@ def meet_gate_needs(
                 for j in np.flatnonzero(mask & is_open & ((g_of != g) | ~also))
                 if not also[j] or have.get(g_of[j], 0) > req.get(g_of[j], 0)
             ]
+            if prefer is not None:
+                takers = sorted(takers, key=lambda k: -prefer[k])
+                givers = sorted(givers, key=lambda k: prefer[k])
             pair = None
             for i in takers:
                 for j in givers:

@@ -326,7 +326,9 @@ def calibrated_answers(
             if rules and inst.answer_set(q) is not None:
                 codes = list(inst.answer_set(q).code_values)
                 ban = (codes, skip_banned(inst, q, cases, skip, rules))
-            col = meet_gate_needs(col, cases, mask, inst.questions, q, need[q.id], sol, ban)
+            col = meet_gate_needs(
+                col, cases, mask, inst.questions, q, need[q.id], sol, ban, np.asarray(qual)
+            )
         if rules:
             keep = [*sol.groups, *need.get(q.id, {})]
             pinned = bool(by_measure.get(q.id))
