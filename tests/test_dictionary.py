@@ -100,3 +100,21 @@ def test_compared_details_are_marked(default_instrument):
     ethnicity = next(line for line in text.splitlines() if line.startswith("| `ethnicity`"))
     assert "results are compared between its groups" in grade
     assert "compared" not in ethnicity
+
+
+def test_consistency_rules_listed_by_kind(default_instrument):
+    md = render(default_instrument)
+    n = len(default_instrument.consistency)
+    assert "## Consistency rules\n" in md
+    assert f"{n} rules (" in md
+    assert "### victims-children\n" in md
+    assert (
+        "| `visor-needs-mappa` | error | `p_mappa_eligible` is No | `p_visor_required` must be "
+        '"No" |'
+    ) in md
+    for r in default_instrument.consistency:
+        assert f"| `{r.id}` |" in md
+
+
+def test_no_rules_section_without_rules(tiny_instrument):
+    assert "## Consistency rules" not in render(tiny_instrument)

@@ -265,3 +265,14 @@ def test_surviving_differences_tie_in_declared_order(inst, findings):
     rows = narrative.surviving_differences(_set(findings, d, p_adjusted=0.01), "om_grade", inst)
     # Equal adjusted p: s_children_checks is declared first (alphabetically it is second).
     assert [r["measure_id"] for r in rows] == ["s_children_checks", "r_rosh_review"]
+
+
+def test_provenance_section_shows_consistency_warnings():
+    two = {"total": 3, "rules": {"rmp-not-required-low": 2, "mappa-sexual-offence": 1}}
+    html = narrative.provenance_section({"consistency_warnings": two})
+    assert "Consistency-rule warnings (cases)" in html
+    assert "3: mappa-sexual-offence (1), rmp-not-required-low (2)" in html
+    none = narrative.provenance_section({"consistency_warnings": {"total": 0, "rules": {}}})
+    assert "Consistency-rule warnings (cases)" in none
+    # A record written before the rules existed has no such row.
+    assert "Consistency-rule" not in narrative.provenance_section({"input_file": "x"})

@@ -13,8 +13,9 @@ import pytest
 
 from analysis.engine import band
 from analysis.instrument import load_instrument
+from analysis.synthetic.profile import load_profile, published_path
 from analysis.synthetic.solve import QuestionSpec, solve_question
-from analysis.synthetic.statements import Statement, verbal_ok
+from analysis.synthetic.statements import Statement, proven_inconsistent, verbal_ok
 
 S = Statement
 #: "almost all": Education Scotland's "over 90%", widened to 8/9 (O5 key strength 1).
@@ -161,3 +162,13 @@ def test_most_and_almost_all_hold_together_only_between_88_9_and_90_percent():
     assert both == [(8, 9), (9, 10), (16, 18), (17, 19), (18, 20)]
     assert [(a, n) for n in range(1, 24) for a in range(n + 1)
             if verbal_ok("most", a, n) and verbal_ok("almost all", a, n)] == both  # fmt: skip
+
+
+def test_only_the_proven_figures_may_be_reported_inconsistent():
+    """The published file excuses exactly the three figures proved above, no other."""
+    prof = load_profile("norfolk-and-suffolk")
+    assert set(proven_inconsistent(published_path(prof))) == {
+        "O4-sum-classification",  # test_rosh_classifications_cannot_be_almost_all_correct
+        "O5-3.1-cyp-safety",  # test_27_of_42_is_not_almost_three_quarters
+        "O5-3.1-po",  # test_no_split_of_27_of_42_is_po_83_and_pso_35
+    }

@@ -199,3 +199,24 @@ def test_no_settings_sheet_without_languages(tmp_path, tiny_instrument):
     tiny_instrument.languages = {}
     book = openpyxl.load_workbook(write_template(tmp_path / "t.xlsx", tiny_instrument))
     assert book.sheetnames == ["instructions", "cases", "dictionary", "codes"]
+
+
+def test_rules_sheet_lists_every_consistency_rule(tmp_path, default_instrument):
+    book = openpyxl.load_workbook(write_template(tmp_path / "t.xlsx", default_instrument))
+    assert book.sheetnames[-1] == "rules"
+    ws = book["rules"]
+    rows = [[c.value for c in r] for r in ws.iter_rows()]
+    assert rows[0] == ["id", "kind", "severity", "when", "then", "message", "source"]
+    assert [r[0] for r in rows[1:]] == [r.id for r in default_instrument.consistency]
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert first["id"] == "compliance-action-needed"
+    assert first["when"] == "d_complied_without_action is No"
+    assert first["then"] == (
+        'd_compliance_action must be one of "Action taken, complied", '
+        '"Action taken, breach or recall", "No action taken, breach or recall"'
+    )
+    assert first["severity"] == "error" and first["source"].startswith("Report O2 3.1")
+
+
+def test_no_rules_sheet_without_rules(tiny_book):
+    assert "rules" not in tiny_book.sheetnames

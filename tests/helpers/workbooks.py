@@ -54,9 +54,65 @@ def valid_row(inst: Instrument, i: int = 0, blank_na: bool = False) -> dict[str,
             row[cid] = None
         else:
             row[cid] = f"{d.label} {i % 3}"
+    answer_questions(inst, row, i, blank_na)
+    # Repair the row until it keeps every consistency rule: a rule's `then` column takes the
+    # first code it allows, and the questions it gates are answered or skipped afresh.
+    for _ in range(50):
+        broken = [r for r in inst.consistency if _breaks(inst, r, row)]
+        if not broken:
+            return row
+        r = broken[0]
+        allowed = [v for v in r.allowed if v != _na(inst, r.then_column)] or list(r.allowed)
+        row[r.then_column] = allowed[0]
+        answer_questions(inst, row, i, blank_na)
+    raise AssertionError(f"valid_row({i}): could not satisfy {[r.id for r in broken]}")
+
+
+def _na(inst: Instrument, cid: str) -> str | None:
+    aset = inst.answer_set(cid) if cid in inst.questions else None
+    return aset.na_code if aset else None
+
+
+def _breaks(inst: Instrument, rule, row: Mapping[str, Any]) -> bool:
+    """Whether ``row`` breaks a consistency rule (written out here, not taken from the code)."""
+
+    def holds(conds: Mapping[str, Any]) -> bool:
+        return all(_value(inst, row, c) in values for c, values in conds.items())
+
+    if not holds(rule.when) or (rule.any_of and not any(map(holds, rule.any_of))):
+        return False
+    if rule.then_column in inst.questions and not _applies(
+        inst, rule.then_column, _filled(inst, row)
+    ):
+        return False
+    return _value(inst, row, rule.then_column) not in rule.allowed
+
+
+def _value(inst: Instrument, row: Mapping[str, Any], cid: str) -> Any:
+    """A cell as ingest reads it: a blank skipped question is its NA code."""
+    v = row.get(cid)
+    return _na(inst, cid) if v is None and cid in inst.questions else v
+
+
+def _filled(inst: Instrument, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {c: _value(inst, row, c) for c in row}
+
+
+def answer_questions(
+    inst: Instrument,
+    row: dict[str, Any],
+    i: int = 0,
+    blank_na: bool = False,
+    keep: Iterable[str] = (),
+) -> None:
+    """Answer every question in column order; skipped ones get NA (or blank), answered ones
+    keep a code they already hold when it still fits; ``keep`` columns are left as they are."""
+    keep = set(keep)
     for qid, q in inst.questions.items():
+        if qid in keep:
+            continue
         aset = inst.answer_set(q)
-        applies = _applies(inst, qid, row)
+        applies = _applies(inst, qid, _filled(inst, row))
         if aset is None:  # a count
             lo, hi = _bounds(q)
             row[qid] = lo + (i * 7 + len(qid)) % (hi - lo + 1) if applies else None
@@ -65,10 +121,15 @@ def valid_row(inst: Instrument, i: int = 0, blank_na: bool = False) -> dict[str,
         if not applies:
             row[qid] = None if blank_na else na
             continue
+        if row.get(qid) in aset.code_values and (row[qid] != na or _rule_wants_na(inst, qid)):
+            continue
         choices = [c for c in aset.code_values if c != na]
         # Mix the question into the choice so columns do not all move in step.
         row[qid] = choices[(i + len(qid)) % len(choices)]
-    return row
+
+
+def _rule_wants_na(inst: Instrument, qid: str) -> bool:
+    return any(r.then_column == qid and _na(inst, qid) in r.allowed for r in inst.consistency)
 
 
 def valid_rows(inst: Instrument, n: int, blank_na: bool = False) -> list[dict[str, Any]]:

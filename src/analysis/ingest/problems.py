@@ -30,6 +30,8 @@ class Problem:
     value: Any
     message: str
     level: str = "error"  # error | warning
+    #: The consistency rule the problem breaks, if it is a rule violation.
+    rule: str | None = None
 
     def __str__(self) -> str:
         where = [self.file]
@@ -74,22 +76,40 @@ class Report:
         self.warnings: list[Problem] = []
         #: Cells already reported, so one bad cell is reported once.
         self.cells: set[tuple[int, str]] = set()
+        #: Cases breaking each consistency rule of severity warning: rule id -> count.
+        self.rule_warnings: dict[str, int] = {}
 
     def error(
-        self, message: str, row: int | None = None, column: str | None = None, value: Any = None
+        self,
+        message: str,
+        row: int | None = None,
+        column: str | None = None,
+        value: Any = None,
+        rule: str | None = None,
     ) -> None:
-        """Record an error, unless the same cell (row and column) has one already."""
-        if row is not None and column is not None:
+        """Record an error, unless the same cell (row and column) has one already.
+
+        A rule violation (``rule`` given) is always recorded: one cell may break several
+        rules, and each is a separate thing to put right.
+        """
+        if row is not None and column is not None and rule is None:
             if (row, column) in self.cells:
                 return
             self.cells.add((row, column))
-        self.errors.append(Problem(self.file, self.sheet, row, column, value, message))
+        self.errors.append(Problem(self.file, self.sheet, row, column, value, message, rule=rule))
 
     def warn(
-        self, message: str, row: int | None = None, column: str | None = None, value: Any = None
+        self,
+        message: str,
+        row: int | None = None,
+        column: str | None = None,
+        value: Any = None,
+        rule: str | None = None,
     ) -> None:
         """Record a warning: something odd that does not stop the file being read."""
-        self.warnings.append(Problem(self.file, self.sheet, row, column, value, message, "warning"))
+        self.warnings.append(
+            Problem(self.file, self.sheet, row, column, value, message, "warning", rule)
+        )
 
     def fail(self, order: Sequence[str] = ()) -> None:
         """Raise :class:`IngestError` if any error was recorded.

@@ -19,6 +19,9 @@ Order of work, one module a step:
    answers in the workbook's language (:mod:`analysis.ingest.normalise`).
 5. **Check across cells** (:mod:`analysis.ingest.checks`): one organisation, one spelling
    per unit, hidden rows and columns.
+6. **Check the consistency rules** (:mod:`analysis.ingest.consistency`): every case against
+   every rule of the instrument; ``error`` rules stop the ingest, ``warning`` rules are
+   printed and counted.
 
 Problems are collected in a :class:`~analysis.ingest.problems.Report` and raised together
 as one :class:`~analysis.ingest.problems.IngestError`.
@@ -44,6 +47,7 @@ from analysis.ingest.checks import (
     warn_near_duplicates,
     workbook_language,
 )
+from analysis.ingest.consistency import check_consistency
 from analysis.ingest.guards import DEFAULT_LIMITS, Limits
 from analysis.ingest.header import case_frame, header_row, locate_header, warn_merged
 from analysis.ingest.problems import IngestError, Problem, Report
@@ -71,6 +75,8 @@ class IngestResult:
     path: Path
     n_cases: int
     warnings: list[Problem] = field(default_factory=list)
+    #: Cases breaking each consistency rule of severity warning (rule id -> count).
+    rule_warnings: dict[str, int] = field(default_factory=dict)
 
 
 def check_trust(slug: str) -> str:
@@ -92,6 +98,7 @@ def read_cases(
     warnings: list[Problem] | None = None,
     language: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    rule_warnings: dict[str, int] | None = None,
 ) -> pd.DataFrame:
     """Read, normalise and validate a case workbook.
 
@@ -114,6 +121,9 @@ def read_cases(
     limits
         What the file may ask of the readers (sizes, cells; see
         :class:`~analysis.ingest.guards.Limits`).
+    rule_warnings
+        If given, filled with the number of cases breaking each consistency rule of
+        severity ``warning`` (rule id -> count; no case ids).
 
     Returns
     -------
@@ -167,11 +177,14 @@ def read_cases(
         check_values(norm, raw, inst, rep, lang)
         check_trust_column(norm, trust, rep)
         warn_near_duplicates(norm, inst, rep)
+        check_consistency(norm, inst, rep)
         explain_blanks(path, mapping, rep)
         rep.fail(order=inst.columns)
     finally:
         if warnings is not None:
             warnings.extend(rep.warnings)
+        if rule_warnings is not None:
+            rule_warnings.update(rep.rule_warnings)
     return processed_frame(norm, inst, trust)
 
 
@@ -208,6 +221,7 @@ def ingest_file(
     """
     check_trust(trust)
     warns: list[Problem] = []
+    counts: dict[str, int] = {}
     out_dir = Path(out_dir) if out_dir is not None else config.PROCESSED_DIR
     shared = out_dir.absolute().resolve() == config.PROCESSED_DIR.absolute().resolve()
     with locked(config.trust_output_dir(trust) if shared else out_dir / trust, wait=wait):
@@ -219,12 +233,13 @@ def ingest_file(
             warnings=warns,
             language=language,
             limits=limits,
+            rule_warnings=counts,
         )
         out_dir.mkdir(parents=True, exist_ok=True)
         target = out_dir / f"{trust}.parquet"
         with atomic_path(target) as tmp:
             df.to_parquet(tmp, index=False)
-    return IngestResult(path=target, n_cases=len(df), warnings=warns)
+    return IngestResult(path=target, n_cases=len(df), warnings=warns, rule_warnings=counts)
 
 
 # -- command line -------------------------------------------------------------------------
@@ -300,12 +315,21 @@ def cli(args) -> int:
         for p in exc.problems:
             print(p, file=sys.stderr)
         n = len(exc.problems)
+        broken = sum(p.rule is not None for p in exc.problems)
+        rules = f" ({broken} break consistency rules)" if broken else ""
         print(
-            f"{n} problem{'s' if n != 1 else ''} found in {args.file}; nothing was written",
+            f"{n} problem{'s' if n != 1 else ''}{rules} found in {args.file}; nothing was written",
             file=sys.stderr,
         )
         return 2
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    if result.rule_warnings:
+        listed = ", ".join(f"{k} ({v})" for k, v in sorted(result.rule_warnings.items()))
+        print(
+            f"warning: {sum(result.rule_warnings.values())} case(s) break consistency rules of "
+            f"severity warning: {listed}",
+            file=sys.stderr,
+        )
     print(f"wrote {result.path} ({result.n_cases} cases)")
     return 0

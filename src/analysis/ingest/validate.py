@@ -200,8 +200,8 @@ def apply_skip_rules(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, re
                     # apply); a cell that is not a date is reported already.
                     continue
                 allowed = inst.allowed_values(c)
-                known &= _member(norm[c], allowed) if allowed else norm[c].notna().to_numpy()
-            applies = q.rule_mask(lambda c, values: _member(norm[c], values), len(norm))
+                known &= member_mask(norm[c], allowed) if allowed else norm[c].notna().to_numpy()
+            applies = q.rule_mask(lambda c, values: member_mask(norm[c], values), len(norm))
             if q.applies_dates:
                 applies &= q.date_mask(lambda c: norm[c].to_numpy("datetime64[D]"), len(norm))
             masks[key] = (known, applies, cols)
@@ -217,10 +217,10 @@ def apply_skip_rules(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, re
             norm[qid] = value = _filled(value, fill, na)
             masks = {k: v for k, v in masks.items() if qid not in v[2]}
         # Answered where it does not apply.
-        valid = _member(value, aset.code_values) if aset else ~blank
+        valid = member_mask(value, aset.code_values) if aset else ~blank
         wrong = known & ~applies & ~blank & valid
         if na is not None:
-            wrong &= ~_member(value, (na,))
+            wrong &= ~member_mask(value, (na,))
         for row in norm.index[wrong]:
             rep.error(
                 f"answered {show(raw.at[row, qid])} but the question does not apply to this case "
@@ -242,7 +242,7 @@ def apply_skip_rules(norm: pd.DataFrame, raw: pd.DataFrame, inst: Instrument, re
             )
 
 
-def _member(col: pd.Series, values: Sequence[str]) -> np.ndarray:
+def member_mask(col: pd.Series, values: Sequence[str]) -> np.ndarray:
     """``col.isin(values)`` as a numpy mask; for a categorical, by a lookup on its codes."""
     arr = col.array
     if isinstance(arr, pd.Categorical):

@@ -3,7 +3,9 @@
 ``python -m analysis dictionary [--instrument PATH] [--out FILE]`` lists the outcomes,
 the criteria grid, the case details with their codes, every question grouped by
 outcome and criterion (id, wording, answers and how they score, skip rule, outcomes
-it counts towards), the factors, and the number of scored questions per outcome.
+it counts towards), the factors, the consistency rules (grouped by kind, each with its
+severity, conditions, what must follow and its source), and the number of scored
+questions per outcome.
 """
 
 from __future__ import annotations
@@ -48,6 +50,45 @@ def _skip(inst: Instrument, q) -> str:
     aset = inst.answer_set(q)
     rule = q.full_rule_text(lambda c: f"`{c}`")
     return f"only when {rule}; otherwise {aset.na_code if aset and aset.na_code else 'blank'}"
+
+
+def _rules(inst: Instrument) -> list[str]:
+    """The consistency rules by kind: every case must satisfy each one."""
+    kinds: dict[str, list] = {}
+    for r in inst.consistency:
+        kinds.setdefault(r.kind, []).append(r)
+    n_err = sum(r.severity == "error" for r in inst.consistency)
+    out = [
+        "## Consistency rules",
+        "",
+        f"{len(inst.consistency)} rules ({n_err} errors, {len(inst.consistency) - n_err} "
+        "warnings). Ingest checks every case against every rule: when the conditions hold "
+        "and the `then` question applies by its own skip rule, the answer must be one of the "
+        "codes listed. Errors stop the ingest; warnings are printed and counted in "
+        "`provenance.json`. See docs/instrument-format.md.",
+        "",
+        "| Kind | Rules |",
+        "|---|---|",
+        *(f"| {k} | {len(v)} |" for k, v in kinds.items()),
+        "",
+    ]
+    for kind, rules in kinds.items():
+        out += [f"### {kind}", ""]
+        out += _table(
+            ["Id", "Severity", "When", "Then", "Why", "Source"],
+            [
+                [
+                    f"`{r.id}`",
+                    r.severity,
+                    r.when_text(lambda c: f"`{c}`"),
+                    r.then_text(lambda c: f"`{c}`"),
+                    r.message,
+                    r.source,
+                ]
+                for r in rules
+            ],
+        )
+    return out
 
 
 def _spellings(inst: Instrument) -> list[str]:
@@ -180,6 +221,9 @@ def render(inst: Instrument) -> str:
                 for f in inst.factors.values()
             ],
         )
+
+    if inst.consistency:
+        out += _rules(inst)
 
     out += ["## Summary: scored questions per outcome", ""]
     summary = inst.summary()

@@ -36,6 +36,7 @@ from analysis.instrument.model import (
     answer_key,
 )
 from analysis.instrument.presentation import load_presentation
+from analysis.instrument.rules import check_rules, parse_rules
 from analysis.instrument.standards import apply_samples, check_sections, parse_sections
 
 #: Refuse instrument files larger than this (bytes): the IAOW file is ~80 kB.
@@ -515,6 +516,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
         factor_table=raw.get("factor_table", {}),
         languages=languages,
         wording_path=_wording_path(raw.get("wording"), path),
+        consistency=parse_rules(raw.get("consistency")),
         raw=raw,
         **sections,
     )
@@ -526,6 +528,7 @@ def _build(raw: dict[str, Any], path: Path, sha: str) -> Instrument:
     _check(inst)
     _check_aliases(inst)
     check_sections(inst)
+    check_rules(inst)
     return inst
 
 

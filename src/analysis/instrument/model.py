@@ -36,6 +36,54 @@ def answer_key(text: str) -> str:
     return unicodedata.normalize("NFC", _SPACES.sub("", text).casefold())
 
 
+#: A condition: column -> the codes it must hold (all conditions of a mapping must hold).
+Conditions = dict[str, tuple[str, ...]]
+
+
+def conditions_mask(
+    when: Conditions,
+    any_of: tuple[Conditions, ...],
+    member: Callable[[str, tuple[str, ...]], Any],
+    n: int,
+) -> Any:
+    """Boolean numpy mask of the cases meeting ``when`` and (if any) one of ``any_of``.
+
+    The one implementation of the condition logic shared by skip rules
+    (:meth:`Question.rule_mask`) and consistency rules (:meth:`ConsistencyRule.mask`):
+    every condition of ``when`` must hold (AND) and, when ``any_of`` has alternatives,
+    every condition of at least one of them (OR of ANDs). ``member(column, values)``
+    returns the mask of cases whose ``column`` holds one of ``values``.
+    """
+    mask = np.ones(n, dtype=bool)
+    for col, values in when.items():
+        mask &= member(col, values)
+    if any_of:
+        alternatives = np.zeros(n, dtype=bool)
+        for alt in any_of:
+            one = np.ones(n, dtype=bool)
+            for col, values in alt.items():
+                one &= member(col, values)
+            alternatives |= one
+        mask &= alternatives
+    return mask
+
+
+def conditions_text(
+    when: Conditions, any_of: tuple[Conditions, ...], column: Callable[[str], str] = str
+) -> str:
+    """Conditions in words: ``report_type is Typed and (a is X, or b is Y or Z)``."""
+
+    def conds(rule: Conditions) -> list[str]:
+        return [f"{column(c)} is {' or '.join(v)}" for c, v in rule.items()]
+
+    parts = conds(when)
+    if any_of:
+        alts = [" and ".join(conds(a)) for a in any_of]
+        either = ", or ".join(alts)
+        parts.append(f"({either})" if parts else either)
+    return " and ".join(parts)
+
+
 class InstrumentError(ValueError):
     """The instrument file itself is malformed or incoherent."""
 
@@ -252,36 +300,85 @@ class Question:
 
         ``member(column, values)`` returns the mask of cases whose ``column`` holds one of
         ``values``; ingest, the generator and the calibration each pass their own, so the
-        rule's logic lives here once.
+        rule's logic lives in :func:`conditions_mask` once.
         """
-        mask = np.ones(n, dtype=bool)
-        for col, values in self.applies_when.items():
-            mask &= member(col, values)
-        if self.applies_any:
-            alternatives = np.zeros(n, dtype=bool)
-            for alt in self.applies_any:
-                one = np.ones(n, dtype=bool)
-                for col, values in alt.items():
-                    one &= member(col, values)
-                alternatives |= one
-            mask &= alternatives
-        return mask
+        return conditions_mask(self.applies_when, self.applies_any, member, n)
 
     def rule_text(self, column: Callable[[str], str] = str) -> str:
         """The skip rule in words: ``report_type is Typed and (a is X, or b is Y or Z)``.
 
         ``column`` formats a column id (e.g. in backticks for markdown).
         """
+        return conditions_text(self.applies_when, self.applies_any, column)
 
-        def conds(rule: dict[str, tuple[str, ...]]) -> list[str]:
-            return [f"{column(c)} is {' or '.join(v)}" for c, v in rule.items()]
 
-        parts = conds(self.applies_when)
-        if self.applies_any:
-            alts = [" and ".join(conds(a)) for a in self.applies_any]
-            either = ", or ".join(alts)
-            parts.append(f"({either})" if parts else either)
-        return " and ".join(parts)
+#: Kinds of consistency rule (the areas of the inspection's logic they cover).
+RULE_KINDS = (
+    "compliance",
+    "enforcement",
+    "review",
+    "assessment-plan",
+    "victims-children",
+    "mappa-visor",
+    "factors",
+    "licence",
+    "approved-premises",
+    "rosh-rmp",
+)
+#: How a broken consistency rule counts: ``error`` stops the ingest, ``warning`` is recorded.
+RULE_SEVERITIES = ("error", "warning")
+
+
+@dataclass(frozen=True)
+class ConsistencyRule:
+    """An implication between answers: when its conditions hold, ``then_column`` is in ``allowed``.
+
+    The conditions are ``when`` (all) and, if given, one of ``any_of``.
+
+    A rule is judged only on the cases its ``then_column``'s own skip rule lets that
+    column apply to: where the column is skipped (filled with its not-applicable code by
+    the skip rule) the rule does not fire. Where the column applies, any code outside
+    ``allowed``, its not-applicable code included, breaks the rule.
+    """
+
+    id: str
+    kind: str
+    when: dict[str, tuple[str, ...]]
+    any_of: tuple[dict[str, tuple[str, ...]], ...]
+    then_column: str
+    allowed: tuple[str, ...]
+    severity: str
+    message: str
+    source: str
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column the rule reads: its conditions' columns, then ``then_column``."""
+        cols = list(self.when)
+        for alt in self.any_of:
+            cols += [c for c in alt if c not in cols]
+        return [*cols, self.then_column]
+
+    def mask(self, member: Callable[[str, tuple[str, ...]], Any], n: int) -> Any:
+        """Boolean numpy mask of the cases the rule's conditions hold for.
+
+        Same logic (and ``member``) as :meth:`Question.rule_mask`. It does not include
+        the ``then_column``'s own skip rule; :meth:`Instrument.rule_applies` does.
+        """
+        return conditions_mask(self.when, self.any_of, member, n)
+
+    def when_text(self, column: Callable[[str], str] = str) -> str:
+        """The conditions in words."""
+        return conditions_text(self.when, self.any_of, column)
+
+    def then_text(self, column: Callable[[str], str] = str) -> str:
+        """What must follow, in words: ``d_x must be "A"`` or ``d_x must be one of "A", "B"``.
+
+        Codes are quoted: some hold commas (``Action taken, complied``).
+        """
+        codes = ", ".join(f'"{v}"' for v in self.allowed)
+        one = "" if len(self.allowed) == 1 else "one of "
+        return f"{column(self.then_column)} must be {one}{codes}"
 
 
 @dataclass(frozen=True)
@@ -321,6 +418,8 @@ class Instrument:
     #: The words reports take from the instrument (``presentation``), an
     #: :class:`analysis.instrument.presentation.Presentation`; set by the loader.
     presentation: Any = None
+    #: Consistency rules between answers (``consistency``), checked by ingest.
+    consistency: tuple[ConsistencyRule, ...] = ()
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     #: Key questions (``key_questions``): id -> :class:`analysis.instrument.standards.KeyQuestion`.
     key_questions: dict[str, Any] = field(default_factory=dict)
@@ -413,6 +512,20 @@ class Instrument:
             if question in s.questions or q.criterion in s.criteria:
                 return s.id
         return None
+
+    def rule_applies(
+        self, rule: ConsistencyRule, member: Callable[[str, tuple[str, ...]], Any], n: int
+    ) -> Any:
+        """Mask of the cases a consistency rule judges.
+
+        Its conditions hold and its ``then_column``'s own skip rule (if it is a question
+        with one) lets that column apply.
+        """
+        mask = rule.mask(member, n)
+        q = self.questions.get(rule.then_column)
+        if q is not None and q.has_rule:
+            mask &= q.rule_mask(member, n)
+        return mask
 
     def summary(self) -> dict[str, int]:
         """Number of scored questions per outcome (for notes and the dictionary)."""

@@ -16,6 +16,8 @@
   drop-down points at a range there rather than an inline list, because Excel
   limits an inline list to 255 characters;
 - a ``dictionary`` sheet: id, label, wording, allowed answers and skip rule;
+- a ``rules`` sheet, when the instrument has consistency rules: each rule's id, kind,
+  severity, conditions, what must follow, message and source (ingest checks them all);
 - a ``settings`` sheet, when the instrument declares languages: a ``language`` row whose
   value (a drop-down of the language ids) tells ingest which language the answers are
   written in (Welsh ``Na`` is No, English ``NA`` is Not applicable).
@@ -28,6 +30,7 @@ from pathlib import Path
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
 from analysis.instrument import Instrument, declared_programme, load_instrument
+from analysis.instrument.rules import rule_info
 
 #: Data validation covers this many case rows (Excel's whole column would bloat the file).
 TEMPLATE_ROWS = 2000
@@ -312,8 +315,26 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
                 dictionary.write_string(r, c, rec[name])
         dictionary.freeze_panes(1, 1)
         dictionary.autofilter(0, 0, len(info), len(fields) - 1)
+        if inst.consistency:
+            _rules_sheet(wb, inst, head, wrap)
         wb.close()
     return out
+
+
+def _rules_sheet(wb, inst: Instrument, head, wrap) -> None:
+    """The ``rules`` sheet: the consistency rules every case must satisfy."""
+    ws = wb.add_worksheet("rules")
+    info = rule_info(inst)
+    fields = ["id", "kind", "severity", "when", "then", "message", "source"]
+    widths = [34, 16, 9, 45, 45, 60, 60]
+    for c, (name, width) in enumerate(zip(fields, widths, strict=True)):
+        ws.write_string(0, c, name, head)
+        ws.set_column(c, c, width, wrap)
+    for r, rec in enumerate(info, start=1):
+        for c, name in enumerate(fields):
+            ws.write_string(r, c, rec[name])
+    ws.freeze_panes(1, 1)
+    ws.autofilter(0, 0, len(info), len(fields) - 1)
 
 
 def _instructions_sheet(ws, wb, inst: Instrument, colours: dict[str, str], settings: bool) -> None:

@@ -54,6 +54,7 @@ def build_provenance(
     instrument: Any,
     parameters: dict[str, Any],
     started: str | None = None,
+    rule_warnings: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Describe one run.
 
@@ -67,6 +68,10 @@ def build_provenance(
         The run's parameters (trust, audience, ...); must be JSON-serialisable.
     started
         ISO time the run started; now when omitted.
+    rule_warnings
+        Cases of the input breaking each consistency rule of severity warning (rule id ->
+        count), from ingest. Recorded as ``consistency_warnings``: counts and rule ids only,
+        never case ids or rows.
 
     Returns
     -------
@@ -89,6 +94,10 @@ def build_provenance(
         "package_version": package_version(),
         "python_version": platform.python_version(),
         "parameters": dict(parameters),
+        "consistency_warnings": {
+            "total": sum((rule_warnings or {}).values()),
+            "rules": dict(sorted((rule_warnings or {}).items())),
+        },
         "outputs": {},
     }
     if input_path is not None:

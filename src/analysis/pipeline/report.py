@@ -573,6 +573,7 @@ def _build_report(
             instrument=inst,
             parameters={**params, "audience": context.audience},
             started=started,
+            rule_warnings=result.rule_warnings,
         )
         record["synthetic"] = synthetic
         provenance.write_provenance(record, build)

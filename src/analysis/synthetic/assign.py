@@ -237,6 +237,8 @@ def meet_gate_needs(
     gate: Question,
     needs: dict[str, dict[str, int]],
     sol: Solution,
+    banned: tuple[list[str], np.ndarray] | None = None,
+    prefer: np.ndarray | None = None,
 ) -> pd.Series:
     """Swap whole answers between cases so each group keeps enough cases open downstream.
 
@@ -244,7 +246,16 @@ def meet_gate_needs(
     cases of the group whose gate answer lets the question apply. Swapping the gate's
     answers between two cases keeps the gate's own totals exact; partners are chosen with
     the same values on the gate's own split variables so its splits stay exact too.
+    ``banned`` (the gate's codes, and per case which of them a consistency rule forbids)
+    keeps a swap from giving a case a code a rule forbids it; ``prefer`` (a score per case,
+    the quality or propensity the answers were placed by) opens the highest-scoring cases
+    first and closes the lowest.
     """
+    index = {c: k for k, c in enumerate(banned[0])} if banned is not None else {}
+
+    def may_take(i: int, code: Any) -> bool:
+        return banned is None or code not in index or not banned[1][i, index[code]]
+
     # Which gate codes open the dependents (intersection over dependents that need groups).
     opens: set[str] | None = None
     for q in questions.values():
@@ -253,26 +264,39 @@ def meet_gate_needs(
             opens = allowed if opens is None else opens & allowed
     if not opens:
         return col
+    # A dependent's other gates (already answered) must let it apply too: a case this gate
+    # opens but another closes does not count towards the need.
+    also = np.ones(len(col), dtype=bool)
+    for q in questions.values():
+        if gate.id in q.applies_when:
+            for c, v in q.applies_when.items():
+                if c != gate.id and c in cases:
+                    also &= np.isin(cases[c].to_numpy(dtype=object), np.array(v, dtype=object))
     vals = col.to_numpy(dtype=object).copy()
     keep_vars = list(sol.groups)
     for var, req in needs.items():
         g_of = cases[var].astype(str).to_numpy()
         for _ in range(len(vals)):
             is_open = np.isin(vals, list(opens))
-            have = {g: int((is_open & (g_of == g)).sum()) for g in req}
+            have = {g: int((is_open & also & (g_of == g)).sum()) for g in req}
             short = [g for g in req if have[g] < req[g]]
             if not short:
                 break
             g = short[0]
-            takers = [i for i in np.flatnonzero(mask & ~is_open & (g_of == g))]
+            takers = [i for i in np.flatnonzero(mask & ~is_open & also & (g_of == g))]
             givers = [
                 j
-                for j in np.flatnonzero(mask & is_open & (g_of != g))
-                if have.get(g_of[j], 0) > req.get(g_of[j], 0)
+                for j in np.flatnonzero(mask & is_open & ((g_of != g) | ~also))
+                if not also[j] or have.get(g_of[j], 0) > req.get(g_of[j], 0)
             ]
+            if prefer is not None:
+                takers = sorted(takers, key=lambda k: -prefer[k])
+                givers = sorted(givers, key=lambda k: prefer[k])
             pair = None
             for i in takers:
                 for j in givers:
+                    if not (may_take(i, vals[j]) and may_take(j, vals[i])):
+                        continue
                     if all(cases[v].iat[i] == cases[v].iat[j] for v in keep_vars if v != var):
                         pair = (i, j)
                         break

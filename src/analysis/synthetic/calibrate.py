@@ -48,6 +48,12 @@ from analysis.synthetic.assign import (
     draw_unsolved,
     meet_gate_needs,
 )
+from analysis.synthetic.constraints import (
+    answer_order,
+    constrain_column,
+    resample,
+    skip_banned,
+)
 from analysis.synthetic.fit import fit_outcomes, free_rates, outcome_score
 from analysis.synthetic.profile import published_path, question_rates
 from analysis.synthetic.solve import (
@@ -99,6 +105,21 @@ def _gate_codes(inst: Instrument, q: Question) -> dict[str, tuple[str, ...]]:
     return {c: v for c, v in q.applies_when.items() if c in inst.questions}
 
 
+def _named_groups(
+    inst: Instrument, q: Question, keep: Iterable[str], by_measure: dict[str, list[Statement]]
+) -> dict[str, set[str]]:
+    """Per column of ``keep``: the groups named by figures on ``q`` or on a question it gates."""
+    measures = {q.id} | {d.id for d in inst.questions.values() if q.id in _gate_codes(inst, d)}
+    named: dict[str, set[str]] = {v: set() for v in keep}
+    for m in measures:
+        for s in by_measure.get(m, []):
+            if s.group_var in named:
+                for g in (s.group, s.higher, s.lower):
+                    gs = g if isinstance(g, list | tuple | set) else [g] if g else []
+                    named[s.group_var] |= {str(x) for x in gs}
+    return named
+
+
 def _count_codes(sol: Solution, codes: Iterable[str]) -> int:
     return sum(sol.counts.get(c, 0) for c in codes)
 
@@ -110,6 +131,8 @@ def calibrated_answers(
     quality: np.ndarray,
     rng: np.random.Generator,
     statements: list[Statement] | None = None,
+    rules: tuple = (),
+    propensity: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, Calibration]:
     """Answer every question so the profile's published figures hold exactly.
 
@@ -127,6 +150,12 @@ def calibrated_answers(
         Random generator (the only source of randomness, for determinism).
     statements
         Overrides the profile's statements (tests).
+    rules
+        Consistency rules every case must satisfy (:mod:`analysis.synthetic.constraints`):
+        codes are swapped between cases of the same groups, so counts and splits stay exact.
+    propensity
+        Question id -> per-case logit shift from the case details: which cases an unscored
+        fact question (MAPPA eligible? resident in approved premises?) says "Yes" for.
 
     Returns
     -------
@@ -162,21 +191,36 @@ def calibrated_answers(
         for bound in _contrast_bounds(prof, inst, c, by_measure):
             by_measure.setdefault(bound.measure, []).append(bound)
     has_dependents = {c for q in inst.questions.values() for c in _gate_codes(inst, q)}
+    # Gates first, and a rule's `then` column after the columns its conditions read.
+    fixed = {m: len(ss) for m, ss in by_measure.items() if ss}
+    # A propensity that reads answers (generate.propensities) comes after what it reads.
+    reads = {q: p.reads for q, p in (propensity or {}).items() if hasattr(p, "reads")}
+    ordered = [inst.questions[qid] for qid in answer_order(inst, rules, fixed, reads)]
 
     # Planning pass: solve every question in column order with estimated pools.
     planned: dict[str, Solution] = {}
     cands: dict[str, list[Solution]] = {}
     specs: dict[str, QuestionSpec] = {}
-    for q in inst.questions.values():
+    for q in ordered:
         aset = inst.answer_set(q)
         if aset is None or not aset.codes_scoring(ABOVE) or not aset.na_code:
             continue  # counts and descriptive answers are drawn, not solved
-        spec = _spec(prof, inst, q, details, planned, question_rates(prof, inst, q))
+        rates = question_rates(prof, inst, q)
+        spec = _spec(prof, inst, q, details, planned, rates)
         stmts = by_measure.get(q.id, [])
         spec = _aim(spec, stmts, rng)
         specs[q.id] = spec
         if stmts:
             sols, incs = solve_question(inst, spec, stmts)
+            if incs and len(_gate_codes(inst, q)) > 1:
+                # Several gates: the pool was estimated as if they were independent. The
+                # assignment can nest them (a gate keeps cases open for its dependents), so
+                # try the largest pool the gates allow before calling a figure inconsistent.
+                nest = _aim(_spec(prof, inst, q, details, planned, rates, nested=True), stmts, rng)
+                sols2, incs2 = solve_question(inst, nest, stmts)
+                if len(incs2) < len(incs):
+                    spec, sols, incs = nest, sols2, incs2
+                    specs[q.id] = spec
             cal.inconsistencies += incs
             if not sols:
                 cal.warnings.append(f"{q.id}: no solution even after dropping statements")
@@ -223,27 +267,87 @@ def calibrated_answers(
         m: [s for s in ss if s.kind == "direction" and s.category is not None]
         for m, ss in by_measure.items()
     }
-    for q in inst.questions.values():
+    for q in ordered:
         if q.id not in planned:
-            cases = _add_column(cases, q.id, draw_unsolved(cases, inst, q, rng))
+            col = draw_unsolved(cases, inst, q, rng)
+            aset = inst.answer_set(q)
+            if rules and aset is not None:
+                banned = skip_banned(inst, q, cases, applies_mask(cases, q), rules)
+                classes = {c.code: c.scores or "" for c in aset.codes}
+                col = pd.Series(
+                    resample(col.to_numpy(dtype=object), aset.code_values, banned, classes, rng),
+                    index=col.index,
+                    name=q.id,
+                    dtype=object,
+                )
+            cases = _add_column(cases, q.id, col)
             continue
-        mask = applies_mask(cases, q)
+        skip = applies_mask(cases, q)
+        mask = skip
+        if rules:
+            # Cases a rule forces to "not applicable" leave the pool: the counts are solved
+            # over the cases the rules leave free.
+            aset = inst.answer_set(q)
+            answer = np.array([c != aset.na_code for c in aset.code_values])
+            banned = skip_banned(inst, q, cases, skip, rules)
+            mask = skip & ~banned[:, answer].all(axis=1)
+            above = np.array([c in aset.codes_scoring(ABOVE) for c in aset.code_values])
+            specs[q.id] = replace(
+                specs[q.id],
+                min_relevant=int((mask & banned[:, ~answer].all(axis=1)).sum()),
+                max_above=int((mask & ~banned[:, above].all(axis=1)).sum()),
+                min_above=int((mask & banned[:, ~above].all(axis=1)).sum()),
+                min_below=int((mask & banned[:, ~(answer & ~above)].all(axis=1)).sum()),
+            )
         sol = planned[q.id]
-        sol = _fit_to_pool(inst, q, sol, specs[q.id], cases, mask, by_measure.get(q.id, []), cal)
+        stmts = by_measure.get(q.id, [])
+        if rules and stmts:
+            # Published figures come first: where the rules' bounds would drop a figure the
+            # skip rule alone keeps, the counts keep the figure and the rule may be left unmet
+            # in a few cases (recorded in the warnings).
+            trial = Calibration()
+            _fit_to_pool(inst, q, sol, specs[q.id], cases, mask, stmts, trial)
+            loose = Calibration()
+            plain = replace(specs[q.id], min_relevant=0, max_above=None, min_above=0, min_below=0)
+            _fit_to_pool(inst, q, sol, plain, cases, skip, stmts, loose)
+            if len(_dropped(trial)) > len(_dropped(loose)):
+                specs[q.id], mask = plain, skip
+                cal.warnings.append(f"{q.id}: published figures kept over a consistency rule")
+        sol = _fit_to_pool(inst, q, sol, specs[q.id], cases, mask, stmts, cal)
         if q.id in need:
             sol = _split_for_needs(inst, q, sol, cases, mask, need[q.id], by_measure.get(q.id, []))
         planned[q.id] = sol
         # Unscored items (was X identified? was the case MAPPA-eligible?) describe the
         # case, not the quality of work, so they are not tied to the latent quality.
-        qual = quality if q.scored else np.zeros_like(quality)
+        qual = quality if q.scored else (propensity or {}).get(q.id, np.zeros_like(quality))
+        qual = qual(cases) if callable(qual) else qual  # a shift that reads earlier answers
         col = assign_question(cases, inst, q.id, sol, qual, rng, mask, directions.get(q.id))
         if q.id in need:
-            col = meet_gate_needs(col, cases, mask, inst.questions, q, need[q.id], sol)
+            ban = None
+            if rules and inst.answer_set(q) is not None:
+                codes = list(inst.answer_set(q).code_values)
+                ban = (codes, skip_banned(inst, q, cases, skip, rules))
+            col = meet_gate_needs(
+                col, cases, mask, inst.questions, q, need[q.id], sol, ban, np.asarray(qual)
+            )
+        if rules:
+            keep = [*sol.groups, *need.get(q.id, {})]
+            pinned = bool(by_measure.get(q.id))
+            named = _named_groups(inst, q, keep, by_measure)
+            col = constrain_column(
+                inst, q, col, cases, skip, rules, keep, qual, rng, cal.warnings, pinned, named
+            )
         cases = _add_column(cases, q.id, col)
     cal.solutions = planned
     if cal.targets:
-        cases = _repair_scores(inst, cases, cal, planned, specs, free, has_dependents, quality, rng)
+        cases = _repair_scores(
+            inst, cases, cal, planned, specs, free, has_dependents, quality, rng, rules
+        )
     return cases, cal
+
+
+def _dropped(cal: Calibration) -> set[str]:
+    return {fid for inc in cal.inconsistencies for fid in inc.dropped}
 
 
 def _aim(spec: QuestionSpec, stmts: list[Statement], rng: np.random.Generator) -> QuestionSpec:
@@ -307,6 +411,7 @@ def _repair_scores(
     gates: set[str],
     quality: np.ndarray,
     rng: np.random.Generator,
+    rules: tuple = (),
 ) -> pd.DataFrame:
     """Re-fit free questions if re-solving a question on its real pool moved a score.
 
@@ -332,7 +437,14 @@ def _repair_scores(
         new = cands[q][i]
         if len(cands[q]) > 1 and (new.above, new.relevant) != real[q]:
             mask = (cases[q] != inst.answer_set(inst.questions[q]).na_code).to_numpy()
-            cases[q] = assign_question(cases, inst, q, new, quality, rng, mask)
+            col = assign_question(cases, inst, q, new, quality, rng, mask)
+            if rules:
+                qq = inst.questions[q]
+                pool = applies_mask(cases, qq)
+                col = constrain_column(
+                    inst, qq, col, cases, pool, rules, [], quality, rng, cal.warnings
+                )
+            cases[q] = col
             planned[q] = new
             cal.warnings.append(f"{q}: re-fitted to {new.above}/{new.relevant} for the scores")
     cal.scores = scores
@@ -354,8 +466,13 @@ def _spec(
     details: pd.DataFrame,
     planned: dict[str, Solution],
     rates: dict[str, float],
+    nested: bool = False,
 ) -> QuestionSpec:
-    """Pool sizes (exact for case-detail rules, estimated for question gates) and preferences."""
+    """Pool sizes (exact for case-detail rules, estimated for question gates) and preferences.
+
+    Several gates are taken as independent (the pool is the product of their shares), or
+    with ``nested`` as nested (the smallest gate's count).
+    """
     n = len(details)
 
     def member(col: str, allowed: tuple[str, ...]) -> np.ndarray:
@@ -383,6 +500,11 @@ def _spec(
         pool = min(base, k)
     else:
         pool = int(round(base * frac)) if n_gates else base
+        if nested and n_gates:
+            counts = [
+                _count_codes(planned[g], v) for g, v in _gate_codes(inst, q).items() if g in planned
+            ]
+            pool = min([base, *counts])
     group_pools: dict[str, dict[str, int]] = {}
     for var in ("om_grade", "gender", "ldu", "rosh_start", "case_type", *details.columns):
         if var not in details.columns or var in group_pools:
@@ -429,15 +551,25 @@ def _fit_to_pool(
     """Re-solve a question when the real pool cannot hold its planned counts."""
     pool = int(mask.sum())
     real_groups = {var: _group_counts(cases, mask, var) for var in sol.groups}
-    ok = sol.relevant <= pool and all(
+    ok = spec.min_relevant <= sol.relevant <= pool
+    ok = ok and (spec.max_above is None or sol.above <= spec.max_above)
+    ok = ok and sol.above >= spec.min_above and sol.relevant - sol.above >= spec.min_below
+    ok = ok and all(
         all(n_g <= real_groups[var].get(g, 0) for g, (n_g, _) in split.items())
         for var, split in sol.groups.items()
     )
     if ok:
         return sol
+
+    def ok_bounds(s: Solution) -> bool:
+        top = spec.max_above
+        fits = spec.min_relevant <= s.relevant <= pool and s.above >= spec.min_above
+        fits = fits and s.relevant - s.above >= spec.min_below
+        return fits and (top is None or s.above <= top)
+
     # Try new splits for the same totals first, then a new solution near the plan.
     grouped = [s for s in stmts if s.group_var]
-    if sol.relevant <= pool:
+    if ok_bounds(sol):
         splits = {}
         for var in sol.groups:
             sp = solve_split(
@@ -460,6 +592,10 @@ def _fit_to_pool(
         group_pools={var: _group_counts(cases, mask, var) for var in spec.group_pools},
         group_effects=spec.group_effects,
         below_weights=spec.below_weights,
+        min_relevant=spec.min_relevant,
+        max_above=spec.max_above,
+        min_above=spec.min_above,
+        min_below=spec.min_below,
     )
     sols, incs = solve_question(inst, new_spec, stmts) if stmts else ([], [])
     if not sols:

@@ -38,7 +38,7 @@ from analysis.synthetic.profile import load_profile
 #: The manifest of demo workbooks written (hidden: bookkeeping, not data).
 MANIFEST = ".demo-data.json"
 #: The code that decides a demo workbook's bytes, relative to the package.
-GENERATOR_CODE = ("synthetic", "instrument", "engine/wording.py")
+GENERATOR_CODE = ("synthetic", "synthetic/case_model.yaml", "instrument", "engine/wording.py")
 
 
 def _hash_files(files: list[Path]) -> str:

@@ -26,6 +26,9 @@ Profile format (YAML)
       report_type: {...}; n_offender_managers: {1: 0.3, 2: 0.5, 3: 0.2}
     associate: {om_grade: rosh_start}           # optional: give the first listed value of
                                                 # om_grade to the cases highest in rosh_start
+                                                # (long form and defaults: case_model.yaml)
+    offender_managers: {cases_per_om: 4, om_sd: 0.8}   # optional: overrides case_model.yaml
+    propensity: {p_mappa_eligible: {case_type: {Licence: 2}}}   # optional: the same
     defaults:                                   # every question unless overridden
       above: 0.7        # share above the line among relevant cases (scored questions)
       na: 0.05          # share not applicable among cases the skip rules allow
@@ -66,6 +69,8 @@ _PROFILE_KEYS = {
     "ldus",
     "mixes",
     "associate",
+    "offender_managers",
+    "propensity",
     "defaults",
     "outcomes",
     "questions",

@@ -67,6 +67,13 @@ class QuestionSpec:
     group_pools: dict[str, dict[str, int]] = field(default_factory=dict)  # var -> group -> pool
     group_effects: dict[str, dict[str, float]] = field(default_factory=dict)  # var -> g -> pts
     below_weights: dict[str, float] = field(default_factory=dict)  # below code -> share
+    #: Bounds consistency rules set: cases that must be relevant (a rule forbids "not
+    #: applicable") and the most that may be above the line (the rest may not be).
+    min_relevant: int = 0
+    max_above: int | None = None
+    min_above: int = 0
+    #: Cases a rule allows only a below-the-line answer (the fewest that must be below).
+    min_below: int = 0
 
 
 def _compositions(total: int, k: int) -> Iterable[tuple[int, ...]]:
@@ -258,8 +265,10 @@ def _solve_overall(
     # Breakdowns that only split above vs below (or all) need no composition of below codes.
     simple = all(len(set(cv[1:])) <= 1 and len(set(av[1:])) <= 1 for _, cv, av in cats)
     sols: list[Solution] = []
-    for n_rel in range(max(lo_n, 0), hi_n + 1):
-        for a in range(n_rel + 1):
+    top = spec.max_above
+    for n_rel in range(max(lo_n, 0, spec.min_relevant), hi_n + 1):
+        upper = min(n_rel if top is None else min(n_rel, top), n_rel - spec.min_below)
+        for a in range(spec.min_above, upper + 1):
             if not all(s.accepts(a, n_rel) for s in ratio_sts):
                 continue
             if simple or len(below_codes) <= 1:
@@ -469,9 +478,11 @@ def free_candidates(inst: Instrument, q: Question, spec: QuestionSpec) -> list[S
     codes = [c for c in aset.code_values if c != aset.na_code]
     above = [c for c in codes if c in aset.codes_scoring(ABOVE)]
     below = [c for c in codes if c not in above]
-    n_rel = max(spec.prefer_relevant, 1 if spec.pool else 0)
+    n_rel = min(max(spec.prefer_relevant, 1 if spec.pool else 0, spec.min_relevant), spec.pool)
     out = []
-    for a in range(n_rel + 1):
+    top = n_rel if spec.max_above is None else min(n_rel, spec.max_above)
+    top = max(min(top, n_rel - spec.min_below), 0)
+    for a in range(min(spec.min_above, top), top + 1):
         counts = dict.fromkeys(codes, 0)
         counts[above[0]] = a
         for c, k in zip(below, _default_split(n_rel - a, below, spec.below_weights), strict=True):

@@ -321,6 +321,17 @@ def read_published(path: str | Path) -> list[Statement]:
     return statements_from_published(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
+def proven_inconsistent(path: str | Path | None) -> dict[str, str]:
+    """Figure id -> proof, for the figures a published-figures file declares proven inconsistent.
+
+    ``proven_inconsistent:`` in the file; each proof is a brute-force test.
+    """
+    if path is None:
+        return {}
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return {str(k): str(v) for k, v in (data.get("proven_inconsistent") or {}).items()}
+
+
 def statements_from_targets(targets: dict[str, Any] | None) -> list[Statement]:
     """Exact counts from a profile's ``targets`` mapping.
 

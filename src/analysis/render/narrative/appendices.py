@@ -170,6 +170,16 @@ def provenance_section(record: Mapping[str, Any], extra: Mapping[str, Any] | Non
         ("Python version", record.get("python_version")),
         ("Run started (UTC)", record.get("started")),
     ]
+    rules = record.get("consistency_warnings")
+    if isinstance(rules, Mapping):  # records written before the rules existed have none
+        counts = rules.get("rules") or {}
+        listed = ", ".join(f"{k} ({v})" for k, v in sorted(counts.items()))
+        items.append(
+            (
+                "Consistency-rule warnings (cases)",
+                f"{rules.get('total', 0)}: {listed}" if counts else "none",
+            )
+        )
     items += [(f"Parameter: {k}", v) for k, v in sorted(params.items())]
     if record.get("input_sha256") is None and extra:
         # A run on others' outputs (the aggregate): its inputs are the extra rows.
