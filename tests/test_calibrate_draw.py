@@ -4,7 +4,7 @@ from collections import Counter
 
 import numpy as np
 
-from analysis.synthetic.calibrate import _aim
+from analysis.synthetic.calibrate import _aim  # draws through solve.draw_count
 from analysis.synthetic.solve import QuestionSpec
 from analysis.synthetic.statements import Statement
 

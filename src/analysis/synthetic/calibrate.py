@@ -59,6 +59,7 @@ from analysis.synthetic.profile import published_path, question_rates
 from analysis.synthetic.solve import (
     QuestionSpec,
     Solution,
+    draw_count,
     free_candidates,
     largest_remainder,
     solve_question,
@@ -353,44 +354,18 @@ def _dropped(cal: Calibration) -> set[str]:
 def _aim(spec: QuestionSpec, stmts: list[Statement], rng: np.random.Generator) -> QuestionSpec:
     """The share a question's counts aim at, within what its figures allow.
 
-    A verbal figure holds anywhere in its band, so the aim is drawn (seeded) uniformly
-    among the counts its figures allow at the question's preferred base
-    (:func:`_draw_count`), not the profile's one rate: otherwise every "most" would land
-    alike. A question bounded only by a contrast keeps the profile's rate, moved inside the
-    bound.
+    A verbal figure holds anywhere in its band, so the aim is a count drawn uniformly (seeded)
+    among those its figures allow (``solve.draw_count``), not the profile's one rate, so that
+    not every "most" lands alike. A contrast-only bound keeps the rate, moved inside it.
     """
     band = rate_band(stmts)
     if band is None or band[1] <= band[0]:
         return spec
     if rate_band([s for s in stmts if not isinstance(s, _RateBound)]):
-        return replace(spec, prefer_rate=_draw_count(spec, stmts, band, rng))
+        return replace(spec, prefer_rate=draw_count(spec, stmts, band, rng))
     lo, hi = band
     margin = min(0.02, (hi - lo) / 4)
     return replace(spec, prefer_rate=float(np.clip(spec.prefer_rate, lo + margin, hi - margin)))
-
-
-def _draw_count(
-    spec: QuestionSpec, stmts: list[Statement], band: tuple[float, float], rng: np.random.Generator
-) -> float:
-    """A share drawn uniformly among the integer counts a question's figures allow.
-
-    The base is the one its figures state, else the preferred one; every count above the
-    line that each share-bounding figure accepts there is equally likely ("most" of 20
-    cases is 15, 16, 17 or 18, a quarter each), so the demo's "most" figures spread over
-    the whole band instead of crowding one point. None or all of the base is drawn only
-    when no other count fits ("many" reaches 100%, but a writer would say "all"). With no
-    count at all (the figures conflict at that base, which the solver settles) a point of
-    the band is drawn instead.
-    """
-    bounding = [s for s in stmts if s.rate_interval() is not None]
-    fixed = {s.denominator for s in bounding if s.denominator}
-    base = fixed.pop() if len(fixed) == 1 else min(max(spec.prefer_relevant, 1), max(spec.pool, 1))
-    counts = [a for a in range(base + 1) if all(s.accepts(a, base) for s in bounding)]
-    # None or every case only when nothing else fits: a writer would have said "all".
-    counts = [a for a in counts if 0 < a < base] or counts
-    if not counts:
-        return float(rng.uniform(*band))
-    return counts[int(rng.integers(len(counts)))] / base
 
 
 def _realised(inst: Instrument, cases: pd.DataFrame, qid: str) -> tuple[int, int]:

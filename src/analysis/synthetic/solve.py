@@ -491,3 +491,27 @@ def free_candidates(inst: Instrument, q: Question, spec: QuestionSpec) -> list[S
         out.append(Solution(counts=counts, above=a, relevant=n_rel, cost=cost))
     out.sort(key=lambda s: s.cost)
     return out
+
+
+def draw_count(
+    spec: QuestionSpec, stmts: list[Statement], band: tuple[float, float], rng: np.random.Generator
+) -> float:
+    """A share drawn uniformly among the integer counts a question's figures allow.
+
+    The base is the one its figures state, else the preferred one; every count above the
+    line that each share-bounding figure accepts there is equally likely ("most" of 20
+    cases is 15, 16, 17 or 18, a quarter each), so the demo's "most" figures spread over
+    the whole band instead of crowding one point. None or all of the base is drawn only
+    when no other count fits ("many" reaches 100%, but a writer would say "all"). With no
+    count at all (the figures conflict at that base, which the solver settles) a point of
+    the band is drawn instead.
+    """
+    bounding = [s for s in stmts if s.rate_interval() is not None]
+    fixed = {s.denominator for s in bounding if s.denominator}
+    base = fixed.pop() if len(fixed) == 1 else min(max(spec.prefer_relevant, 1), max(spec.pool, 1))
+    counts = [a for a in range(base + 1) if all(s.accepts(a, base) for s in bounding)]
+    # None or every case only when nothing else fits: a writer would have said "all".
+    counts = [a for a in counts if 0 < a < base] or counts
+    if not counts:
+        return float(rng.uniform(*band))
+    return counts[int(rng.integers(len(counts)))] / base
