@@ -1,13 +1,37 @@
 """Notebook kernels run over IPC sockets, so parallel runs cannot collide on TCP ports."""
 
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from analysis.pipeline.kernels import IPCKernelManager, execute_notebook
+from analysis.pipeline.kernels import IPCKernelManager, execute_notebook, without_module
+
+
+def test_without_module_refuses_the_import_only_inside_the_block():
+    name = "analysis_test_absent_module"
+    sys.modules.pop(name, None)
+    with without_module(name), pytest.raises(ImportError):
+        __import__(name)
+    assert name not in sys.modules  # afterwards it is looked for again, as normal
+
+
+def test_without_module_leaves_a_loaded_module_alone():
+    with without_module("json"):
+        import json
+
+        assert json.dumps(1) == "1"
+    assert sys.modules["json"] is json
+
+
+def test_loading_the_kernels_module_skips_the_grammar_compiling_format_checker():
+    code = "import sys, analysis.pipeline.kernels; print('rfc3987_syntax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_kernel_manager_uses_ipc():
