@@ -176,6 +176,12 @@ def caption_text(alt_text: str, limit: int = CAPTION_LIMIT) -> str:
     return f"{first}. Every value shown is listed in tables.xlsx."
 
 
+def reset_chart_ids() -> None:
+    """Number charts' DOM ids from 1 again, as in a new process (a kernel kept across reports)."""
+    global _ids
+    _ids = itertools.count(1)
+
+
 def _dom_id(chart_id: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", str(chart_id)).strip("-") or "chart"
     return f"chart-{slug}-{next(_ids)}"
