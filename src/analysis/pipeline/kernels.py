@@ -198,29 +198,34 @@ class WarmEngine(NBClientEngine):
                 client.kc.stop_channels()  # this run's client; the kernel stays
 
 
-def keep_kernel_warm(start: bool = True) -> None:
+def keep_kernel_warm(start: bool = True, cwd: str | Path | None = None) -> None:
     """Run this process's notebooks on one kept kernel (:class:`WarmEngine`); ``start`` it now.
 
-    For batch workers (:func:`analysis.pipeline.batch.warm_worker`). The kernel is shut
-    down when the process exits.
+    For batch workers (:func:`analysis.pipeline.batch.warm_worker`). ``cwd``: the folder
+    the notebooks will run in (papermill's ``cwd``; the notebooks folder by default), so
+    that the first notebook finds the kernel already there. The kernel is shut down when
+    the process exits.
     """
     _warm["enabled"] = True
     if start:
-        _warm_kernel("python3", 60)
+        from analysis import config
+
+        _warm_kernel("python3", 60, str(cwd or config.NOTEBOOKS_DIR))
 
 
-def _warm_kernel(kernel_name: str, start_timeout: int) -> IPCKernelManager:
-    """The kept kernel for ``kernel_name`` in the current folder, started when needed."""
+def _warm_kernel(kernel_name: str, start_timeout: int, cwd: str | None = None) -> IPCKernelManager:
+    """The kept kernel for ``kernel_name`` in ``cwd`` (the current folder), started when needed."""
     from jupyter_core.utils import run_sync
 
-    key = (kernel_name, os.getcwd())
+    cwd = os.path.realpath(cwd or os.getcwd())
+    key = (kernel_name, cwd)
     km = _warm.get("km")
     if km is not None and (_warm.get("key") != key or not run_sync(km.is_alive)()):
         _stop_warm_kernel()
         km = None
     if km is None:
         km = IPCKernelManager(kernel_name=kernel_name)
-        run_sync(km.start_kernel)(cwd=os.getcwd())
+        run_sync(km.start_kernel)(cwd=cwd)
         kc = km.client()
         kc.start_channels()
         try:
