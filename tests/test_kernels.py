@@ -1,13 +1,37 @@
 """Notebook kernels run over IPC sockets, so parallel runs cannot collide on TCP ports."""
 
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from analysis.pipeline.kernels import IPCKernelManager, execute_notebook
+from analysis.pipeline.kernels import IPCKernelManager, execute_notebook, without_module
+
+
+def test_without_module_refuses_the_import_only_inside_the_block():
+    name = "analysis_test_absent_module"
+    sys.modules.pop(name, None)
+    with without_module(name), pytest.raises(ImportError):
+        __import__(name)
+    assert name not in sys.modules  # afterwards it is looked for again, as normal
+
+
+def test_without_module_leaves_a_loaded_module_alone():
+    with without_module("json"):
+        import json
+
+        assert json.dumps(1) == "1"
+    assert sys.modules["json"] is json
+
+
+def test_loading_the_kernels_module_skips_the_grammar_compiling_format_checker():
+    code = "import sys, analysis.pipeline.kernels; print('rfc3987_syntax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_kernel_manager_uses_ipc():
@@ -139,3 +163,43 @@ def test_papermill_is_quiet_once_a_signal_stopped_the_run(monkeypatch, caplog):
         monkeypatch.setattr(interrupts, "_received", signal.SIGTERM)
         log.error("Error occurred while starting new kernel client for kernel x: Kernel died")
     assert [r.getMessage() for r in caplog.records] == ["a real failure"]
+
+
+@pytest.mark.notebooks
+def test_a_warm_kernel_runs_each_notebook_as_a_new_kernel_would(tmp_path, monkeypatch):
+    from analysis.pipeline import kernels
+
+    monkeypatch.setattr(kernels, "_warm", {})
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("x = 0", metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell(
+                "import os\nprint('seen' if 'leftover' in globals() else 'fresh', x, os.getpid())"
+                "\nleftover = 1"
+            ),
+        ],
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "P"}},
+    )
+    src = tmp_path / "t.ipynb"
+    nbformat.write(nb, src)
+
+    def run(i):
+        execute_notebook(src, tmp_path / f"out{i}.ipynb", {"x": i}, cwd=tmp_path)
+        cells = nbformat.read(tmp_path / f"out{i}.ipynb", as_version=4).cells
+        return cells[-1].outputs[0].text.split(), [c.execution_count for c in cells]
+
+    kernels.keep_kernel_warm(start=False)
+    try:
+        (w1, x1, pid1), counts1 = run(1)
+        (w2, x2, pid2), counts2 = run(2)
+        # the same kernel process, but nothing of the first notebook is left in it, and
+        # cells are numbered as a new kernel numbers them (injected parameters, then ours)
+        assert (w1, x1, w2, x2) == ("fresh", "1", "fresh", "2")
+        assert pid1 == pid2 != str(os.getpid())
+        assert counts1 == counts2 == [1, 2, 3]
+        kernels._warm["km"].provisioner.process.kill()  # a kernel that died is replaced
+        kernels._warm["km"].provisioner.process.wait()
+        (w3, _, pid3), _ = run(3)
+        assert w3 == "fresh" and pid3 != pid1
+    finally:
+        kernels._stop_warm_kernel()

@@ -189,6 +189,14 @@ def warm_worker() -> None:
             importlib.import_module(mod)
         except ImportError:
             pass  # a missing optional module shows up as a clear failure in the job itself
+    # The report notebooks then run on one kernel kept for the worker's life, started (and
+    # its imports made) now: a kernel per organisation cost more CPU than most of its cells.
+    from analysis.pipeline import kernels
+
+    try:
+        kernels.keep_kernel_warm(start=True)
+    except Exception:  # noqa: BLE001 - the first job starts it, and reports a failure
+        kernels.keep_kernel_warm(start=False)
 
 
 def run_job(

@@ -21,19 +21,52 @@ import json
 import logging
 import os
 import shutil
+import sys
 import threading
 import uuid
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import nbformat
-import papermill as pm
-from jupyter_client.manager import AsyncKernelManager
-from traitlets import default
 
-from analysis.fileio import atomic_path, storage_error
-from analysis.pipeline import interrupts
+@contextmanager
+def without_module(name: str) -> Iterator[None]:
+    """Make ``import name`` fail (ImportError) inside the block, unless it is already loaded.
+
+    For an optional module a library probes with ``try: import ... except ImportError``
+    that this suite never needs; ``import name`` works again after the block.
+    """
+    if name in sys.modules:
+        yield
+        return
+    sys.modules[name] = None  # type: ignore[assignment]  # the import system's "not here"
+    try:
+        yield
+    finally:
+        if sys.modules.get(name, 0) is None:
+            del sys.modules[name]
+
+
+# nbformat validates notebooks with jsonschema, whose format checkers probe optional
+# modules; rfc3987_syntax (installed for jupyter-events) compiles 39 lark grammars on
+# import: 2-3 s of CPU per process, a third of a report's import time, for the "iri"
+# format no notebook schema uses (measured in bench/report.py).
+with without_module("rfc3987_syntax"):
+    import jsonschema  # noqa: F401
+
+import nbformat  # noqa: E402
+import papermill as pm  # noqa: E402
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
+from papermill.clientwrap import PapermillNotebookClient  # noqa: E402
+from papermill.engines import NBClientEngine, papermill_engines  # noqa: E402
+from papermill.log import logger as pm_logger  # noqa: E402
+from papermill.utils import remove_args  # noqa: E402
+from traitlets import default  # noqa: E402
+
+from analysis.fileio import atomic_path, storage_error  # noqa: E402
+from analysis.pipeline import interrupts  # noqa: E402
 
 
 class _QuietOnceInterrupted(logging.Filter):
@@ -88,6 +121,146 @@ def _runtime_dir() -> str:
     return str(path)
 
 
+# -- a warm kernel for batch workers -----------------------------------------------------------
+
+#: papermill engine name of :class:`WarmEngine`.
+WARM_ENGINE = "analysis-warm"
+#: Run in the warm kernel before each notebook, silently (no execution count, no output):
+#: the previous notebook's names go (``%reset -f``; loaded modules stay, which is the
+#: point), cells are numbered from 1 and charts' DOM ids counted from 1, as in a new kernel.
+RESET_CODE = (
+    "get_ipython().run_line_magic('reset', '-f')\n"
+    "get_ipython().execution_count = 1\n"
+    "__import__('analysis.render.export').render.export.reset_chart_ids()"
+)
+#: Imported in the warm kernel when it starts (what the report notebook's cells load).
+WARM_IMPORTS = (
+    "import analysis.pipeline.report, analysis.pipeline.provenance, analysis.render.export, "
+    "analysis.render.narrative, analysis.render.charts, plotly.graph_objects, plotly.io"
+)
+#: This process's warm kernel, once :func:`keep_kernel_warm` asked for one.
+_warm: dict[str, Any] = {}
+
+
+class _WarmClient(PapermillNotebookClient):
+    """papermill's client, resetting the kept kernel's namespace before the first cell."""
+
+    def papermill_execute_cells(self) -> None:
+        reply = self.wait_for_reply(self.kc.execute(RESET_CODE, silent=True, store_history=False))
+        if reply is None or reply["content"].get("status") != "ok":
+            raise RuntimeError("the warm kernel could not be reset before the notebook")
+        super().papermill_execute_cells()
+
+
+class WarmEngine(NBClientEngine):
+    """papermill's nbclient engine on a kernel kept across runs in this process.
+
+    A batch worker runs one organisation's report notebook after another: starting a
+    kernel and importing pandas, plotly and the suite in it cost more CPU than most of
+    the notebook's cells. The notebook is still parameterised and executed by
+    papermill; only the kernel is reused, its namespace reset before each run
+    (:data:`RESET_CODE`). A kernel that died, or ran in another folder, is replaced.
+    """
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man: Any,
+        kernel_name: str,
+        log_output: bool = False,
+        stdout_file: Any = None,
+        stderr_file: Any = None,
+        start_timeout: int = 60,
+        execution_timeout: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Execute ``nb_man``'s notebook as papermill's engine does, on the kept kernel."""
+        kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+        kwargs.pop("kernel_manager_class", None)
+        km = _warm_kernel(kernel_name, start_timeout)
+        km.runner_thread = threading.current_thread()  # for _kill_kernels on a signal
+        client = _WarmClient(
+            nb_man,
+            km=km,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log=pm_logger,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+            **kwargs,
+        )
+        try:
+            return client.execute()
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()  # this run's client; the kernel stays
+
+
+def keep_kernel_warm(start: bool = True, cwd: str | Path | None = None) -> None:
+    """Run this process's notebooks on one kept kernel (:class:`WarmEngine`); ``start`` it now.
+
+    For batch workers (:func:`analysis.pipeline.batch.warm_worker`). ``cwd``: the folder
+    the notebooks will run in (papermill's ``cwd``; the notebooks folder by default), so
+    that the first notebook finds the kernel already there. The kernel is shut down when
+    the process exits.
+    """
+    _warm["enabled"] = True
+    if start:
+        from analysis import config
+
+        _warm_kernel("python3", 60, str(cwd or config.NOTEBOOKS_DIR))
+
+
+def _warm_kernel(kernel_name: str, start_timeout: int, cwd: str | None = None) -> IPCKernelManager:
+    """The kept kernel for ``kernel_name`` in ``cwd`` (the current folder), started when needed."""
+    from jupyter_core.utils import run_sync
+
+    cwd = os.path.realpath(cwd or os.getcwd())
+    key = (kernel_name, cwd)
+    km = _warm.get("km")
+    if km is not None and (_warm.get("key") != key or not run_sync(km.is_alive)()):
+        _stop_warm_kernel()
+        km = None
+    if km is None:
+        km = IPCKernelManager(kernel_name=kernel_name)
+        run_sync(km.start_kernel)(cwd=cwd)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            run_sync(kc.wait_for_ready)(timeout=start_timeout)
+            run_sync(kc.execute_interactive)(WARM_IMPORTS, silent=True, timeout=120)
+        finally:
+            kc.stop_channels()
+        _warm.update(km=km, key=key)
+        if not _warm.get("finalizer"):
+            import multiprocessing.util
+
+            # Pool workers leave through os._exit, which skips atexit but not these.
+            _warm["finalizer"] = multiprocessing.util.Finalize(
+                None, _stop_warm_kernel, exitpriority=50
+            )
+    return km
+
+
+def _stop_warm_kernel() -> None:
+    from jupyter_core.utils import run_sync
+
+    km = _warm.pop("km", None)
+    _warm.pop("key", None)
+    if km is None:
+        return
+    process = getattr(km.provisioner, "process", None)
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(10)
+    try:
+        run_sync(km.cleanup_resources)()
+    except Exception:  # noqa: BLE001 - best effort at exit: the sockets are in a private folder
+        pass
+
+
 def execute_notebook(
     notebook: str | Path,
     output: str | Path,
@@ -98,13 +271,16 @@ def execute_notebook(
 ) -> None:
     """Execute ``notebook`` with papermill into ``output`` on an IPC kernel.
 
-    Raises whatever papermill raises (``PapermillExecutionError`` for a failing cell);
-    the executed notebook, error included, is saved at ``output`` either way. A
-    signal while it runs shuts the kernel down, then raises ``KeyboardInterrupt``
+    The kernel is a new one, or in a process that asked for it (:func:`keep_kernel_warm`:
+    batch workers) the one kept across runs. Raises whatever papermill raises
+    (``PapermillExecutionError`` for a failing cell); the executed notebook, error
+    included, is saved at ``output`` either way. A signal while it runs shuts the kernel
+    down, then raises ``KeyboardInterrupt``
     (:class:`analysis.pipeline.interrupts.Terminated` for SIGTERM).
     """
     outcome: dict[str, BaseException] = {}
     done = threading.Event()
+    engine = WARM_ENGINE if _warm.get("enabled") else None
 
     def run() -> None:
         try:
@@ -116,6 +292,7 @@ def execute_notebook(
                 progress_bar=progress,
                 cwd=str(cwd),
                 kernel_manager_class=IPCKernelManager,
+                engine_name=engine,
             )
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             outcome["error"] = exc
@@ -149,6 +326,9 @@ def _kill_kernels(thread: threading.Thread) -> None:
         process = getattr(km.provisioner, "process", None) if km.runner_thread is thread else None
         if process is not None and process.poll() is None:
             process.kill()
+
+
+papermill_engines.register(WARM_ENGINE, WarmEngine)
 
 
 def point_parameters_at(nb_path: Path, build: Path, final: Path) -> None:

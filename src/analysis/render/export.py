@@ -153,7 +153,10 @@ def _trim_template(fig: Any) -> None:
     if tpl is None or not tpl.to_plotly_json():
         return
     used = {getattr(t, "type", None) or "scatter" for t in fig.data}
-    data = {k: v for k, v in (tpl.data.to_plotly_json() or {}).items() if k in used}
+    data = tpl.data.to_plotly_json() or {}
+    if set(data) <= used:
+        return  # already trimmed (analysis.render.charts.interactive builds them so)
+    data = {k: v for k, v in data.items() if k in used}
     fig.layout.template = go.layout.Template(layout=tpl.layout, data=data)
 
 
@@ -171,6 +174,12 @@ def caption_text(alt_text: str, limit: int = CAPTION_LIMIT) -> str:
     if len(first) > limit:
         first = first[:limit].rsplit(" ", 1)[0] + "…"
     return f"{first}. Every value shown is listed in tables.xlsx."
+
+
+def reset_chart_ids() -> None:
+    """Number charts' DOM ids from 1 again, as in a new process (a kernel kept across reports)."""
+    global _ids
+    _ids = itertools.count(1)
 
 
 def _dom_id(chart_id: str) -> str:

@@ -24,7 +24,8 @@ def uc_first(text: str) -> str:
 
 def single_trust(findings: pd.DataFrame) -> pd.DataFrame:
     """``findings`` itself; refused when it holds several organisations."""
-    trusts = sorted(set(findings["trust"].dropna()) - {""})
+    # unique() first: iterating an arrow-backed column value by value cost a second a report
+    trusts = sorted(set(findings["trust"].dropna().unique()) - {""})
     if len(trusts) > 1:
         raise ValueError(
             f"findings hold several organisations {trusts}; filter to one trust before charting"
