@@ -3,8 +3,9 @@
 ``python -m analysis batch [WORKBOOK ...]`` runs :mod:`analysis.pipeline.report` once per
 workbook (default: every ``.xlsx``/``.xlsm``/``.csv`` in ``data/raw/``; the
 organisation is the workbook's ``trust`` column's, else a neutral name from its sha256
-(never its file name), as for ``report``: :func:`analysis.ingest.organisation.organisation_of`) across the
-machine's cores, then builds the cross-organisation aggregate
+(never its file name), as for ``report``:
+:func:`analysis.ingest.organisation.organisation_of`) across the machine's cores, then
+builds the cross-organisation aggregate
 (:mod:`analysis.pipeline.aggregate`) from the organisations that succeeded.
 
 Three properties matter to the inspectorate, who run this for every organisation:
