@@ -366,8 +366,14 @@ def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
     inst_path.write_text(TINY_INSTRUMENT_YAML)
     inst = load_instrument(inst_path)
     for slug, n in (("alpha", 24), ("beta", 30)):
-        write_xlsx(raw / f"{slug}.xlsx", grid(valid_rows(inst, n), inst.columns))
+        rows = valid_rows(inst, n)
+        for r in rows:
+            r["trust"] = slug  # batch names each from its trust column, never its file
+        write_xlsx(raw / f"{slug}.xlsx", grid(rows, inst.columns))
     (raw / "gamma.xlsx").write_text("this is not a workbook\n")
+    # Not a workbook, so it names no organisation: a neutral name from its sha256, which
+    # batch says beside the file's name.
+    gamma_slug = "workbook-" + hashlib.sha256(b"this is not a workbook\n").hexdigest()[:8]
     argv = ["batch", "--no-progress", "--instrument", str(inst_path)]
 
     assert main(argv) == 2  # only an invalid workbook failed: an input error
@@ -376,7 +382,8 @@ def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
         assert (outputs / slug / "report.html").stat().st_size > 10_000
         assert (outputs / slug / state.STATE_FILE).exists()
     # "gamma: run (first run)" says why it runs; its result line says how it ended.
-    gamma = [line for line in out.splitlines() if line.startswith("gamma")]
+    assert any(line.startswith("gamma.xlsx: ") and gamma_slug in line for line in out.splitlines())
+    gamma = [line for line in out.splitlines() if line.startswith(gamma_slug)]
     assert any("failed (invalid workbook" in line for line in gamma), gamma
     assert "2 ok, 0 skipped (up to date), 1 failed" in out
     assert (outputs / "aggregate" / "report.html").exists()
@@ -386,7 +393,9 @@ def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "0 ok, 2 skipped (up to date), 1 failed" in out
     assert any(
-        "failed (invalid workbook" in line for line in out.splitlines() if line.startswith("gamma")
+        "failed (invalid workbook" in line
+        for line in out.splitlines()
+        if line.startswith(gamma_slug)
     )
 
 

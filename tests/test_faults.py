@@ -250,8 +250,12 @@ def test_a_second_run_is_refused_naming_the_first_or_waits_for_it(site):
 def test_sigterm_stops_a_batch_and_its_workers_clean_up(site):
     books = site["tmp"] / "batch-books"
     books.mkdir()
-    for slug in ("alpha", "beta"):
-        shutil.copy2(site["b"], books / f"{slug}.xlsx")
+    inst = load_instrument(site["inst"])
+    for slug in ("alpha", "beta"):  # batch names each from its trust column
+        rows = valid_rows(inst, 30)
+        for r in rows:
+            r["trust"] = slug
+        write_xlsx(books / f"{slug}.xlsx", grid(rows, inst.columns))
     marker = site["tmp"] / "batch.started"
     argv = ["batch", *map(str, sorted(books.iterdir())), "--instrument", str(site["inst"])]
     argv += ["--jobs", "2", "--no-aggregate", "--no-progress"]

@@ -145,6 +145,7 @@ def _workbook(path: Path) -> Path:
         r["case_id"] = f"ZZCASE-{i:04d}"
         r["notes"] = f"SECRETNOTE {i}"
         r["ldu"] = ldus[i % 3]
+        r["trust"] = TRUST  # batch names the organisation from this column, never the file
     return write_xlsx(path, grid(rows))
 
 
