@@ -1,6 +1,6 @@
 """Benchmark: ``python -m analysis aggregate`` of the twelve demo trusts (target at most 10 s).
 
-Usage: ``python bench/aggregate.py [--trusts N] [--base SRC] [--profile]``
+Usage: ``python bench/aggregate.py [--trusts N] [--base SRC] [--repeat K] [--profile] [--reuse]``
 
 Writes the demo workbooks (``python -m analysis demo-data``) into a private raw folder
 under ``bench/results/aggregate/``, ingests and analyses each trust there (its findings,
@@ -129,11 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", type=Path, default=None, help="another checkout's src folder")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per side")
     ap.add_argument("--profile", action="store_true", help="also profile ours in process")
+    ap.add_argument("--reuse", action="store_true", help="reuse the inputs a previous run prepared")
     ap.add_argument("--top", type=int, default=30, help="functions the profile prints")
     args = ap.parse_args(argv)
 
     t = time.perf_counter()
-    slugs = prepare(args.trusts)
+    if args.reuse and (RESULTS / "inputs").is_dir():
+        slugs = sorted(p.parent.name for p in (RESULTS / "inputs").glob("*/findings.parquet"))
+        slugs = slugs[: args.trusts]
+    else:
+        slugs = prepare(args.trusts)
     print(
         f"{len(slugs)} trusts prepared in {time.perf_counter() - t:.0f}s; "
         f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}",

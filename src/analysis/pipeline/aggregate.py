@@ -26,6 +26,7 @@ import argparse
 import shutil
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -253,15 +254,16 @@ def write_outputs(
     context: FindingsContext,
     *,
     n_basis: str = DEFAULT_N_BASIS,
+    tables: bool = True,
 ) -> dict[str, Path]:
     """Write findings with their context, funnel table, funnel charts and tables.xlsx.
 
     ``tables.xlsx`` takes its audience from the context just written, as every
-    renderer does.
+    renderer does; ``tables=False`` leaves it to :func:`write_tables_xlsx` (which
+    :func:`build` runs beside the notebook).
     """
-    # Heavy (xlsxwriter, Pillow): only the writing of the outputs needs them.
+    # Heavy (Pillow): only the writing of the outputs needs it.
     from analysis.render.charts import funnel as funnel_chart
-    from analysis.render.tables import write_tables
 
     out_dir = Path(out_dir)
     paths: dict[str, Path] = dict(write_findings(agg, out_dir, context))
@@ -271,9 +273,18 @@ def write_outputs(
     for o, f in fs.items():
         for p in funnel_chart.save_static(f, out_dir / "charts" / f"funnel_{o}"):
             paths[f"chart_{o}_{p.suffix[1:]}"] = p
-    paths["tables"] = out_dir / "tables.xlsx"
-    write_tables(pooled_rows(agg), instrument, paths["tables"], read_context(out_dir).audience)
+    if tables:
+        paths["tables"] = write_tables_xlsx(agg, instrument, out_dir)
     return paths
+
+
+def write_tables_xlsx(agg: pd.DataFrame, instrument: Instrument, out_dir: Path) -> Path:
+    """``tables.xlsx`` of the pooled rows, in the audience of the context in ``out_dir``."""
+    from analysis.render.tables import write_tables  # xlsxwriter, gptables: heavy
+
+    path = Path(out_dir) / "tables.xlsx"
+    write_tables(pooled_rows(agg), instrument, path, read_context(out_dir).audience)
+    return path
 
 
 def run_notebook(
@@ -415,7 +426,7 @@ def build(
             )
             record["inputs"] = inputs
             provenance.write_provenance(record, stage.build)
-            paths = write_outputs(agg, inst, stage.build, context, n_basis=n_basis)
+            paths = write_outputs(agg, inst, stage.build, context, n_basis=n_basis, tables=False)
             out = final / paths["csv"].name
             if report:
                 params = {
@@ -423,7 +434,19 @@ def build(
                     "n_basis": n_basis,
                     "instrument_path": str(inst.path),
                 }
-                out = run_notebook(stage.build, params, final, title=aggregate_title(inst))
+                # tables.xlsx is written in a thread while the notebook's kernel runs (this
+                # process mostly waits on it meanwhile), so the two use both cores. The
+                # notebook does not read tables.xlsx; the thread is joined before the
+                # staging folder is committed or removed.
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    tables = pool.submit(write_tables_xlsx, agg, inst, stage.build)
+                    try:
+                        out = run_notebook(stage.build, params, final, title=aggregate_title(inst))
+                    finally:
+                        tables.exception()  # wait, whatever the notebook did
+                    tables.result()  # its error, if any, once the notebook succeeded
+            else:
+                write_tables_xlsx(agg, inst, stage.build)
             provenance.finish_provenance(record, stage.build, t0)
             provenance.write_provenance(record, stage.build)
             stage.commit()
