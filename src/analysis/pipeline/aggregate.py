@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -326,6 +327,48 @@ def run_notebook(
     return final / res.path.name
 
 
+class _EarlyKernel:
+    """The notebook's kernel started (with its imports) while the findings are pooled.
+
+    Starting a kernel and importing pandas, plotly and the suite in it takes seconds
+    during which this process would otherwise wait; started first, in a thread, it
+    runs on the other core while this process reads and pools the findings. It is the
+    kept kernel of :mod:`analysis.pipeline.kernels` (the one batch workers keep), used
+    by this one aggregate and shut down after it, so the process is left as it was. In a
+    process that already keeps a kernel (a batch worker) nothing changes.
+    """
+
+    def __init__(self) -> None:
+        self.kernels = None  # the module, once imported (papermill: heavy) in the thread
+        self.started = False  # whether this aggregate asked for the kept kernel
+        self.thread = threading.Thread(target=self._start, name="aggregate-kernel", daemon=True)
+        self.thread.start()
+
+    def _start(self) -> None:
+        from analysis.pipeline import kernels
+
+        self.kernels = kernels
+        if kernels._warm.get("enabled"):
+            return
+        kernels._warm["enabled"] = self.started = True
+        try:
+            kernels._warm_kernel("python3", 60, str(config.NOTEBOOKS_DIR))
+        except Exception:  # noqa: BLE001 - execute_notebook starts one again, and says why
+            pass
+
+    def ready(self) -> None:
+        """Wait until the kernel has started (or failed to)."""
+        self.thread.join()
+
+    def close(self) -> None:
+        """Shut the kernel down; this process runs its next notebooks on new kernels."""
+        self.thread.join()
+        if not self.started:
+            return
+        self.kernels._stop_warm_kernel()
+        self.kernels._warm.pop("enabled", None)
+
+
 def inputs_of(trusts: Sequence[str], outputs_dir: Path) -> dict[str, dict]:
     """Each organisation's input as its own provenance records it: sha256, and whether synthetic.
 
@@ -404,52 +447,62 @@ def build(
         raise UserError(
             f"the aggregate needs at least two organisations with findings; found {len(trusts)}"
         )
-    context = FindingsContext.for_run(inst, audience=audience)
-    inputs = inputs_of(trusts, outputs_dir)
-    check_distinct_inputs(inputs)
-    findings = load_findings(trusts, inst, outputs_dir)
-    # The pooled scores' intervals need only the judged questions of the cases.
-    cases = load_cases(trusts, columns=judged_questions(inst))
-    agg = build_findings(findings, inst, cases=cases, audience=context.audience)
-    final = outputs_dir / AGGREGATE
-    with transaction.locked(final, wait=wait):
-        transaction.recover(final)
-        with transaction.Staging(final) as stage:
-            for name in KEPT_FILES:
-                if (final / name).is_file():
-                    shutil.copy2(final / name, stage.build / name)
-            t0 = time.monotonic()
-            record = provenance.build_provenance(
-                input_path=None,
-                instrument=inst,
-                parameters={"audience": context.audience, "n_basis": n_basis, "trusts": trusts},
-            )
-            record["inputs"] = inputs
-            provenance.write_provenance(record, stage.build)
-            paths = write_outputs(agg, inst, stage.build, context, n_basis=n_basis, tables=False)
-            out = final / paths["csv"].name
-            if report:
-                params = {
-                    "findings_path": str(paths["parquet"]),
-                    "n_basis": n_basis,
-                    "instrument_path": str(inst.path),
-                }
-                # tables.xlsx is written in a thread while the notebook's kernel runs (this
-                # process mostly waits on it meanwhile), so the two use both cores. The
-                # notebook does not read tables.xlsx; the thread is joined before the
-                # staging folder is committed or removed.
-                with ThreadPoolExecutor(max_workers=1) as pool:
-                    tables = pool.submit(write_tables_xlsx, agg, inst, stage.build)
-                    try:
-                        out = run_notebook(stage.build, params, final, title=aggregate_title(inst))
-                    finally:
-                        tables.exception()  # wait, whatever the notebook did
-                    tables.result()  # its error, if any, once the notebook succeeded
-            else:
-                write_tables_xlsx(agg, inst, stage.build)
-            provenance.finish_provenance(record, stage.build, t0)
-            provenance.write_provenance(record, stage.build)
-            stage.commit()
+    early = _EarlyKernel() if report else None
+    try:
+        context = FindingsContext.for_run(inst, audience=audience)
+        inputs = inputs_of(trusts, outputs_dir)
+        check_distinct_inputs(inputs)
+        findings = load_findings(trusts, inst, outputs_dir)
+        # The pooled scores' intervals need only the judged questions of the cases.
+        cases = load_cases(trusts, columns=judged_questions(inst))
+        agg = build_findings(findings, inst, cases=cases, audience=context.audience)
+        final = outputs_dir / AGGREGATE
+        with transaction.locked(final, wait=wait):
+            transaction.recover(final)
+            with transaction.Staging(final) as stage:
+                for name in KEPT_FILES:
+                    if (final / name).is_file():
+                        shutil.copy2(final / name, stage.build / name)
+                t0 = time.monotonic()
+                record = provenance.build_provenance(
+                    input_path=None,
+                    instrument=inst,
+                    parameters={"audience": context.audience, "n_basis": n_basis, "trusts": trusts},
+                )
+                record["inputs"] = inputs
+                provenance.write_provenance(record, stage.build)
+                paths = write_outputs(
+                    agg, inst, stage.build, context, n_basis=n_basis, tables=False
+                )
+                out = final / paths["csv"].name
+                if report:
+                    params = {
+                        "findings_path": str(paths["parquet"]),
+                        "n_basis": n_basis,
+                        "instrument_path": str(inst.path),
+                    }
+                    early.ready()
+                    # tables.xlsx is written in a thread while the notebook's kernel runs (this
+                    # process mostly waits on it meanwhile), so the two use both cores. The
+                    # notebook does not read tables.xlsx; the thread is joined before the
+                    # staging folder is committed or removed.
+                    with ThreadPoolExecutor(max_workers=1) as pool:
+                        tables = pool.submit(write_tables_xlsx, agg, inst, stage.build)
+                        try:
+                            out = run_notebook(
+                                stage.build, params, final, title=aggregate_title(inst)
+                            )
+                        finally:
+                            tables.exception()  # wait, whatever the notebook did
+                        tables.result()  # its error, if any, once the notebook succeeded
+                else:
+                    write_tables_xlsx(agg, inst, stage.build)
+                provenance.finish_provenance(record, stage.build, t0)
+                provenance.write_provenance(record, stage.build)
+                stage.commit()
+    finally:
+        if early is not None:
+            early.close()
     return out
 
 
