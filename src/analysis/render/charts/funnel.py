@@ -3,7 +3,8 @@
 The funnel itself (points, pooled proportion, control limits) is computed by
 :mod:`analysis.engine.funnel`; this module only draws it. :class:`FunnelChart` gives a
 funnel the interface of :class:`~analysis.render.charts.model.Chart` that the report
-exporter displays.
+exporter displays. The static files (:func:`save_static`) are drawn on the canvas
+renderer (:mod:`analysis.render.charts.canvas`), as the trust reports' charts are.
 """
 
 from __future__ import annotations
@@ -103,7 +104,10 @@ def to_plotly(f: Funnel, *, title: str | None = None) -> go.Figure:
 
 
 def to_matplotlib(f: Funnel, *, title: str | None = None) -> Figure:
-    """A static funnel chart for PNG/SVG export (Agg canvas; pyplot is not used).
+    """The funnel as a matplotlib figure, for users restyling it in a notebook.
+
+    The PNG and SVG files are drawn by :func:`draw` instead (no matplotlib); this
+    figure shows the same content. A bare Agg figure: pyplot is not used.
 
     Returns
     -------
@@ -305,7 +309,8 @@ class FunnelChart:
     """Adapter with the :class:`analysis.render.charts.Chart` interface the exporter displays.
 
     ``analysis.render.export.show_chart`` needs ``id``, ``title``, ``alt_text`` and
-    ``to_plotly()``; ``to_matplotlib()`` serves static export.
+    ``to_plotly()``; ``to_matplotlib()`` gives a matplotlib figure (the static files are
+    :func:`save_static`'s).
     """
 
     funnel: Funnel
