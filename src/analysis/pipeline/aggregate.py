@@ -50,7 +50,8 @@ from analysis.engine.run import analyse, write_findings
 from analysis.engine.scoring import judged_questions
 from analysis.errors import UserError
 from analysis.fileio import write_csv
-from analysis.instrument import Instrument, load_instrument
+from analysis.ingest import declared_instrument
+from analysis.instrument import Instrument, declared_programme, load_instrument
 from analysis.pipeline import provenance, transaction
 from analysis.pipeline.report import build_findings as build_trust_findings
 from analysis.render.aggregate import title as aggregate_title
@@ -540,7 +541,12 @@ def load_or_build(
     # Findings written before they carried a context (an older version) are rebuilt too.
     if not path.exists() or not (path.parent / "findings.meta.json").exists():
         if len(available_trusts()) < 2:
+            own = declared_programme(inst)
             for p in sorted(config.RAW_DIR.glob("*.xlsx")):
+                # Only the workbooks of this instrument's programme pool together (the demo
+                # data holds other programmes' organisations too).
+                if declared_instrument(p) != own:
+                    continue
                 if not (config.trust_output_dir(p.stem) / "findings.parquet").exists():
                     build_trust_findings(p.stem, p, instrument=inst)
         build(instrument=instrument_path or None, report=False)
