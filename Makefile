@@ -72,9 +72,9 @@ demo-data: $(STAMP) ## write the twelve synthetic demo workbooks into data/raw/
 
 # The demo: for the calibrated demo trust the reproduction check runs first, so the report
 # carries it (an appendix, shown only when the check was made on the very same workbook).
-# With WORKBOOK: that workbook's report, for the organisation its trust column or file name
-# gives (or TRUST=slug, when typed), which never replaces a report made from other data
-# unless TRUST names the organisation.
+# With WORKBOOK: that workbook's report, for the organisation its trust column names (or
+# TRUST=slug, when typed; with neither, a neutral name from the workbook's sha256, never its
+# file name), which never replaces a report made from other data unless TRUST names it.
 report: $(STAMP) $(if $(WORKBOOK),,$(RAW_DIR)/$(TRUST).xlsx) ## run the demo trust's report (WORKBOOK=path/x.xlsx: your own)
 ifneq ($(WORKBOOK),)
 	$(PY) -m analysis report "$(WORKBOOK)" $(if $(TRUST_NAMED),--trust $(TRUST)) --audience $(AUDIENCE)

@@ -7,6 +7,7 @@ real pipeline on three tiny workbooks (marked ``notebooks``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -16,6 +17,7 @@ import pytest
 
 from analysis import config
 from analysis.cli import main
+from analysis.ingest import Organisation
 from analysis.pipeline import batch, state
 
 # -- stand-ins ----------------------------------------------------------------------------
@@ -215,10 +217,17 @@ def test_kernel_failure_is_retried_and_reported(dirs):
 def test_discover(dirs, tmp_path):
     raw, _ = dirs
     for name in ("b.xlsx", "a.csv", "c.xlsm", "notes.txt", "~$a.xlsx"):
-        (raw / name).write_text("x")
-    assert [s for s, _ in batch.discover(None)] == ["a", "b", "c"]
-    assert [s for s, _ in batch.discover([str(raw / "b.xlsx")])] == ["b"]
-    (raw / "a.xlsx").write_text("x")
+        (raw / name).write_text(name)  # unreadable as workbooks: ingest says why, in full
+    # Each is for the neutral name of its bytes (no trust column), in that name's order.
+    names = {
+        n: "workbook-" + hashlib.sha256(f"{n}.{e}".encode()).hexdigest()[:8]
+        for n, e in (("a", "csv"), ("b", "xlsx"), ("c", "xlsm"))
+    }
+    assert [p.name for _, p in batch.discover(None)] == sorted(
+        ["a.csv", "b.xlsx", "c.xlsm"], key=lambda f: names[f[0]]
+    )
+    assert [s for s, _ in batch.discover([str(raw / "b.xlsx")])] == [names["b"]]
+    (raw / "a.xlsx").write_text("a.csv")  # the same bytes as a.csv: the same organisation
     with pytest.raises(batch.UserError, match="two workbooks"):
         batch.discover(None)
     with pytest.raises(batch.UserError, match="no such workbook"):
@@ -238,22 +247,24 @@ def test_discover_takes_the_organisation_from_the_trust_column(dirs, tiny_instru
         r["trust"] = "Carrow Moor"
     # A file named after a person: the trust column names the organisation, not the file.
     write_csv(raw / "Mary-Smith.csv", grid(rows))
-    # No trust column: the file name, slugified, and the console says so.
-    write_csv(raw / "East Mere.csv", grid(rows, [c for c in rows[0] if c != "trust"]))
+    # No trust column: a neutral name from the workbook's sha256 (never "east-mere"), and
+    # the console says so.
+    east = write_csv(raw / "East Mere.csv", grid(rows, [c for c in rows[0] if c != "trust"]))
+    neutral = "workbook-" + hashlib.sha256(east.read_bytes()).hexdigest()[:8]
     said = []
     found = batch.discover(None, instrument=tiny_instrument, say=said.append)
-    assert [s for s, _ in found] == ["carrow-moor", "east-mere"]
-    assert said == [
-        "East Mere.csv: organisation: east-mere (from the file name, which names the report "
-        "and its folder; --trust SLUG names another)"
-    ]
-    # A second workbook for Carrow Moor, and a name that spells no slug: both, at once.
+    assert [s for s, _ in found] == sorted(["carrow-moor", neutral])
+    assert len(said) == 1 and said[0].startswith(
+        f"East Mere.csv: organisation: {neutral} (the workbook names no organisation"
+    )
+    # A second workbook for Carrow Moor, and a copy of East Mere's under another name
+    # (one sha256, so one neutral name): both, at once.
     write_csv(raw / "copy.csv", grid(rows))
-    write_csv(raw / "%%%.csv", grid(rows[:1], [c for c in rows[0] if c != "trust"]))
+    (raw / "%%%.csv").write_bytes(east.read_bytes())
     with pytest.raises(batch.UserError) as err:
         batch.discover(None, instrument=tiny_instrument)
     text = str(err.value)
-    assert "two workbooks for 'carrow-moor'" in text and "cannot tell which organisation" in text
+    assert "two workbooks for 'carrow-moor'" in text and f"two workbooks for {neutral!r}" in text
 
 
 def _input_error_runner(job: batch.Job) -> dict:
@@ -291,6 +302,11 @@ def test_summary_table_lists_every_trust():
 def test_cli_exit_status_and_summary(dirs, monkeypatch, capsys):
     raw, outputs = dirs
     monkeypatch.setattr(batch, "_report_pipeline", _fake_runner)  # inherited by forked workers
+    # Stand-in workbooks whose organisation is their stem, as a trust column would name it
+    # (without one, editing b would give it another name: test_discover*).
+    monkeypatch.setattr(
+        batch, "organisation_of", lambda p, inst: Organisation(p.stem, "trust column")
+    )
     (raw / "a.csv").write_text("ok")
     (raw / "b.csv").write_text("broken")
     params = raw.parent / "params.yaml"
@@ -350,8 +366,14 @@ def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
     inst_path.write_text(TINY_INSTRUMENT_YAML)
     inst = load_instrument(inst_path)
     for slug, n in (("alpha", 24), ("beta", 30)):
-        write_xlsx(raw / f"{slug}.xlsx", grid(valid_rows(inst, n), inst.columns))
+        rows = valid_rows(inst, n)
+        for r in rows:
+            r["trust"] = slug  # batch names each from its trust column, never its file
+        write_xlsx(raw / f"{slug}.xlsx", grid(rows, inst.columns))
     (raw / "gamma.xlsx").write_text("this is not a workbook\n")
+    # Not a workbook, so it names no organisation: a neutral name from its sha256, which
+    # batch says beside the file's name.
+    gamma_slug = "workbook-" + hashlib.sha256(b"this is not a workbook\n").hexdigest()[:8]
     argv = ["batch", "--no-progress", "--instrument", str(inst_path)]
 
     assert main(argv) == 2  # only an invalid workbook failed: an input error
@@ -360,7 +382,8 @@ def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
         assert (outputs / slug / "report.html").stat().st_size > 10_000
         assert (outputs / slug / state.STATE_FILE).exists()
     # "gamma: run (first run)" says why it runs; its result line says how it ended.
-    gamma = [line for line in out.splitlines() if line.startswith("gamma")]
+    assert any(line.startswith("gamma.xlsx: ") and gamma_slug in line for line in out.splitlines())
+    gamma = [line for line in out.splitlines() if line.startswith(gamma_slug)]
     assert any("failed (invalid workbook" in line for line in gamma), gamma
     assert "2 ok, 0 skipped (up to date), 1 failed" in out
     assert (outputs / "aggregate" / "report.html").exists()
@@ -370,7 +393,9 @@ def test_real_pipeline_three_trusts_one_broken(dirs, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "0 ok, 2 skipped (up to date), 1 failed" in out
     assert any(
-        "failed (invalid workbook" in line for line in out.splitlines() if line.startswith("gamma")
+        "failed (invalid workbook" in line
+        for line in out.splitlines()
+        if line.startswith(gamma_slug)
     )
 
 

@@ -223,6 +223,24 @@ def test_near_duplicate_units_are_warned_about(tmp_path, default_instrument):
     ]
 
 
+def test_case_ids_differing_only_in_case_or_punctuation_are_warned_about(tmp_path, tiny_instrument):
+    # One case entered twice at 5 pm: "CM-0001" and "cm 0001" (rows 2 and 4). Read as two
+    # cases, as typed, with a warning naming both; "CM-0002" is another case (no warning).
+    rows = valid_rows(tiny_instrument, 3)
+    for r, ident in zip(rows, ["CM-0001", "CM-0002", "cm 0001"], strict=True):
+        r["case_id"] = ident
+    warnings = []
+    df = read_cases(
+        write_xlsx(tmp_path / "ids.xlsx", grid(rows)), tiny_instrument, warnings=warnings
+    )
+    assert len(df) == 3
+    assert [w.message for w in warnings if "case ids" in w.message] == [
+        "column case_id: case ids 'CM-0001' (row 2) and 'cm 0001' (row 4) differ only in "
+        "case, spaces or punctuation; they are counted as separate cases: if they are one "
+        "case entered twice, remove one"
+    ]
+
+
 def test_lookalike_letters_and_one_edit():
     cyrillic = "M\u043e\u043erside"  # two Cyrillic o
     assert spelling_key(cyrillic) == spelling_key("Moorside") == "moorside"

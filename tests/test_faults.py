@@ -153,6 +153,25 @@ def test_no_input_file_name_in_any_output_or_processed_file(site):
     assert prov["input_sha256"] == hashlib.sha256(site["a"].read_bytes()).hexdigest()
 
 
+def test_a_workbook_naming_no_organisation_gets_a_neutral_name_not_its_file_name(site):
+    # No --trust and no trust values: the run is for "workbook-" and the first 8 hex digits
+    # of the workbook's sha256, and the file's name (a person's) reaches no output.
+    tmp = site["tmp"]
+    argv = ["report", str(site["a"]), "--instrument", str(site["inst"])]
+    proc = _spawn(site, argv)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    slug = "workbook-" + hashlib.sha256(site["a"].read_bytes()).hexdigest()[:8]
+    assert f"organisation: {slug} (the workbook names no organisation" in err
+    assert "--trust NAME" in err and "never its file name" in err
+    assert (tmp / "outputs" / slug / "provenance.json").is_file()
+    assert (tmp / "processed" / f"{slug}.parquet").is_file()
+    assert_no_file_name([tmp / "outputs" / slug, tmp / "processed"], PERSONAL)
+    assert_no_file_name([tmp / "outputs" / slug, tmp / "processed"], PERSONAL.lower())
+    shutil.rmtree(tmp / "outputs" / slug)  # the site is shared: leave it as it was
+    (tmp / "processed" / f"{slug}.parquet").unlink()
+
+
 # -- signals ---------------------------------------------------------------------------------
 
 
@@ -231,8 +250,12 @@ def test_a_second_run_is_refused_naming_the_first_or_waits_for_it(site):
 def test_sigterm_stops_a_batch_and_its_workers_clean_up(site):
     books = site["tmp"] / "batch-books"
     books.mkdir()
-    for slug in ("alpha", "beta"):
-        shutil.copy2(site["b"], books / f"{slug}.xlsx")
+    inst = load_instrument(site["inst"])
+    for slug in ("alpha", "beta"):  # batch names each from its trust column
+        rows = valid_rows(inst, 30)
+        for r in rows:
+            r["trust"] = slug
+        write_xlsx(books / f"{slug}.xlsx", grid(rows, inst.columns))
     marker = site["tmp"] / "batch.started"
     argv = ["batch", *map(str, sorted(books.iterdir())), "--instrument", str(site["inst"])]
     argv += ["--jobs", "2", "--no-aggregate", "--no-progress"]

@@ -114,3 +114,44 @@ def test_empty_and_charts(tmp_path):
     assert {t.type for t in fig.data} == {"scatter"}  # only what the basic bundle has
     paths = funnel_charts.save_static(f, tmp_path / "funnel_O1")
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+def test_static_funnel_words_and_files(tmp_path):
+    f = funnel.build_funnel(_points(), label="O1 Assisting", n_basis="cases")
+    png, svg = funnel_charts.save_static(f, tmp_path / "funnel_O1")
+    text = svg.read_text(encoding="utf-8")
+    # pooled 145 / 190 = 76.3%; b (50% of 40) and c (90% of 100) lie outside the limits
+    for words in ("O1 Assisting", "Number of cases", "Score (%)", "pooled 76.3%"):
+        assert f">{words}<" in text
+    assert ">95% limits<" in text and ">99.8% limits<" in text
+    assert ">b<" in text and ">c<" in text and ">a<" not in text
+    assert text.count("<circle") == 3
+    assert "<desc>Funnel plot of 3 organisations' O1 Assisting scores" in text
+    from PIL import Image
+
+    assert Image.open(png).size == (1050, 675)  # 7 x 4.5 inches at 150 dpi
+    again = funnel_charts.save_static(f, tmp_path / "again")
+    assert again[0].read_bytes() == png.read_bytes()
+    assert again[1].read_text(encoding="utf-8") == text
+
+
+def test_static_funnel_does_not_import_matplotlib(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pandas as pd\n"
+        "from analysis.engine import funnel\n"
+        "from analysis.render.charts import funnel as fc\n"
+        "pts = pd.DataFrame({'trust': ['a', 'b'], 'denominator': [10, 20], "
+        "'percent': [50.0, 70.0]})\n"
+        f"fc.save_static(funnel.build_funnel(pts), {str(tmp_path / 'f')!r})\n"
+        "assert 'matplotlib' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_nice_ticks():
+    assert funnel_charts.nice_ticks(28.7, 95.0, 8) == [30, 40, 50, 60, 70, 80, 90]
+    assert funnel_charts.nice_ticks(0.0, 1.0, 5) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert funnel_charts.nice_ticks(38.4, 96.0) == [40, 50, 60, 70, 80, 90]

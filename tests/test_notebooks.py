@@ -173,6 +173,12 @@ def test_findings_notebooks_run_on_a_findings_table(tmp_path, isolated_dirs, nam
     inst.write_text(FIXTURE_INSTRUMENT_YAML, encoding="utf-8")
     nb = _execute(name, tmp_path / name, out_dir=str(out), instrument_path=str(inst))
     assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    if name == "10_report.ipynb":
+        # The findings' context is internal: the report says so, and nothing else (the
+        # publication case: test_report_banner_follows_the_findings_context). One run of the
+        # report notebook serves both checks (it was executed twice on the same input).
+        html = _html_outputs(nb)
+        assert "Internal version" in html and "Publication version" not in html
 
 
 @pytest.mark.notebooks
@@ -200,11 +206,9 @@ def test_ingest_and_explore_notebooks_build_what_they_need(tmp_path, isolated_di
 
 
 @pytest.mark.notebooks
-@pytest.mark.parametrize(
-    ("audience", "banner"),
-    [("publication", "Publication version"), ("internal", "Internal version")],
-)
+@pytest.mark.parametrize(("audience", "banner"), [("publication", "Publication version")])
 def test_report_banner_follows_the_findings_context(tmp_path, isolated_dirs, audience, banner):
+    # The internal banner is checked on test_findings_notebooks_run_on_a_findings_table's run.
     out = isolated_dirs["outputs"] / "fixture"
     context = FindingsContext.for_run(fixture_instrument(), audience=audience)
     engine.write_findings(fixture_findings(), out, context)

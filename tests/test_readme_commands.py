@@ -1,6 +1,7 @@
 """The README's commands are real: each runs as written (with --help), and `make report`
 does what it says, for the demo and for a workbook of one's own."""
 
+import hashlib
 import os
 import re
 import shlex
@@ -146,19 +147,56 @@ def test_make_report_writes_the_report_and_prints_its_path(demo_report):
 
 
 @pytest.mark.e2e
+def test_make_report_runs_the_reproduction_check_first(demo_report):
+    """Generate, ingest, analyse and check every published Norfolk & Suffolk figure.
+
+    The demo's `make report` runs `reproduce` first (the report then carries it); this was
+    tests/test_reproduce.py's end-to-end test, which ran the same check a second time.
+    """
+    import json
+
+    import pandas as pd
+
+    from analysis.synthetic import reproduce as R
+
+    summary = [line for line in demo_report.stdout.splitlines() if " figures: " in line]
+    assert len(summary) == 1 and " 0 FAIL; wrote " in summary[0], demo_report.stdout[-2000:]
+    out = config.trust_output_dir(config.DEFAULT_TRUST)
+    table = pd.read_csv(out / "reproduction.csv")
+    assert list(table.columns) == R.COLUMNS
+    assert len(table) >= 250
+    assert not (table.status == R.FAIL).any()
+    scores = table[table.figure_id.str.endswith("-score")]
+    assert len(scores) == 5 and (scores.status == R.EXACT).all()
+    incs = json.loads((out / "inconsistencies.json").read_text())
+    inconsistent = table[table.status.str.startswith(R.INCONSISTENT)]
+    assert {d for rec in incs for d in rec["dropped"]} == set(inconsistent.figure_id)
+    # The report carries the check: it was made on the very same workbook.
+    meta = json.loads((out / "reproduction.json").read_text())
+    assert meta["summary"][R.FAIL] == 0
+
+
+@pytest.mark.e2e
 def test_make_report_on_an_own_workbook_never_replaces_the_demo(demo_report, tmp_path):
     demo = config.trust_output_dir(config.DEFAULT_TRUST) / "report.html"
     before = demo.read_bytes()
     from analysis.instrument import load_instrument
 
     rows = valid_rows(load_instrument(), 12)
-    # Named after its organisation, with a blank trust column: its own folder.
-    own = write_xlsx(tmp_path / "Eastmere Sample.xlsx", grid(rows))
+    # A blank trust column: its own folder, named from its sha256, never its file name
+    # (here a person's, spelt as nothing else in the package or its outputs is).
+    own = write_xlsx(tmp_path / "Zelda Quixley cases.xlsx", grid(rows))
     run = _make("report", f"WORKBOOK={own}")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert "organisation: eastmere-sample (from the file name" in run.stderr
-    html = config.trust_output_dir("eastmere-sample") / "report.html"
+    neutral = "workbook-" + hashlib.sha256(own.read_bytes()).hexdigest()[:8]
+    assert f"organisation: {neutral} (the workbook names no organisation" in run.stderr
+    html = config.trust_output_dir(neutral) / "report.html"
     assert run.stdout.strip().splitlines()[-1] == str(html) and html.is_file()
+    # The file's name (it could be a person's) reaches no output: not the title, nor any file.
+    for path in html.parent.rglob("*"):
+        assert "quixley" not in path.name.lower(), path
+        if path.suffix in (".html", ".json", ".csv", ".ipynb"):
+            assert "quixley" not in path.read_text(encoding="utf-8").lower(), path
     # A trust column naming the demo's organisation: refused, the demo's report kept.
     for row in rows:
         row["trust"] = "Norfolk & Suffolk"

@@ -145,6 +145,7 @@ def _workbook(path: Path) -> Path:
         r["case_id"] = f"ZZCASE-{i:04d}"
         r["notes"] = f"SECRETNOTE {i}"
         r["ldu"] = ldus[i % 3]
+        r["trust"] = TRUST  # batch names the organisation from this column, never the file
     return write_xlsx(path, grid(rows))
 
 
@@ -422,17 +423,21 @@ def test_an_own_workbook_never_replaces_another_report_unless_named(
     assert config.processed_path(config.DEFAULT_TRUST).read_bytes() == b"demo cases"
 
 
-def test_an_own_workbook_is_named_after_its_file_when_its_trust_column_is_blank(
+def test_an_own_workbook_with_a_blank_trust_column_gets_a_neutral_name(
     own_dirs, tiny_instrument_path, tiny_instrument, capsys
 ):
-    # Named "Eastmere 2024.xlsx": its report would go to outputs/eastmere-2024/, where a
-    # report made from another workbook is; the demo's folder is never looked at.
-    _old_report(config.trust_output_dir("eastmere-2024"), "0" * 64)
-    book = _own_book(own_dirs / "Eastmere 2024.xlsx", tiny_instrument, None)
+    # Named after a person, with a blank trust column: its report would go to
+    # outputs/workbook-<8 hex digits of its sha256>/ (never outputs/jane-smith-cases/), where
+    # a report made from another workbook is; the demo's folder is never looked at.
+    book = _own_book(own_dirs / "jane-smith-cases.xlsx", tiny_instrument, None)
+    neutral = "workbook-" + hashlib.sha256(book.read_bytes()).hexdigest()[:8]
+    _old_report(config.trust_output_dir(neutral), "0" * 64)
     assert main(["report", str(book), "--instrument", str(tiny_instrument_path)]) == 2
     err = capsys.readouterr().err
-    assert "organisation: eastmere-2024 (from the file name" in err
-    assert "--trust eastmere-2024" in err
+    assert f"organisation: {neutral} (the workbook names no organisation" in err
+    assert "--trust NAME" in err and f"--trust {neutral}" in err
+    assert "jane" not in err.split("organisation:", 1)[1].split(")", 1)[0]
+    assert not config.trust_output_dir("jane-smith-cases").exists()
 
 
 def test_a_trust_column_naming_another_organisation_than_trust_is_refused(

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 
-from analysis import config
-from analysis.cli import main
 from analysis.engine import conform
 from analysis.instrument import load_instrument
 from analysis.synthetic import reproduce as R
-from analysis.synthetic.profile import load_profile, published_path
-from analysis.synthetic.statements import Statement, proven_inconsistent
+from analysis.synthetic.statements import Statement
 
 S = Statement
 
@@ -121,24 +116,9 @@ def test_statuses(inst):
     assert counts == {R.EXACT: 6, R.BAND: 2, R.INCONSISTENT: 1, R.FAIL: 2}
 
 
-@pytest.mark.e2e
-def test_reproduce_end_to_end(tmp_path, capsys):
-    """Generate, ingest, analyse and check every published Norfolk & Suffolk figure."""
-    assert main(["reproduce", "--out", str(tmp_path), "--quiet"]) == 0
-    out = capsys.readouterr().out
-    assert "0 FAIL" in out
-    table = pd.read_csv(tmp_path / "reproduction.csv")
-    assert list(table.columns) == R.COLUMNS
-    assert len(table) >= 250
-    assert not (table.status == R.FAIL).any()
-    scores = table[table.figure_id.str.endswith("-score")]
-    assert len(scores) == 5 and (scores.status == R.EXACT).all()
-    incs = json.loads((tmp_path / "inconsistencies.json").read_text())
-    inconsistent = table[table.status.str.startswith(R.INCONSISTENT)]
-    proven = proven_inconsistent(published_path(load_profile(config.DEFAULT_TRUST)))
-    dropped = {d for rec in incs for d in rec["dropped"]}
-    # Only a proven inconsistency is excused; anything else calibration dropped is a FAIL.
-    assert set(inconsistent.figure_id) == dropped & set(proven)
+# The command end to end (generate, ingest, analyse, check every published figure) is
+# tests/test_readme_commands.py::test_make_report_runs_the_reproduction_check_first, on the
+# run the demo's `make report` makes first (it was run twice, here and there).
 
 
 def test_at_least_k_from_count_profile_rows(inst):

@@ -167,3 +167,25 @@ def test_legends_that_do_not_fill_their_last_row(kind, n_series, tmp_path):
     _, svg = charts.save_static(chart, tmp_path)
     _, texts = svg_texts(svg)
     assert sorted(t for t in texts if t.startswith("group ")) == names
+
+
+def test_dashed_polyline_runs_follow_the_pattern():
+    from analysis.render.charts.canvas import _dashes
+
+    # 3 on, 2 off along a line 10 long: on 0-3, off 3-5, on 5-8, off 8-10
+    assert _dashes([(0, 0), (10, 0)], [3, 2]) == [[(0, 0), (3.0, 0.0)], [(5.0, 0.0), (8.0, 0.0)]]
+    # the same length round a corner at (6, 0): the second dash turns it
+    runs = _dashes([(0, 0), (6, 0), (6, 4)], [3, 2])
+    assert runs == [[(0, 0), (3.0, 0.0)], [(5.0, 0.0), (6, 0), (6.0, 2.0)]]
+
+
+def test_polyline_and_dot_in_svg():
+    c = Canvas(100, 50)
+    c.polyline([(0, 0), (10, 5)], "#112233", 1.0, dash=(3.7, 1.6))
+    c.dot(20, 10, 2.5, "#445566")
+    svg = c.to_svg()
+    assert '<polyline points="0,0 10,5" fill="none" stroke="#112233" stroke-width="1" ' in svg
+    assert 'stroke-dasharray="3.7 1.6"' in svg
+    assert '<circle cx="20" cy="10" r="2.5" fill="#445566"/>' in svg
+    png = Image.open(io.BytesIO(c.to_png(72)))
+    assert png.getpixel((20, 10)) == (0x44, 0x55, 0x66)

@@ -29,7 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "analyse": ("analysis.engine.run", "compute the findings table for one organisation"),
     "synthesise": ("analysis.synthetic.generate", "write a synthetic case workbook from a profile"),
-    "demo-data": ("analysis.synthetic.demo", "write the twelve demo workbooks into data/raw/"),
+    "demo-data": (
+        "analysis.synthetic.demo",
+        "write the demo workbooks (one per synthetic profile) into data/raw/",
+    ),
     "reproduce": (
         "analysis.synthetic.reproduce",
         "check the demo data reproduces the reference report",

@@ -16,6 +16,7 @@ as ``=cmd|...`` can never run as a spreadsheet formula, whichever phase writes i
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 import tempfile
@@ -323,3 +324,13 @@ def read_small_file(
     if len(blob) > limit:
         raise too_big
     return blob
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, streamed so a large workbook does not fill memory.
+
+    The one hash of an input's bytes: provenance, the batch's state, the demo manifest and
+    the neutral organisation name of a workbook that names none all use it.
+    """
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

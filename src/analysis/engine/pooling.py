@@ -43,7 +43,13 @@ from analysis.engine.factors import (
 )
 from analysis.engine.findings import KINDS, conform
 from analysis.engine.funnel import Funnel, build_funnel
-from analysis.engine.stats import bh_adjust, fisher_2x2, k_by_2_test, newcombe_difference, wilson
+from analysis.engine.stats import (
+    bh_adjust,
+    fisher_2x2_many,
+    k_by_2_test,
+    newcombe_difference,
+    wilson,
+)
 from analysis.errors import UserError
 from analysis.instrument import Instrument
 
@@ -164,53 +170,56 @@ def pool_differences(cmp: pd.DataFrame) -> pd.DataFrame:
     Two groups: difference in points, Newcombe interval, Fisher's exact p.
     More groups: chi-square (or exact) test of the groups x (above, below) table.
     Benjamini-Hochberg across the questions of each comparison column.
+
+    Each comparison column's counts are laid out as one questions x groups array (a
+    group a question lacks counts 0), so the two-group intervals and exact tests are a
+    few array calls (:func:`~analysis.engine.stats.fisher_2x2_many` gives scipy's p
+    values) rather than pandas work per question.
     """
     if cmp.empty:
         return pd.DataFrame()
     out = []
     for gv, rows in cmp.groupby("group_var", sort=False):
-        groups = list(dict.fromkeys(rows["group"]))
-        recs = []
-        for qid, q in rows.groupby("measure_id", sort=False):
-            q = q.set_index("group").reindex(groups)
-            a = q["numerator"].fillna(0).to_numpy(float)
-            r = q["denominator"].fillna(0).to_numpy(float)
-            meta = q.iloc[0]
-            rec = {
+        rows = rows.reset_index(drop=True)
+        q_code, qids = pd.factorize(rows["measure_id"], sort=False)
+        g_code, groups = pd.factorize(rows["group"], sort=False)
+        groups = list(groups)
+        shape = (len(qids), len(groups))
+        a, r = np.zeros(shape), np.zeros(shape)
+        a[q_code, g_code] = rows["numerator"].astype("float64").fillna(0).to_numpy(float)
+        r[q_code, g_code] = rows["denominator"].astype("float64").fillna(0).to_numpy(float)
+        # A question's wording is that of its row for the first group (none when it lacks one).
+        first = rows[g_code == 0].set_index(q_code[g_code == 0])
+        diff = pd.DataFrame(
+            {
                 "kind": "difference",
-                "outcome": meta["outcome"],
-                "criterion": meta["criterion"],
-                "measure_id": qid,
-                "label": meta["label"],
+                "outcome": first["outcome"].reindex(range(len(qids))).to_numpy(object),
+                "criterion": first["criterion"].reindex(range(len(qids))).to_numpy(object),
+                "measure_id": np.asarray(qids, dtype=object),
+                "label": first["label"].reindex(range(len(qids))).to_numpy(object),
                 "group_var": gv,
             }
-            if len(groups) == 2:
-                d, lo, hi = newcombe_difference(a[0], r[0], a[1], r[1])
-                p = fisher_2x2(a[0], r[0] - a[0], a[1], r[1] - a[1])[0]
-                rec |= {
-                    "group": DIFF_SEP.join(groups),
-                    "percent": 100 * float(d),
-                    "ci_low": 100 * float(lo),
-                    "ci_high": 100 * float(hi),
-                    "p_value": p,
-                    "method": "Newcombe hybrid score interval; Fisher's exact test",
-                }
-            else:
-                test = k_by_2_test(np.column_stack([a, r - a]))
-                rec |= {
-                    "group": MULTI_SEP.join(groups),
-                    "p_value": test.p_value,
-                    "method": test.method,
-                }
-            recs.append(rec)
-        diff = pd.DataFrame(recs)
+        )
+        if len(groups) == 2:
+            d, lo, hi = newcombe_difference(a[:, 0], r[:, 0], a[:, 1], r[:, 1])
+            diff["group"] = DIFF_SEP.join(groups)
+            diff["percent"], diff["ci_low"], diff["ci_high"] = 100 * d, 100 * lo, 100 * hi
+            diff["p_value"] = fisher_2x2_many(
+                a[:, 0], r[:, 0] - a[:, 0], a[:, 1], r[:, 1] - a[:, 1]
+            )
+            diff["method"] = "Newcombe hybrid score interval; Fisher's exact test"
+        else:
+            tests = [k_by_2_test(np.column_stack([a[i], r[i] - a[i]])) for i in range(len(qids))]
+            diff["group"] = MULTI_SEP.join(groups)
+            diff["p_value"] = [t.p_value for t in tests]
+            diff["method"] = [t.method for t in tests]
         diff["p_adjusted"] = bh_adjust(diff["p_value"].to_numpy(dtype=float))
         diff["method"] = diff["method"] + "; Benjamini-Hochberg across questions; pooled counts"
         # Each question's group rows, then its difference row (the engine's order).
-        parts = []
-        for qid, q in rows.groupby("measure_id", sort=False):
-            parts += [q, diff[diff["measure_id"] == qid]]
-        out.append(pd.concat(parts, ignore_index=True))
+        both = pd.concat([rows, diff], ignore_index=True)
+        question = np.concatenate([q_code, np.arange(len(qids))])
+        after = np.concatenate([np.zeros(len(rows), int), np.ones(len(qids), int)])
+        out.append(both.iloc[np.lexsort((after, question))].reset_index(drop=True))
     return pd.concat(out, ignore_index=True)
 
 

@@ -134,12 +134,37 @@ def _shown(col: pd.Series, value: str) -> str:
     return f"{value!r} ({len(rows)} rows: {', '.join(map(str, rows[:10]))}, ...)"
 
 
+def _warn_near_duplicate_ids(norm: pd.DataFrame, inst: Instrument, rep: Report) -> None:
+    """Warn about case ids that differ only in case, spaces or punctuation.
+
+    ``CM-0001`` and ``cm 0001`` are more often one case typed twice than two cases. Exact
+    duplicates are refused by validation; these are counted as two cases, so say so.
+    """
+    ident = inst.identifier_column
+    if ident not in norm.columns:
+        return
+    col = norm[ident].dropna().astype(str)
+    keys: dict[str, list[str]] = {}
+    for value in col.unique():
+        keys.setdefault(spelling_key(value), []).append(value)
+    for spellings in keys.values():
+        if len(spellings) > 1:
+            parts = [_shown(col, value) for value in sorted(spellings)]
+            rep.warn(
+                f"column {ident}: case ids {' and '.join(parts)} differ only in case, spaces "
+                "or punctuation; they are counted as separate cases: if they are one case "
+                "entered twice, remove one",
+                column=ident,
+            )
+
+
 def warn_near_duplicates(norm: pd.DataFrame, inst: Instrument, rep: Report) -> None:
     """Warn about two spellings of one text detail, naming both and their rows.
 
     ``&`` vs ``and``, case, punctuation, lookalike letters; or one letter added, dropped,
     changed or two swapped.
     """
+    _warn_near_duplicate_ids(norm, inst, rep)
     for cid, d in inst.case_details.items():
         if d.type != "text" or cid == "trust" or cid not in norm.columns:
             continue

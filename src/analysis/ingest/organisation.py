@@ -1,12 +1,15 @@
 """Which organisation a workbook is for, when the user does not say (``report x.xlsx``).
 
 The workbook's ``trust`` column decides when it names one organisation (``Norfolk &
-Suffolk`` names ``norfolk-and-suffolk``); otherwise the file's name, slugified, does
-(``My Trust 2024.xlsx`` -> ``my-trust-2024``), which then names the report and its
-folder, so the command says which it used. Reading the column is a quick look, not a
-validation: a workbook that cannot be read here falls back to its name, and ingest then
-reports every problem it has, as it would with ``--trust``. A trust column naming several
-organisations falls back to the name too, and ingest refuses the rows naming another.
+Suffolk`` names ``norfolk-and-suffolk``). Otherwise the run gets a neutral name made from
+the first eight hex digits of the workbook's sha256 (``workbook-3fa2c1d9``), never from its
+file name: a file is often named after a person (``jane-smith-cases.xlsx``), and the slug
+names the output folder, the report's title and its provenance. The name is stable (the
+same bytes give the same name, whatever the file is called), and the command says how to
+give a real one (``--trust NAME`` or a ``trust`` column). Reading the column is a quick
+look, not a validation: a workbook that cannot be read here gets the neutral name, and
+ingest then reports every problem it has, as it would with ``--trust``. A trust column
+naming several organisations gets it too, and ingest refuses the rows naming another.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.errors import UserError
+from analysis.fileio import sha256_file
 from analysis.ingest.checks import slug
 from analysis.ingest.guards import DEFAULT_LIMITS, Limits
 from analysis.ingest.header import case_frame, locate_header
@@ -30,22 +34,41 @@ class Organisation:
     """An organisation slug and where it was taken from."""
 
     slug: str
-    #: ``trust column`` or ``file name``.
+    #: ``trust column``, or ``workbook sha256`` (the neutral name, :data:`NEUTRAL_PREFIX`).
     source: str
     #: Why the trust column did not decide, when it did not ("" otherwise).
     note: str = ""
 
     def describe(self) -> str:
-        """``organisation: x (from the workbook's trust column)``, for the terminal."""
-        # The file name becomes the report's title and folder: say so, since a file is
-        # often named after a person rather than an organisation.
-        where = (
-            "from the workbook's trust column"
-            if self.source == "trust column"
-            else "from the file name, which names the report and its folder"
-        )
+        """``organisation: x (from the workbook's trust column; ...)``, for the terminal."""
         note = f"; {self.note}" if self.note else ""
-        return f"organisation: {self.slug} ({where}{note}; --trust SLUG names another)"
+        if self.source == "trust column":
+            where = f"from the workbook's trust column{note}"
+            return f"organisation: {self.slug} ({where}; --trust SLUG names another)"
+        # The neutral name becomes the output folder and the report's title: say how to
+        # give the organisation's own, since the file's name is never used.
+        return (
+            f"organisation: {self.slug} (the workbook names no organisation{note}, so it has "
+            "a neutral name from its sha256, never its file name; name it with --trust NAME, "
+            "e.g. --trust norfolk-and-suffolk, or fill in the workbook's trust column)"
+        )
+
+
+#: The neutral organisation name of a workbook that names none: this, then 8 hex digits.
+NEUTRAL_PREFIX = "workbook-"
+
+
+def neutral_name(path: str | Path) -> str:
+    """``workbook-`` and the first 8 hex digits of the file's sha256 (its bytes, not its name).
+
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d, "jane-smith-cases.csv")
+    ...     _ = p.write_bytes(b"abc")
+    ...     neutral_name(p)
+    'workbook-ba7816bf'
+    """
+    return NEUTRAL_PREFIX + sha256_file(path)[:8]
 
 
 def trust_column_values(
@@ -78,12 +101,15 @@ def organisation_of(
     sheet: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Organisation:
-    """The organisation a workbook is for: its ``trust`` column's, else its file name's.
+    """The organisation a workbook is for: its ``trust`` column's, else a neutral name.
+
+    The neutral name is :func:`neutral_name`'s (from the file's sha256), never the file
+    name, which may name a person.
 
     Raises
     ------
     UserError
-        When neither gives a valid organisation slug (a name of symbols only, say).
+        When the file cannot be read at all (no permission, say).
     """
     path = Path(path)
     inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
@@ -95,15 +121,12 @@ def organisation_of(
     if len(named) == 1 and TRUST_SLUG.fullmatch(named[0]):
         return Organisation(named[0], "trust column")
     if len(named) > 1:
-        note = f"the trust column names {len(named)} organisations"
-    by_name = slug(path.stem)
-    if not TRUST_SLUG.fullmatch(by_name):
-        raise UserError(
-            f"cannot tell which organisation {path.name} is for: its trust column does not "
-            "name one and its file name spells no slug; name it with --trust SLUG "
-            "(lowercase letters, digits and hyphens, e.g. norfolk-and-suffolk)"
-        )
-    return Organisation(by_name, "file name", note)
+        note = f"its trust column names {len(named)} organisations"
+    try:
+        name = neutral_name(path)
+    except OSError as exc:
+        raise UserError(f"cannot read the workbook {path}: {exc.strerror or exc}") from None
+    return Organisation(name, "workbook sha256", note)
 
 
 def declared_instrument(

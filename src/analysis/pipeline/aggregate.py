@@ -24,16 +24,19 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from analysis import config
 from analysis.engine.disclosure import AUDIENCES
-from analysis.engine.findings import FindingsContext, conform, flag_set, read_context
+from analysis.engine.findings import FindingsContext, conform, read_context
 from analysis.engine.pooling import (
     AGGREGATE,
     DEFAULT_N_BASIS,
@@ -44,9 +47,11 @@ from analysis.engine.pooling import (
     pooled_rows,
 )
 from analysis.engine.run import analyse, write_findings
+from analysis.engine.scoring import judged_questions
 from analysis.errors import UserError
 from analysis.fileio import write_csv
-from analysis.instrument import Instrument, load_instrument
+from analysis.ingest import declared_instrument
+from analysis.instrument import Instrument, declared_programme, load_instrument
 from analysis.pipeline import provenance, transaction
 from analysis.pipeline.report import build_findings as build_trust_findings
 from analysis.render.aggregate import title as aggregate_title
@@ -94,8 +99,14 @@ def programme_trusts(instrument_id: str, outputs_dir: Path | None = None) -> lis
     return kept
 
 
+#: A ``c`` (suppressed) among a findings cell's ``;``-separated flags (as ``flag_set`` reads them).
+_SUPPRESSED_FLAG = r"(?:^|;)\s*c\s*(?:;|$)"
+
+
 def _has_suppressed(df: pd.DataFrame) -> bool:
-    return any("c" in flag_set(v) for v in df["flags"])
+    # One regular expression over the column, not flag_set on each of ~4,000 rows a trust.
+    flags = df["flags"].astype("string").fillna("")
+    return bool(flags.str.contains(_SUPPRESSED_FLAG, regex=True).any())
 
 
 def load_findings(
@@ -206,12 +217,33 @@ def _check_poolable(
             )
 
 
-def load_cases(trusts: Sequence[str], processed_dir: Path | None = None) -> pd.DataFrame | None:
-    """The organisations' processed cases stacked, or None when any is missing."""
+def load_cases(
+    trusts: Sequence[str],
+    processed_dir: Path | None = None,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame | None:
+    """The organisations' processed cases stacked, or None when any is missing.
+
+    ``columns`` (for instance the judged questions, all the pooled score intervals
+    need) reads only those, with their answer codes as plain strings: stacked once
+    with pyarrow, this skips rebuilding and re-checking every organisation's
+    categorical columns in pandas, the slowest part of reading twelve organisations.
+    """
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     paths = [processed_dir / f"{t}.parquet" for t in trusts]
     if not all(p.exists() for p in paths):
         return None
+    if columns is not None:
+        tables = []
+        for t, p in zip(trusts, paths, strict=True):
+            tb = pq.read_table(p, columns=list(columns))
+            plain = [
+                pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f
+                for f in tb.schema
+            ]
+            tb = tb.cast(pa.schema(plain))
+            tables.append(tb.append_column("trust", pa.array([t] * tb.num_rows, pa.string())))
+        return pa.concat_tables(tables).to_pandas()
     frames = []
     for t, p in zip(trusts, paths, strict=True):
         df = pd.read_parquet(p)
@@ -230,15 +262,16 @@ def write_outputs(
     context: FindingsContext,
     *,
     n_basis: str = DEFAULT_N_BASIS,
+    tables: bool = True,
 ) -> dict[str, Path]:
     """Write findings with their context, funnel table, funnel charts and tables.xlsx.
 
     ``tables.xlsx`` takes its audience from the context just written, as every
-    renderer does.
+    renderer does; ``tables=False`` leaves it to :func:`write_tables_xlsx` (which
+    :func:`build` runs beside the notebook).
     """
-    # Heavy (matplotlib, xlsxwriter): only the writing of the outputs needs it.
+    # Heavy (Pillow): only the writing of the outputs needs it.
     from analysis.render.charts import funnel as funnel_chart
-    from analysis.render.tables import write_tables
 
     out_dir = Path(out_dir)
     paths: dict[str, Path] = dict(write_findings(agg, out_dir, context))
@@ -248,9 +281,18 @@ def write_outputs(
     for o, f in fs.items():
         for p in funnel_chart.save_static(f, out_dir / "charts" / f"funnel_{o}"):
             paths[f"chart_{o}_{p.suffix[1:]}"] = p
-    paths["tables"] = out_dir / "tables.xlsx"
-    write_tables(pooled_rows(agg), instrument, paths["tables"], read_context(out_dir).audience)
+    if tables:
+        paths["tables"] = write_tables_xlsx(agg, instrument, out_dir)
     return paths
+
+
+def write_tables_xlsx(agg: pd.DataFrame, instrument: Instrument, out_dir: Path) -> Path:
+    """``tables.xlsx`` of the pooled rows, in the audience of the context in ``out_dir``."""
+    from analysis.render.tables import write_tables  # xlsxwriter, gptables: heavy
+
+    path = Path(out_dir) / "tables.xlsx"
+    write_tables(pooled_rows(agg), instrument, path, read_context(out_dir).audience)
+    return path
 
 
 def run_notebook(
@@ -290,6 +332,48 @@ def run_notebook(
     if final != out_dir:
         kernels.point_parameters_at(nb_out, out_dir, final)
     return final / res.path.name
+
+
+class _EarlyKernel:
+    """The notebook's kernel started (with its imports) while the findings are pooled.
+
+    Starting a kernel and importing pandas, plotly and the suite in it takes seconds
+    during which this process would otherwise wait; started first, in a thread, it
+    runs on the other core while this process reads and pools the findings. It is the
+    kept kernel of :mod:`analysis.pipeline.kernels` (the one batch workers keep), used
+    by this one aggregate and shut down after it, so the process is left as it was. In a
+    process that already keeps a kernel (a batch worker) nothing changes.
+    """
+
+    def __init__(self) -> None:
+        self.kernels = None  # the module, once imported (papermill: heavy) in the thread
+        self.started = False  # whether this aggregate asked for the kept kernel
+        self.thread = threading.Thread(target=self._start, name="aggregate-kernel", daemon=True)
+        self.thread.start()
+
+    def _start(self) -> None:
+        from analysis.pipeline import kernels
+
+        self.kernels = kernels
+        if kernels._warm.get("enabled"):
+            return
+        kernels._warm["enabled"] = self.started = True
+        try:
+            kernels._warm_kernel("python3", 60, str(config.NOTEBOOKS_DIR))
+        except Exception:  # noqa: BLE001 - execute_notebook starts one again, and says why
+            pass
+
+    def ready(self) -> None:
+        """Wait until the kernel has started (or failed to)."""
+        self.thread.join()
+
+    def close(self) -> None:
+        """Shut the kernel down; this process runs its next notebooks on new kernels."""
+        self.thread.join()
+        if not self.started:
+            return
+        self.kernels._stop_warm_kernel()
+        self.kernels._warm.pop("enabled", None)
 
 
 def inputs_of(trusts: Sequence[str], outputs_dir: Path) -> dict[str, dict]:
@@ -370,39 +454,62 @@ def build(
         raise UserError(
             f"the aggregate needs at least two organisations with findings; found {len(trusts)}"
         )
-    context = FindingsContext.for_run(inst, audience=audience)
-    inputs = inputs_of(trusts, outputs_dir)
-    check_distinct_inputs(inputs)
-    findings = load_findings(trusts, inst, outputs_dir)
-    cases = load_cases(trusts)
-    agg = build_findings(findings, inst, cases=cases, audience=context.audience)
-    final = outputs_dir / AGGREGATE
-    with transaction.locked(final, wait=wait):
-        transaction.recover(final)
-        with transaction.Staging(final) as stage:
-            for name in KEPT_FILES:
-                if (final / name).is_file():
-                    shutil.copy2(final / name, stage.build / name)
-            t0 = time.monotonic()
-            record = provenance.build_provenance(
-                input_path=None,
-                instrument=inst,
-                parameters={"audience": context.audience, "n_basis": n_basis, "trusts": trusts},
-            )
-            record["inputs"] = inputs
-            provenance.write_provenance(record, stage.build)
-            paths = write_outputs(agg, inst, stage.build, context, n_basis=n_basis)
-            out = final / paths["csv"].name
-            if report:
-                params = {
-                    "findings_path": str(paths["parquet"]),
-                    "n_basis": n_basis,
-                    "instrument_path": str(inst.path),
-                }
-                out = run_notebook(stage.build, params, final, title=aggregate_title(inst))
-            provenance.finish_provenance(record, stage.build, t0)
-            provenance.write_provenance(record, stage.build)
-            stage.commit()
+    early = _EarlyKernel() if report else None
+    try:
+        context = FindingsContext.for_run(inst, audience=audience)
+        inputs = inputs_of(trusts, outputs_dir)
+        check_distinct_inputs(inputs)
+        findings = load_findings(trusts, inst, outputs_dir)
+        # The pooled scores' intervals need only the judged questions of the cases.
+        cases = load_cases(trusts, columns=judged_questions(inst))
+        agg = build_findings(findings, inst, cases=cases, audience=context.audience)
+        final = outputs_dir / AGGREGATE
+        with transaction.locked(final, wait=wait):
+            transaction.recover(final)
+            with transaction.Staging(final) as stage:
+                for name in KEPT_FILES:
+                    if (final / name).is_file():
+                        shutil.copy2(final / name, stage.build / name)
+                t0 = time.monotonic()
+                record = provenance.build_provenance(
+                    input_path=None,
+                    instrument=inst,
+                    parameters={"audience": context.audience, "n_basis": n_basis, "trusts": trusts},
+                )
+                record["inputs"] = inputs
+                provenance.write_provenance(record, stage.build)
+                paths = write_outputs(
+                    agg, inst, stage.build, context, n_basis=n_basis, tables=False
+                )
+                out = final / paths["csv"].name
+                if report:
+                    params = {
+                        "findings_path": str(paths["parquet"]),
+                        "n_basis": n_basis,
+                        "instrument_path": str(inst.path),
+                    }
+                    early.ready()
+                    # tables.xlsx is written in a thread while the notebook's kernel runs (this
+                    # process mostly waits on it meanwhile), so the two use both cores. The
+                    # notebook does not read tables.xlsx; the thread is joined before the
+                    # staging folder is committed or removed.
+                    with ThreadPoolExecutor(max_workers=1) as pool:
+                        tables = pool.submit(write_tables_xlsx, agg, inst, stage.build)
+                        try:
+                            out = run_notebook(
+                                stage.build, params, final, title=aggregate_title(inst)
+                            )
+                        finally:
+                            tables.exception()  # wait, whatever the notebook did
+                        tables.result()  # its error, if any, once the notebook succeeded
+                else:
+                    write_tables_xlsx(agg, inst, stage.build)
+                provenance.finish_provenance(record, stage.build, t0)
+                provenance.write_provenance(record, stage.build)
+                stage.commit()
+    finally:
+        if early is not None:
+            early.close()
     return out
 
 
@@ -434,7 +541,12 @@ def load_or_build(
     # Findings written before they carried a context (an older version) are rebuilt too.
     if not path.exists() or not (path.parent / "findings.meta.json").exists():
         if len(available_trusts()) < 2:
+            own = declared_programme(inst)
             for p in sorted(config.RAW_DIR.glob("*.xlsx")):
+                # Only the workbooks of this instrument's programme pool together (the demo
+                # data holds other programmes' organisations too).
+                if declared_instrument(p) != own:
+                    continue
                 if not (config.trust_output_dir(p.stem) / "findings.parquet").exists():
                     build_trust_findings(p.stem, p, instrument=inst)
         build(instrument=instrument_path or None, report=False)

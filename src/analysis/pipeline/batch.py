@@ -2,9 +2,10 @@
 
 ``python -m analysis batch [WORKBOOK ...]`` runs :mod:`analysis.pipeline.report` once per
 workbook (default: every ``.xlsx``/``.xlsm``/``.csv`` in ``data/raw/``; the
-organisation is the workbook's ``trust`` column's, else its file name slugified, as
-for ``report``: :func:`analysis.ingest.organisation.organisation_of`) across the
-machine's cores, then builds the cross-organisation aggregate
+organisation is the workbook's ``trust`` column's, else a neutral name from its sha256
+(never its file name), as for ``report``:
+:func:`analysis.ingest.organisation.organisation_of`) across the machine's cores, then
+builds the cross-organisation aggregate
 (:mod:`analysis.pipeline.aggregate`) from the organisations that succeeded.
 
 Three properties matter to the inspectorate, who run this for every organisation:
@@ -277,15 +278,15 @@ def discover(
     """Workbooks to run, as (slug, path), sorted by slug.
 
     The slug is :func:`~analysis.ingest.organisation.organisation_of`'s: the workbook's
-    ``trust`` column when it names one organisation, else the file name slugified
-    (``Mary-Smith.xlsx`` -> ``mary-smith``, said through ``say``, since a file name
-    becomes the report's folder).
+    ``trust`` column when it names one organisation, else a neutral name from the file's
+    sha256 (``workbook-3fa2c1d9``, never ``mary-smith`` from ``Mary-Smith.xlsx``), said
+    through ``say`` with how to name it, since it becomes the report's folder and title.
 
     Raises
     ------
     UserError
-        When a named workbook is missing, a workbook names no organisation, two workbooks
-        are for the same organisation, or none is found (every problem at once).
+        When a named workbook is missing or unreadable, two workbooks are for the same
+        organisation, or none is found (every problem at once).
     """
     if paths:
         found = []
@@ -545,7 +546,7 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         metavar="WORKBOOK",
         help=(
             "case workbooks (default: every .xlsx/.xlsm/.csv in data/raw/); the organisation "
-            "is the trust column's, else the file name's"
+            "is the trust column's, else a neutral name from the workbook's sha256"
         ),
     )
     parser.add_argument("--force", action="store_true", help="rerun organisations up to date")

@@ -8,7 +8,6 @@ workbook is analysed twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import time
@@ -17,22 +16,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from analysis.fileio import atomic_path
+from analysis.fileio import atomic_path, sha256_file
 
 #: Bump when the keys of provenance.json change meaning.
 PROVENANCE_SCHEMA = 2
 #: What provenance.json says of the input instead of its name, which may name a person
 #: (workbooks are often saved as the inspector's or the case holder's name).
 INPUT_FILE = "the workbook supplied"
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, read in blocks so large workbooks do not fill memory."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def package_version() -> str:

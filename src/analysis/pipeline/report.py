@@ -3,7 +3,8 @@
 ``python -m analysis report [WORKBOOK] [--trust SLUG] [--audience ...] [--instrument PATH]``
 
 Without ``--trust`` the organisation is the workbook's (its ``trust`` column when that
-names one organisation, else its file name; :func:`analysis.ingest.organisation_of`),
+names one organisation, else a neutral name from the workbook's sha256, never its file
+name; :func:`analysis.ingest.organisation_of`),
 and the run refuses to replace outputs an earlier run made from another workbook: only
 naming the organisation (``--trust``) replaces them. Without a workbook either, it is
 the demo run (``data/raw/norfolk-and-suffolk.xlsx``).
@@ -347,7 +348,7 @@ def choose_organisation(
 ) -> tuple[str, Organisation | None]:
     """The organisation a run is for, and how it was chosen (None: named, or the demo's).
 
-    ``--trust`` names it; else a workbook's own ``trust`` column or file name
+    ``--trust`` names it; else a workbook's own ``trust`` column or its neutral name
     (:func:`analysis.ingest.organisation_of`, or its result passed in as ``trust``); with
     neither, it is the demo organisation.
     """

@@ -31,7 +31,7 @@ import zipfile
 from pathlib import Path
 
 from analysis import config
-from analysis.fileio import atomic_path
+from analysis.fileio import atomic_path, sha256_file
 from analysis.synthetic.generate import FIXED_TIME, GENERATOR_STAMP, synthesise
 from analysis.synthetic.profile import load_profile
 
@@ -46,12 +46,6 @@ def _hash_files(files: list[Path]) -> str:
     for f in files:
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    """Hex sha256 of one file, streamed (the manifest's record of a workbook's bytes)."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def shared_inputs_hash() -> str:
@@ -155,7 +149,7 @@ def write_demo_data(
         record = manifest.get(target.name) or {}
         if target.exists() and not force:
             if record:
-                untouched = record.get("sha256") == _sha256_file(target)
+                untouched = record.get("sha256") == sha256_file(target)
             else:  # written before manifests existed: trust the workbook's own properties
                 untouched = _as_generated(target)
             if not untouched:
@@ -168,7 +162,7 @@ def write_demo_data(
         else:
             action = "wrote"
         synthesise(path, target)
-        manifest[target.name] = {"sha256": _sha256_file(target), "inputs": fingerprint}
+        manifest[target.name] = {"sha256": sha256_file(target), "inputs": fingerprint}
         done.append((prof["slug"], target, action))
     with atomic_path(manifest_path) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")

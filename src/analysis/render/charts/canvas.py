@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -101,13 +102,38 @@ class Text:
     z: float = 3.0
 
 
+@dataclass(frozen=True)
+class Polyline:
+    """Connected straight segments through ``points``, solid or dashed."""
+
+    points: tuple[tuple[float, float], ...]
+    colour: str
+    width: float
+    dash: tuple[float, ...] | None = None  # on, off lengths in points, repeated
+    z: float = 2.0
+
+
+@dataclass(frozen=True)
+class Dot:
+    """A filled circle of radius ``r`` centred at (``x``, ``y``)."""
+
+    x: float
+    y: float
+    r: float
+    fill: str
+    z: float = 3.0
+
+
+Item = Rect | Line | Polyline | Dot | Text
+
+
 @dataclass
 class Canvas:
     """Shapes in points on a ``width`` x ``height`` page (origin top left)."""
 
     width: float
     height: float
-    items: list[Rect | Line | Text] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
     #: The page in inches when it was given so: the PNG is then ``int(inches * dpi)``
     #: pixels, as matplotlib sizes it (points times dpi / 72 can round the other way).
     inches: tuple[float, float] | None = None
@@ -122,7 +148,23 @@ class Canvas:
         """A straight line ``width`` points wide."""
         self.items.append(Line(x0, y0, x1, y1, colour, width, z))
 
-    def ordered(self) -> list[Rect | Line | Text]:
+    def polyline(
+        self,
+        points: list[tuple[float, float]],
+        colour: str,
+        width: float,
+        dash: tuple[float, ...] | None = None,
+        z: float = 2,
+    ) -> None:
+        """Segments through ``points``, ``width`` points wide, dashed when ``dash`` is given."""
+        if len(points) > 1:
+            self.items.append(Polyline(tuple(points), colour, width, dash, z))
+
+    def dot(self, x: float, y: float, r: float, fill: str, z: float = 3) -> None:
+        """A filled circle (a scatter plot's marker)."""
+        self.items.append(Dot(x, y, r, fill, z))
+
+    def ordered(self) -> list[Item]:
         """The items in drawing order: by ``z``, then in the order they were added."""
         return sorted(self.items, key=lambda i: i.z)
 
@@ -177,6 +219,10 @@ class Canvas:
             elif isinstance(i, Line):
                 width = _px_width(i.width, s)
                 draw.line([(i.x0 * s, i.y0 * s), (i.x1 * s, i.y1 * s)], fill=i.colour, width=width)
+            elif isinstance(i, Polyline):
+                _png_polyline(img, i, s)
+            elif isinstance(i, Dot):
+                _png_dot(img, i, s)
             else:
                 _png_text(img, draw, i, s)
         buf = io.BytesIO()
@@ -194,7 +240,64 @@ def _px_width(points: float, s: float) -> int:
     return max(1, round(points * s + 0.25))
 
 
-def _svg_item(i: Rect | Line | Text, pattern: dict[tuple[str, str | None], str]) -> str:
+def _dashes(pts: list[tuple[float, float]], pattern: list[float]) -> list[list[tuple]]:
+    """The "on" runs of a dashed polyline: ``pattern`` (on, off, ...) walked along it."""
+    runs: list[list[tuple]] = []
+    k, left, on = 0, pattern[0], True
+    run = [pts[0]]
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+        seg = math.hypot(x1 - x0, y1 - y0)
+        t = 0.0
+        while seg - t > left:
+            t += left
+            x, y = x0 + (x1 - x0) * t / seg, y0 + (y1 - y0) * t / seg
+            if on:
+                run.append((x, y))
+                runs.append(run)
+            run = [(x, y)]
+            k = (k + 1) % len(pattern)
+            left, on = pattern[k], not on
+        left -= seg - t
+        if on:
+            run.append((x1, y1))
+        else:
+            run = [(x1, y1)]
+    if on and len(run) > 1:
+        runs.append(run)
+    return runs
+
+
+def _png_polyline(img: Image.Image, p: Polyline, s: float) -> None:
+    """A (dashed) polyline drawn 3x on its own layer and scaled down: smooth curves."""
+    k = 3
+    xs, ys = [x * s for x, _ in p.points], [y * s for _, y in p.points]
+    pad = math.ceil(p.width * s) + 2
+    x0, y0 = math.floor(min(xs)) - pad, math.floor(min(ys)) - pad
+    w, h = math.ceil(max(xs)) + pad - x0, math.ceil(max(ys)) + pad - y0
+    pts = [((x - x0) * k, (y - y0) * k) for x, y in zip(xs, ys, strict=True)]
+    runs = _dashes(pts, [d * s * k for d in p.dash]) if p.dash else [pts]
+    layer = Image.new("L", (w * k, h * k), 0)
+    d = ImageDraw.Draw(layer)
+    for run in runs:
+        d.line(run, fill=255, width=max(1, round(p.width * s * k)), joint="curve")
+    layer = layer.resize((w, h), Image.Resampling.BOX)
+    img.paste(p.colour, (x0, y0, x0 + w, y0 + h), layer)
+
+
+def _png_dot(img: Image.Image, d: Dot, s: float) -> None:
+    """A circle drawn 4x on its own layer and scaled down, so its edge is smooth."""
+    k = 4
+    r = d.r * s
+    size = math.ceil(2 * r) + 2
+    x0, y0 = round(d.x * s - size / 2), round(d.y * s - size / 2)
+    cx, cy = (d.x * s - x0) * k, (d.y * s - y0) * k
+    layer = Image.new("L", (size * k, size * k), 0)
+    ImageDraw.Draw(layer).ellipse((cx - r * k, cy - r * k, cx + r * k, cy + r * k), fill=255)
+    layer = layer.resize((size, size), Image.Resampling.BOX)
+    img.paste(d.fill, (x0, y0, x0 + size, y0 + size), layer)
+
+
+def _svg_item(i: Item, pattern: dict[tuple[str, str | None], str]) -> str:
     if isinstance(i, Rect):
         fill = pattern.get((i.fill, i.hatch), i.fill) if i.hatch else i.fill
         stroke = (
@@ -206,6 +309,15 @@ def _svg_item(i: Rect | Line | Text, pattern: dict[tuple[str, str | None], str])
             f'<rect x="{_num(i.x)}" y="{_num(i.y)}" width="{_num(i.w)}" height="{_num(i.h)}" '
             f'fill="{fill}"{stroke}/>\n'
         )
+    if isinstance(i, Polyline):
+        pts = " ".join(f"{_num(x)},{_num(y)}" for x, y in i.points)
+        dash = f' stroke-dasharray="{" ".join(_num(d) for d in i.dash)}"' if i.dash else ""
+        return (
+            f'<polyline points="{pts}" fill="none" stroke="{i.colour}" '
+            f'stroke-width="{_num(i.width)}"{dash}/>\n'
+        )
+    if isinstance(i, Dot):
+        return f'<circle cx="{_num(i.x)}" cy="{_num(i.y)}" r="{_num(i.r)}" fill="{i.fill}"/>\n'
     if isinstance(i, Line):
         return (
             f'<line x1="{_num(i.x0)}" y1="{_num(i.y0)}" x2="{_num(i.x1)}" y2="{_num(i.y1)}" '

@@ -3,17 +3,20 @@
 The funnel itself (points, pooled proportion, control limits) is computed by
 :mod:`analysis.engine.funnel`; this module only draws it. :class:`FunnelChart` gives a
 funnel the interface of :class:`~analysis.render.charts.model.Chart` that the report
-exporter displays.
+exporter displays. The static files (:func:`save_static`) are drawn on the canvas
+renderer (:mod:`analysis.render.charts.canvas`), as the trust reports' charts are.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analysis.engine.funnel import ABOVE_95, ABOVE_998, BELOW_95, BELOW_998, WITHIN, Funnel
 from analysis.render import present
+from analysis.render.charts.canvas import Canvas, text_width
 from analysis.render.charts.style import plotly_text
 
 if TYPE_CHECKING:
@@ -101,7 +104,10 @@ def to_plotly(f: Funnel, *, title: str | None = None) -> go.Figure:
 
 
 def to_matplotlib(f: Funnel, *, title: str | None = None) -> Figure:
-    """A static funnel chart for PNG/SVG export (Agg canvas; pyplot is not used).
+    """The funnel as a matplotlib figure, for users restyling it in a notebook.
+
+    The PNG and SVG files are drawn by :func:`draw` instead (no matplotlib); this
+    figure shows the same content. A bare Agg figure: pyplot is not used.
 
     Returns
     -------
@@ -134,19 +140,167 @@ def to_matplotlib(f: Funnel, *, title: str | None = None) -> Figure:
     return fig
 
 
-def save_static(f: Funnel, stem: str | Path) -> list[Path]:
-    """Write ``stem.png`` and ``stem.svg``, byte-identical on rerun; return the paths."""
+#: The static chart's page (inches) and its PNG resolution, as the matplotlib figure had.
+PAGE = (7.0, 4.5)
+PNG_DPI = 150
+#: Dash patterns in points (on, off), matplotlib's "--" and ":" at a 1 pt line.
+_DASH = {"95": (3.7, 1.6), "998": (1.0, 1.65)}
+_GRID = "#E7E7E7"  # matplotlib's grid (#b0b0b0) at alpha 0.3 on white
+_SPINE = "#000000"
+_INK = "#262626"
+
+
+def nice_ticks(lo: float, hi: float, target: int = 6) -> list[float]:
+    """Round tick values covering [lo, hi], about ``target`` of them (steps 1, 2, 2.5, 5 x 10^k)."""
+    span = hi - lo if hi > lo else max(abs(hi), 1.0)
+    raw = span / target
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * 0.999)
+    first = math.ceil(lo / step - 1e-9)
+    last = math.floor(hi / step + 1e-9)
+    return [round(k * step, 10) for k in range(first, last + 1)]
+
+
+def _tick_label(v: float, step: float) -> str:
+    decimals = 0 if step >= 1 else max(0, -math.floor(math.log10(step)) + (step * 10 % 1 > 0))
+    return f"{v:.{decimals}f}"
+
+
+def _limits(lo: float, hi: float) -> tuple[float, float]:
+    """A data range widened by 5% each side (matplotlib's default margins)."""
+    if hi <= lo:
+        lo, hi = lo - 1, hi + 1
+    pad = (hi - lo) * 0.05
+    return lo - pad, hi + pad
+
+
+def draw(f: Funnel, *, title: str | None = None) -> Canvas:
+    """The funnel laid out on a 7 x 4.5 inch page, the matplotlib chart's look.
+
+    The title above the plot; the pooled line, the 95% (dashed) and 99.8% (dotted) limit
+    curves, one dot per organisation coloured by where it lies, the names of those
+    outside the 95% limits beside their dots; the axes' ticks and titles; the legend at
+    the lower right of the plot.
+    """
+    width, height = PAGE[0] * 72, PAGE[1] * 72
+    c = Canvas(width, height, inches=PAGE)
+    cv, p = f.curves, f.points
+    xs = [float(v) for v in (list(cv["n"]) if not cv.empty else []) + list(p["n"])]
+    ys = [float(v) for v in p["percent"]]
+    if not cv.empty:
+        for col in ("p0", "lower_95", "upper_95", "lower_998", "upper_998"):
+            ys += [float(v) for v in cv[col]]
+    x0, x1 = _limits(min(xs, default=0.0), max(xs, default=1.0))
+    y0, y1 = _limits(min(ys, default=0.0), max(ys, default=100.0))
+    xt = [t for t in nice_ticks(x0, x1, 8) if x0 <= t <= x1]
+    yt = [t for t in nice_ticks(y0, y1) if y0 <= t <= y1]
+    ystep = yt[1] - yt[0] if len(yt) > 1 else 1.0
+    xstep = xt[1] - xt[0] if len(xt) > 1 else 1.0
+    ylabels = [_tick_label(t, ystep) for t in yt]
+
+    size, title_size, small = 10.0, 12.0, 8.0
+    left = 6 + 1.2 * size + 4 + max((text_width(t, size) for t in ylabels), default=0) + 6
+    right = width - 10
+    top = 6 + 1.2 * title_size + 6
+    bottom = height - (6 + 1.2 * size + 4 + 1.2 * size + 4)
+
+    def px(n: float) -> float:
+        return left + (right - left) * (n - x0) / (x1 - x0)
+
+    def py(v: float) -> float:
+        return bottom - (bottom - top) * (v - y0) / (y1 - y0)
+
+    c.text(
+        (left + right) / 2,
+        6 + 0.93 * title_size,
+        title or f.label or f.measure_id,
+        title_size,
+        colour=_INK,
+        anchor="middle",
+    )
+    for t in xt:
+        c.line(px(t), top, px(t), bottom, _GRID, 0.8, z=0.5)
+        c.line(px(t), bottom, px(t), bottom + 3.5, _SPINE, 0.8)
+        c.text(
+            px(t),
+            bottom + 5 + 0.93 * size,
+            _tick_label(t, xstep),
+            size,
+            colour=_INK,
+            anchor="middle",
+        )
+    for t, lab in zip(yt, ylabels, strict=True):
+        c.line(left, py(t), right, py(t), _GRID, 0.8, z=0.5)
+        c.line(left - 3.5, py(t), left, py(t), _SPINE, 0.8)
+        c.text(left - 5, py(t) + 0.32 * size, lab, size, colour=_INK, anchor="end")
+    c.text(
+        (left + right) / 2,
+        height - 6 - 0.25 * size,
+        f"Number of {f.n_basis}",
+        size,
+        colour=_INK,
+        anchor="middle",
+    )
+    c.text(
+        6 + 0.93 * size,
+        (top + bottom) / 2,
+        "Score (%)",
+        size,
+        colour=_INK,
+        anchor="middle",
+        vertical=True,
+    )
+
+    legend: list[tuple[str, str, tuple[float, ...] | None, float]] = []
+    if not cv.empty:
+        ns = [px(float(n)) for n in cv["n"]]
+        pooled = f"pooled {present.fmt_pct(f.p0 * 100, 1)}"
+        c.polyline(list(zip(ns, (py(float(v)) for v in cv["p0"]), strict=True)), _LINE["p0"], 1.2)
+        legend.append((pooled, _LINE["p0"], None, 1.2))
+        for tag, name in (("95", "95% limits"), ("998", "99.8% limits")):
+            for side in ("upper", "lower"):
+                pts = list(zip(ns, (py(float(v)) for v in cv[f"{side}_{tag}"]), strict=True))
+                c.polyline(pts, _LINE[tag], 1.0, dash=_DASH[tag])
+            legend.append((name, _LINE[tag], _DASH[tag], 1.0))
+    r = math.sqrt(30) / 2  # matplotlib's s=30: a marker 30 square points in area
+    for t, n, v, pos in zip(p["trust"], p["n"], p["percent"], p["position"], strict=True):
+        c.dot(px(float(n)), py(float(v)), r, _MARK[pos], z=3)
+        if pos != WITHIN:
+            c.text(px(float(n)) + 3, py(float(v)) - 4, str(t), small, colour=_INK, z=4)
+    for x_a, y_a, x_b, y_b in (
+        (left, top, right, top),
+        (left, bottom, right, bottom),
+        (left, top, left, bottom),
+        (right, top, right, bottom),
+    ):
+        c.line(x_a, y_a, x_b, y_b, _SPINE, 0.8, z=2.5)
+    if legend:
+        row = 1.4 * small
+        wide = max(text_width(name, small) for name, *_ in legend)
+        lx = right - 6 - wide - 2.8 * small
+        ly = bottom - 6 - row * len(legend) + row / 2
+        for k, (name, colour, dash, lw) in enumerate(legend):
+            y = ly + k * row
+            c.polyline([(lx, y), (lx + 2 * small, y)], colour, lw, dash=dash, z=4)
+            c.text(lx + 2.8 * small, y + 0.32 * small, name, small, colour=_INK, z=4)
+    return c
+
+
+def save_static(f: Funnel, stem: str | Path, *, alt_text: str = "") -> list[Path]:
+    """Write ``stem.png`` (150 dpi) and ``stem.svg``, byte-identical on rerun; return the paths.
+
+    Drawn on a :class:`~analysis.render.charts.canvas.Canvas` (Pillow and SVG text),
+    never matplotlib: the SVG keeps its words as ``<text>``, with the chart's title as
+    its ``<title>`` and ``alt_text`` (the :class:`FunnelChart`'s by default) as its
+    ``<desc>``.
+    """
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    fig = to_matplotlib(f)
+    chart = FunnelChart(f)
+    c = draw(f, title=f.label or f.measure_id)
     png, svg = stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")
-    import matplotlib  # here, not at import: the trust reports never draw a funnel
-
-    # Fixed hash salt and no dates, so that unchanged funnels give unchanged files.
-
-    with matplotlib.rc_context({"svg.hashsalt": "analysis-funnel", "svg.fonttype": "path"}):
-        fig.savefig(png, dpi=150, metadata={"Software": None})
-        fig.savefig(svg, metadata={"Date": None, "Creator": None})
+    png.write_bytes(c.to_png(PNG_DPI))
+    svg.write_text(c.to_svg(chart.title, alt_text or chart.alt_text), encoding="utf-8")
     return [png, svg]
 
 
@@ -155,7 +309,8 @@ class FunnelChart:
     """Adapter with the :class:`analysis.render.charts.Chart` interface the exporter displays.
 
     ``analysis.render.export.show_chart`` needs ``id``, ``title``, ``alt_text`` and
-    ``to_plotly()``; ``to_matplotlib()`` serves static export.
+    ``to_plotly()``; ``to_matplotlib()`` gives a matplotlib figure (the static files are
+    :func:`save_static`'s).
     """
 
     funnel: Funnel
