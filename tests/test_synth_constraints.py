@@ -221,3 +221,34 @@ def test_a_propensity_may_read_an_earlier_answer():
     }
     # Licence +1, "No review" -2: worked out by hand per case.
     assert props["q_checks"](answered).tolist() == [-1.0, -2.0, 1.0]
+
+
+def test_propagation_finds_a_contradiction_a_chain_of_rules_reaches(tiny):
+    # Licence forces checks, checks force a sufficient review, which opens the detail
+    # question; North requires the detail "Yes" and PSO requires it "No".
+    rules = [
+        rule("licence-checks", "t", {"case_type": ["Licence"]}, {"q_checks": ["Yes"]}),
+        rule("checks-review", "t", {"q_checks": ["Yes"]}, {"q_review": ["Sufficient review"]}),
+        rule("north-yes", "figure", {"ldu": ["North"]}, {"q_review_detail": ["Yes"]}),
+        rule("pso-no", "t", {"om_grade": ["PSO"]}, {"q_review_detail": ["No"]}),
+    ]
+    known = {"case_type": "Licence", "ldu": "North"}
+    assert not C.feasible(rules, tiny, {**known, "om_grade": "PSO"})
+    assert C.feasible(rules, tiny, {**known, "om_grade": "PO"})
+    assert C.feasible(rules, tiny, {**known, "ldu": "South", "om_grade": "PSO"})
+    # The contrapositive: with the detail known "No", a North licence case cannot stand.
+    assert not C.feasible(rules[:3], tiny, {**known, "q_review_detail": "No"})
+
+
+def test_a_figure_on_all_or_none_of_a_group_becomes_a_rule(tiny):
+    from analysis.synthetic.statements import Statement
+
+    def fig(n, d):
+        return Statement(f"f{n}", "comparison", "q_checks", n, d, group_var="ldu", group="North")
+
+    cases = pd.DataFrame({"ldu": ["North", "South"]})
+    got = C.figure_rules(tiny, {"q_checks": [fig(2, 2), fig(0, 3), fig(3, 5)]}, cases)
+    assert [(r.when, r.then_column, r.allowed) for r in got] == [
+        ({"ldu": ("North",)}, "q_checks", ("Yes",)),
+        ({"ldu": ("North",)}, "q_checks", ("No",)),
+    ]

@@ -51,6 +51,7 @@ from analysis.synthetic.assign import (
 from analysis.synthetic.constraints import (
     answer_order,
     constrain_column,
+    figure_rules,
     resample,
     skip_banned,
 )
@@ -191,6 +192,7 @@ def calibrated_answers(
     for c in contrasts:
         for bound in _contrast_bounds(prof, inst, c, by_measure):
             by_measure.setdefault(bound.measure, []).append(bound)
+    rules = rules and rules + figure_rules(inst, by_measure, details)  # all/none of a group
     has_dependents = {c for q in inst.questions.values() for c in _gate_codes(inst, q)}
     # Gates first, and a rule's `then` column after the columns its conditions read.
     fixed = {m: len(ss) for m, ss in by_measure.items() if ss}

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from analysis.instrument import ABOVE
+
 
 def rules_of(inst: Any, extra: Iterable[Any] | None = None) -> tuple[Any, ...]:
     """The instrument's consistency rules (none if it declares none), plus ``extra``."""
@@ -405,13 +407,18 @@ def banned_codes(
     data: Mapping[str, Any],
     n: int,
     inst: Any,
+    depth: int = 3,
+    _top: bool = True,
 ) -> np.ndarray:
     """:func:`forbidden`, plus codes that would leave a later column no allowed code.
 
-    Forward checking, one step: for each later column that shares a rule with ``column``
-    and is the only unknown column of that rule, a code of ``column`` is banned for a
-    case when, with it, every code of the later column (its skip rule included) would
-    break a rule. A case for which that bans every code keeps the plain ban.
+    Forward checking, ``depth`` steps: for each later column that shares a rule with
+    ``column`` and is the only unknown column of that rule, a code of ``column`` is banned
+    for a case when, with it, every code of the later column (its skip rule included)
+    would be banned, by a rule or (recursively) by the columns after it: a change in risk
+    of harm forces a significant change, which a figure requiring every such case to have
+    been reviewed then rules out where there is no plan. A case for which that bans every
+    code keeps the plain ban.
     """
     rules = tuple(rules)
     out = forbidden(rules, column, codes, data, n, inst)
@@ -421,7 +428,11 @@ def banned_codes(
         if len(unknown) == 1 and unknown[0] in inst.questions:
             later.append(unknown[0])
     if not later:
-        return out
+        if not _top:
+            return out
+        look = out | figure_bans(rules, column, codes, data, n, inst)
+        look[look.all(axis=1)] = out[look.all(axis=1)]
+        return look
     look = out.copy()
     for z in dict.fromkeys(later):
         zq = inst.questions[z]
@@ -432,13 +443,18 @@ def banned_codes(
         answer = np.array([c != zset.na_code for c in zcodes])
         for k, code in enumerate(codes):
             d2 = _With(data, column, np.full(n, code, dtype=object))
-            zb = forbidden(rules, z, zcodes, d2, n, inst)
+            if depth > 1:
+                zb = banned_codes(rules, z, zcodes, d2, n, inst, depth - 1, _top=False)
+            else:
+                zb = forbidden(rules, z, zcodes, d2, n, inst)
             if zq.has_rule and all(c in d2 for c in zq.rule_columns):
                 skip = np.asarray(zq.rule_mask(lambda c, v, d2=d2: _isin(d2[c], v), n), bool)
                 zb = zb | (~skip[:, None] & answer[None, :])
             look[:, k] |= zb.all(axis=1)
-    stuck = look.all(axis=1)
-    look[stuck] = out[stuck]
+    if _top:
+        look |= figure_bans(rules, column, codes, data, n, inst)
+        stuck = look.all(axis=1)
+        look[stuck] = out[stuck]
     return look
 
 
@@ -492,3 +508,172 @@ def constrain_column(
         vals = resample(vals, aset.code_values, banned, classes, rng)
         warnings.append(f"{q.id}: {left} case(s) re-coded to satisfy a consistency rule")
     return type(col)(vals, index=col.index, name=q.id, dtype=object)
+
+
+def figure_rules(inst: Any, by_measure: Mapping[str, Iterable[Any]], cases: Any) -> tuple:
+    """Rules a published figure implies: "all" or "none" of one group's cases.
+
+    A figure stating that all (or none) of a named group's relevant cases had an answer
+    (O2 2.11: "a review had taken place in both the cases managed by Waveney and Yare
+    LDU") fixes every such case's answer, not just a count: "in this group, when the
+    question applies, it is one of these codes". Added to the rules, forward checking
+    (:func:`banned_codes`) then keeps earlier answers from opening the question on a case
+    that another rule forbids those codes (no plan, so no review after the change).
+    Figures with an ``among`` base are left out (their base is not the question's own).
+    """
+    from analysis.instrument.model import ConsistencyRule
+    from analysis.synthetic.statements import codes_for, members
+
+    out = []
+    for qid, stmts in by_measure.items():
+        q = inst.questions.get(qid)
+        aset = inst.answer_set(q) if q is not None else None
+        for s in stmts:
+            n, d = s.numerator, s.denominator
+            if aset is None or s.among is not None or not s.group_var or d is None or n is None:
+                continue
+            if d <= 0 or n not in (0, d) or s.group_var not in cases:
+                continue
+            groups = sorted({str(v) for v in cases[s.group_var]})
+            try:
+                named = members(s.group, groups)
+                hit = codes_for(inst, q, s.category or ABOVE)
+            except ValueError:
+                continue
+            if not named:
+                continue
+            relevant = [c for c in aset.code_values if c != aset.na_code]
+            allowed = hit if n == d else tuple(c for c in relevant if c not in hit)
+            rid = f"figure-{s.fid}"
+            msg = f"Published figure {s.fid}: {n} of {d}."
+            when = {s.group_var: tuple(named)}
+            out.append(
+                ConsistencyRule(rid, "figure", when, (), qid, tuple(allowed), "error", msg, s.fid)
+            )
+    return tuple(out)
+
+
+def _cond(col: str, values: Sequence[Any], known: dict, dom: dict) -> bool | None:
+    """One condition in three values: holds, fails, or not yet known (None)."""
+    vals = {str(v) for v in values}
+    if col in known:
+        return known[col] in vals
+    d = dom.get(col)
+    if d is None:
+        return None
+    return True if d <= vals else (False if not d & vals else None)
+
+
+def _all(conds: Iterable[bool | None]) -> bool | None:
+    out: bool | None = True
+    for c in conds:
+        if c is False:
+            return False
+        if c is None:
+            out = None
+    return out
+
+
+def _applies(q: Any, known: dict, dom: dict) -> bool | None:
+    if q is None or not q.has_rule:
+        return True
+    first = _all(_cond(c, v, known, dom) for c, v in q.applies_when.items())
+    if not q.applies_any or first is False:
+        return first
+    alts = [_all(_cond(c, v, known, dom) for c, v in alt.items()) for alt in q.applies_any]
+    rest = (
+        True if any(a is True for a in alts) else (False if all(a is False for a in alts) else None)
+    )
+    return _all([first, rest])
+
+
+def feasible(rules: Sequence[Any], inst: Any, known: dict[str, str]) -> bool:
+    """Whether one case's known answers leave every later column a code (unit propagation).
+
+    Each unknown question starts with all its codes; a rule whose conditions hold narrows
+    its ``then`` column to the allowed codes, and one whose ``then`` column cannot be
+    allowed rules out the value of its single open condition (the contrapositive). A
+    question known to apply loses its not-applicable code; one known not to apply keeps
+    only that code. A column left with no code means the known answers cannot all stand.
+    """
+    known = dict(known)
+    dom: dict[str, set[str]] = {}
+    for qid, q in inst.questions.items():
+        aset = inst.answer_set(q)
+        if qid not in known and aset is not None:
+            dom[qid] = {str(c) for c in aset.code_values}
+    changed = True
+    while changed:
+        changed = False
+        for qid in list(dom):
+            q, aset = inst.questions[qid], inst.answer_set(inst.questions[qid])
+            app, na = _applies(q, known, dom), str(aset.na_code)
+            new = {na} & dom[qid] if app is False else (dom[qid] - {na} if app else dom[qid])
+            if new != dom[qid]:
+                dom[qid], changed = new, True
+        for rule in rules:
+            then = rule.then_column
+            app = _applies(inst.questions.get(then), known, dom)
+            if app is not True:
+                continue
+            when = [_cond(c, v, known, dom) for c, v in rule.when.items()]
+            alts = [_all(_cond(c, v, known, dom) for c, v in a.items()) for a in rule.any_of]
+            hold = _all([*when, (any(a is True for a in alts) or None) if alts else True])
+            allowed = {str(a) for a in rule.allowed}
+            if hold and then in dom and not dom[then] <= allowed:
+                dom[then] &= allowed
+                changed = True
+            broken = known[then] not in allowed if then in known else not dom[then] & allowed
+            open_ = [c for c, w in zip(rule.when, when, strict=True) if w is None]
+            if (
+                broken
+                and not rule.any_of
+                and len(open_) == 1
+                and all(when_ok for when_ok in when if when_ok is not None)
+            ):
+                c = open_[0]
+                if c in dom:
+                    dom[c] -= {str(v) for v in rule.when[c]}
+                    changed = True
+            if broken and hold:
+                return False
+        for qid in [k for k, d in dom.items() if len(d) <= 1]:
+            if not dom[qid]:
+                return False
+            known[qid] = next(iter(dom.pop(qid)))
+            changed = True
+    return True
+
+
+def figure_bans(
+    rules: Sequence[Any],
+    column: str,
+    codes: Sequence[str],
+    data: Mapping[str, Any],
+    n: int,
+    inst: Any,
+) -> np.ndarray:
+    """Codes that propagation (:func:`feasible`) rules out, in the groups a figure rule names.
+
+    Only the cases of a published figure's group (a ``figure`` rule, :func:`figure_rules`)
+    are checked, where one figure fixes every case's answer and a long chain of rules
+    can reach it (a recall forces a change in risk, so a significant change, which the
+    figure then requires reviewed, which needs a plan).
+    """
+    out = np.zeros((n, len(codes)), dtype=bool)
+    figs = [r for r in rules if r.kind == "figure" and all(c in data for c in r.when)]
+    if not figs:
+        return out
+    rows = np.zeros(n, dtype=bool)
+    for r in figs:
+        rows |= np.asarray(r.mask(lambda c, v: _isin(data[c], v), n), bool)
+    if not rows.any():
+        return out
+    cols = {c for r in rules for c in rule_columns(r, inst) if c in data and c != column}
+    cols |= {c for q in inst.questions.values() for c in q.rule_columns if c in data}
+    arrays = {c: np.asarray(data[c], dtype=object) for c in cols}
+    for i in np.flatnonzero(rows):
+        base = {c: str(a[i]) for c, a in arrays.items() if a[i] is not None}
+        for k, code in enumerate(codes):
+            out[i, k] = not feasible(rules, inst, {**base, column: str(code)})
+    return out
