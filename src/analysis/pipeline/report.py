@@ -104,10 +104,8 @@ def _write_tables_and_charts(
 ) -> float:
     """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took.
 
-    ``synthetic``: the workbook is a demo one (marked so in the tables). ``stop`` set (the
-    run was interrupted) ends it before the next chart: the run waits for this writer before
-    removing its build, and drawing all ~30 charts took up to minutes on a loaded machine
-    after Ctrl-C or SIGTERM (issue 13, R03/R04b).
+    ``synthetic``: a demo workbook (marked so). ``stop`` set (Ctrl-C, SIGTERM) ends it before
+    the next chart: the run waits for this writer before removing its build (issue 13, R03).
     """
     # Heavy (matplotlib, plotly, xlsxwriter): not for the notebooks that import this module.
     from analysis.render import charts, tables

@@ -48,6 +48,15 @@ from analysis.synthetic.assign import (
     draw_unsolved,
     meet_gate_needs,
 )
+from analysis.synthetic.bounds import (
+    Floor,
+    RateBound,
+    contrast_bounds,
+    group_counts,
+    rule_floors,
+    split_for_needs,
+    split_with_floors,
+)
 from analysis.synthetic.constraints import (
     answer_order,
     constrain_column,
@@ -64,10 +73,8 @@ from analysis.synthetic.solve import (
     free_candidates,
     largest_remainder,
     solve_question,
-    solve_split,
 )
 from analysis.synthetic.statements import (
-    SPEC_DIRECTION,
     Inconsistency,
     Statement,
     known_phrase,
@@ -190,7 +197,7 @@ def calibrated_answers(
         elif s.kind in QUESTION_KINDS:
             cal.warnings.append(f"{s.fid}: measure {s.measure!r} is not a question")
     for c in contrasts:
-        for bound in _contrast_bounds(prof, inst, c, by_measure):
+        for bound in contrast_bounds(prof, inst, c, by_measure):
             by_measure.setdefault(bound.measure, []).append(bound)
     rules = rules and rules + figure_rules(inst, by_measure, details)  # all/none of a group
     has_dependents = {c for q in inst.questions.values() for c in _gate_codes(inst, q)}
@@ -302,6 +309,9 @@ def calibrated_answers(
                 min_above=int((mask & banned[:, ~above].all(axis=1)).sum()),
                 min_below=int((mask & banned[:, ~(answer & ~above)].all(axis=1)).sum()),
             )
+            floors = rule_floors(q.id, cases, mask, banned, answer, above, planned[q.id].groups)
+        else:
+            floors = []
         sol = planned[q.id]
         stmts = by_measure.get(q.id, [])
         if rules and stmts:
@@ -316,9 +326,11 @@ def calibrated_answers(
             if len(_dropped(trial)) > len(_dropped(loose)):
                 specs[q.id], mask = plain, skip
                 cal.warnings.append(f"{q.id}: published figures kept over a consistency rule")
-        sol = _fit_to_pool(inst, q, sol, specs[q.id], cases, mask, stmts, cal)
+        sol = _fit_to_pool(inst, q, sol, specs[q.id], cases, mask, stmts, cal, floors)
         if q.id in need:
-            sol = _split_for_needs(inst, q, sol, cases, mask, need[q.id], by_measure.get(q.id, []))
+            sol = split_for_needs(
+                inst, q, sol, cases, mask, need[q.id], stmts, specs[q.id].max_above
+            )
         planned[q.id] = sol
         # Unscored items (was X identified? was the case MAPPA-eligible?) describe the
         # case, not the quality of work, so they are not tied to the latent quality.
@@ -363,7 +375,7 @@ def _aim(spec: QuestionSpec, stmts: list[Statement], rng: np.random.Generator) -
     band = rate_band(stmts)
     if band is None or band[1] <= band[0]:
         return spec
-    if rate_band([s for s in stmts if not isinstance(s, _RateBound)]):
+    if rate_band([s for s in stmts if not isinstance(s, RateBound)]):
         return replace(spec, prefer_rate=draw_count(spec, stmts, band, rng))
     lo, hi = band
     margin = min(0.02, (hi - lo) / 4)
@@ -524,16 +536,26 @@ def _fit_to_pool(
     mask: np.ndarray,
     stmts: list[Statement],
     cal: Calibration,
+    floors: list[Floor] = (),
 ) -> Solution:
-    """Re-solve a question when the real pool cannot hold its planned counts."""
+    """Re-solve a question when the real pool cannot hold its planned counts.
+
+    ``floors`` (:func:`rule_floors`) are the cases per group that the rules force above or
+    below the line; a split that cannot hold them is re-split, where the figures allow.
+    """
     pool = int(mask.sum())
-    real_groups = {var: _group_counts(cases, mask, var) for var in sol.groups}
+    real_groups = {var: group_counts(cases, mask, var) for var in sol.groups}
     ok = spec.min_relevant <= sol.relevant <= pool
     ok = ok and (spec.max_above is None or sol.above <= spec.max_above)
     ok = ok and sol.above >= spec.min_above and sol.relevant - sol.above >= spec.min_below
     ok = ok and all(
         all(n_g <= real_groups[var].get(g, 0) for g, (n_g, _) in split.items())
         for var, split in sol.groups.items()
+    )
+    ok = ok and all(
+        f.accepts(*sol.groups[f.group_var].get(f.group, (0, 0))[::-1])
+        for f in floors
+        if f.group_var in sol.groups
     )
     if ok:
         return sol
@@ -549,13 +571,10 @@ def _fit_to_pool(
     if ok_bounds(sol):
         splits = {}
         for var in sol.groups:
-            sp = solve_split(
-                sol.above,
-                sol.relevant,
-                real_groups[var],
-                [s for s in grouped if s.group_var == var],
-                spec.group_effects.get(var, {}),
-            )
+            own = [s for s in grouped if s.group_var == var]
+            args = (sol.above, sol.relevant, real_groups[var])
+            eff = spec.group_effects.get(var, {})
+            sp = split_with_floors(args, own, [f for f in floors if f.group_var == var], eff)
             if sp is None:
                 break
             splits[var] = sp
@@ -566,7 +585,7 @@ def _fit_to_pool(
         pool=pool,
         prefer_relevant=min(sol.relevant, pool),
         prefer_rate=sol.above / sol.relevant if sol.relevant else spec.prefer_rate,
-        group_pools={var: _group_counts(cases, mask, var) for var in spec.group_pools},
+        group_pools={var: group_counts(cases, mask, var) for var in spec.group_pools},
         group_effects=spec.group_effects,
         below_weights=spec.below_weights,
         min_relevant=spec.min_relevant,
@@ -574,7 +593,8 @@ def _fit_to_pool(
         min_above=spec.min_above,
         min_below=spec.min_below,
     )
-    sols, incs = solve_question(inst, new_spec, stmts) if stmts else ([], [])
+    sols, incs = solve_question(inst, new_spec, [*stmts, *floors]) if stmts else ([], [])
+    incs = [i for i in incs if not all(f.startswith("rule:") for f in i.dropped)]
     if not sols:
         sols = free_candidates(inst, q, new_spec)
     cal.warnings.append(
@@ -583,120 +603,12 @@ def _fit_to_pool(
     )
     known = [x.dropped for x in cal.inconsistencies]
     cal.inconsistencies += [i for i in incs if i.dropped not in known]
-    return sols[0]
-
-
-@dataclass(frozen=True)
-class _RateBound(Statement):
-    """Internal: one side of a contrast, as a bound on a question's share above the line.
-
-    The share must be above ``over`` or below ``under`` (0-1); the figure id is the
-    contrast's, so a bound the solver has to drop marks the published contrast.
-    """
-
-    over: float | None = None
-    under: float | None = None
-
-    @property
-    def specificity(self) -> int:  # noqa: D102
-        return SPEC_DIRECTION
-
-    def accepts(self, n: int, d: int) -> bool:  # noqa: D102
-        if d <= 0:
-            return False
-        r = n / d
-        return (self.over is None or r > self.over + 1e-12) and (
-            self.under is None or r < self.under - 1e-12
-        )
-
-    def rate_interval(self) -> tuple[float, float]:  # noqa: D102
-        return (0.0 if self.over is None else self.over, 1.0 if self.under is None else self.under)
-
-    def describe(self) -> str:  # noqa: D102
-        side = f"above {self.over:.1%}" if self.over is not None else f"below {self.under:.1%}"
-        return f"{self.fid}: {self.measure} {side} ({self.higher} > {self.lower})"
-
-
-def _contrast_bounds(
-    prof: dict[str, Any], inst: Instrument, c: Statement, by_measure: dict[str, list[Statement]]
-) -> list[Statement]:
-    """Bounds that make ``higher`` beat ``lower`` whichever counts the solver picks.
-
-    Each question's own figures bound its share (:func:`rate_band`). The threshold is the
-    edge of the bounded side when only one is bounded, the middle of the overlap when both
-    are (nothing is needed when the bands already order them), the middle of the profile's
-    rates when neither is.
-    """
-    hb = rate_band(by_measure.get(c.higher, []))
-    lb = rate_band(by_measure.get(c.lower, []))
-    if hb and lb and hb[0] > lb[1]:
-        return []
-    if hb and lb:
-        t = (max(hb[0], lb[0]) + min(hb[1], lb[1])) / 2
-    elif hb or lb:
-        t = hb[0] if hb else lb[1]
-    else:
-        rates = [
-            question_rates(prof, inst, inst.questions[q])["above"] for q in (c.higher, c.lower)
-        ]
-        t = float(np.mean(rates))
-    common = {"fid": c.fid, "kind": "question", "higher": c.higher, "lower": c.lower}
-    out: list[Statement] = []
-    if not hb or lb:
-        out.append(_RateBound(measure=c.higher, over=t, **common))
-    if not lb or hb:
-        out.append(_RateBound(measure=c.lower, under=t, **common))
-    return out
-
-
-@dataclass(frozen=True)
-class _AtLeast(Statement):
-    """Internal: a group must keep at least ``minimum`` cases above the line.
-
-    A gate's 'Yes' cases open its dependents, so a dependent's group base is a floor for
-    the gate's 'Yes' count in that group.
-    """
-
-    minimum: int = 0
-
-    def accepts(self, n: int, d: int) -> bool:  # noqa: D102
-        return n >= self.minimum
-
-
-def _split_for_needs(
-    inst: Instrument,
-    q: Question,
-    sol: Solution,
-    cases: pd.DataFrame,
-    mask: np.ndarray,
-    needs: dict[str, dict[str, int]],
-    stmts: list[Statement],
-) -> Solution:
-    """Choose the gate's own group splits so its dependents' group bases fit inside them."""
-    aset = inst.answer_set(q)
-    opens = [set(d.applies_when[q.id]) for d in inst.questions.values() if q.id in d.applies_when]
-    above = set(aset.codes_scoring(ABOVE))
-    if not opens or any(o != above for o in opens):
-        return sol  # the gate opens on other codes: left to meet_gate_needs
-    groups = dict(sol.groups)
-    for var, req in needs.items():
-        own = [
-            s
-            for s in stmts
-            if s.group_var == var and not (s.kind == "direction" and s.category is not None)
-        ]
-        floor = [
-            _AtLeast(
-                fid=f"need:{g}", kind="comparison", measure=q.id, group_var=var, group=g, minimum=k
-            )
-            for g, k in req.items()
-        ]
-        split = solve_split(sol.above, sol.relevant, _group_counts(cases, mask, var), own + floor)
-        if split is not None:
-            groups[var] = split
-    return Solution(sol.counts, sol.above, sol.relevant, sol.cost, groups)
-
-
-def _group_counts(cases: pd.DataFrame, mask: np.ndarray, var: str) -> dict[str, int]:
-    """Cases per group of ``var`` among the masked cases."""
-    return {str(g): int(c) for g, c in cases.loc[mask, var].astype(str).value_counts().items()}
+    new = sols[0]
+    splits = dict(new.groups)
+    for var in new.groups if floors else ():
+        own = [s for s in grouped if s.group_var == var]
+        args = (new.above, new.relevant, new_spec.group_pools[var])
+        eff = spec.group_effects.get(var, {})
+        mine = [f for f in floors if f.group_var == var]
+        splits[var] = split_with_floors(args, own, mine, eff) or new.groups[var]
+    return Solution(new.counts, new.above, new.relevant, new.cost, splits)
