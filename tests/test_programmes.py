@@ -42,6 +42,21 @@ def test_generated_workbook_declares_its_programme_and_ingests(tmp_path, name, i
         read_cases(path, trust=name)
 
 
+def test_ingest_command_reads_a_workbook_against_the_programme_it_declares(tmp_path, capsys):
+    """`python -m analysis ingest` without --instrument, like report and batch."""
+    from analysis.cli import main
+
+    path = synth.synthesise("tarnbrook", tmp_path / "t.xlsx", n_cases=6)
+    out = tmp_path / "processed"
+    assert main(["ingest", "--trust", "tarnbrook", "--out-dir", str(out), str(path)]) == 0
+    assert (out / "tarnbrook.parquet").is_file()
+    # --instrument still wins, and a mismatch is refused by name.
+    code = main(["ingest", "--trust", "t", "--out-dir", str(out), "--instrument",
+                 str(config.DEFAULT_INSTRUMENT), str(path)])  # fmt: skip
+    assert code == 2 and "made for instrument 'hmip-youth-2021'" in capsys.readouterr().err
+    assert not (out / "t.parquet").exists()
+
+
 def test_default_programme_workbooks_declare_nothing(tmp_path):
     path = synth.synthesise("eastmere", tmp_path / "eastmere.xlsx", n_cases=5)
     assert declared_instrument(path) is None and programme_file(path) is None

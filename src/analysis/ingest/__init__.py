@@ -5,13 +5,20 @@ from the modules behind them (:mod:`~analysis.ingest.read` holds the entry point
 """
 
 from analysis.ingest.guards import DEFAULT_LIMITS, Limits
-from analysis.ingest.organisation import Organisation, declared_instrument, organisation_of
+from analysis.ingest.organisation import (
+    PROGRAMME_ID,
+    Organisation,
+    declared_instrument,
+    organisation_of,
+    programme_file,
+)
 from analysis.ingest.problems import IngestError, Problem
 from analysis.ingest.ratings import read_standard_ratings
 from analysis.ingest.read import IngestResult, check_trust, ingest_file, read_cases
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "PROGRAMME_ID",
     "IngestError",
     "IngestResult",
     "Limits",
@@ -21,6 +28,7 @@ __all__ = [
     "declared_instrument",
     "ingest_file",
     "organisation_of",
+    "programme_file",
     "read_cases",
     "read_standard_ratings",
 ]

@@ -28,6 +28,9 @@ from analysis.ingest.problems import Report
 from analysis.ingest.xmlscan import column_letter
 from analysis.instrument import Instrument
 
+#: An organisation slug: lower-case words joined by single hyphens.
+TRUST_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 

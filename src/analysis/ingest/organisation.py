@@ -14,17 +14,18 @@ naming several organisations gets it too, and ingest refuses the rows naming ano
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis import config
 from analysis.errors import UserError
 from analysis.fileio import sha256_file
-from analysis.ingest.checks import slug
+from analysis.ingest.checks import TRUST_SLUG, slug
 from analysis.ingest.guards import DEFAULT_LIMITS, Limits
 from analysis.ingest.header import case_frame, locate_header
 from analysis.ingest.normalise import clean_text
 from analysis.ingest.problems import IngestError, Report
-from analysis.ingest.read import TRUST_SLUG
 from analysis.ingest.readers import read_grid
 from analysis.instrument import Instrument, load_instrument
 
@@ -146,3 +147,30 @@ def declared_instrument(
         return read_grid(path, sheet, Report(path.name), limits).instrument
     except (IngestError, OSError):
         return None
+
+
+#: An instrument id a settings sheet may name: a file name in the programmes folder.
+PROGRAMME_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+
+
+def programme_file(workbook: str | Path) -> Path | None:
+    """The instrument file of the programme a workbook declares, or None (the default's).
+
+    The declaration is read by :func:`declared_instrument`.
+
+    Raises
+    ------
+    UserError
+        When the id names no programme (the known ones are listed).
+    """
+    declared = declared_instrument(workbook)
+    if declared is None:
+        return None
+    path = config.INSTRUMENTS_DIR / f"{declared}.yaml"
+    if not PROGRAMME_ID.fullmatch(declared) or not path.is_file():
+        known = ", ".join(sorted(p.stem for p in config.INSTRUMENTS_DIR.glob("*.yaml")))
+        raise UserError(
+            f"{Path(workbook).name}: its settings sheet names instrument {declared!r}, which "
+            f"is none of the programmes ({known}); correct it, or pass --instrument FILE"
+        )
+    return path

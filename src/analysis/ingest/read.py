@@ -30,7 +30,6 @@ as one :class:`~analysis.ingest.problems.IngestError`.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +40,7 @@ from analysis import config
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
 from analysis.ingest.checks import (
+    TRUST_SLUG,
     check_trust_column,
     language_id,
     warn_hidden,
@@ -50,6 +50,7 @@ from analysis.ingest.checks import (
 from analysis.ingest.consistency import check_consistency
 from analysis.ingest.guards import DEFAULT_LIMITS, Limits
 from analysis.ingest.header import case_frame, header_row, locate_header, warn_merged
+from analysis.ingest.organisation import programme_file
 from analysis.ingest.problems import IngestError, Problem, Report
 from analysis.ingest.readers import read_grid
 from analysis.ingest.validate import (
@@ -63,7 +64,6 @@ from analysis.ingest.validate import (
 from analysis.instrument import Instrument, load_instrument
 from analysis.locks import locked
 
-TRUST_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 #: The old .xls format holds this many columns (A to IV).
 XLS_COLUMNS = 256
 
@@ -300,7 +300,8 @@ def cli(args) -> int:
         result = ingest_file(
             args.file,
             trust=args.trust,
-            instrument=args.instrument,
+            # Without --instrument, the programme the workbook's settings sheet declares.
+            instrument=args.instrument or programme_file(args.file),
             sheet=args.sheet,
             out_dir=args.out_dir,
             language=args.language,

@@ -7,44 +7,14 @@ names a file of ``src/analysis/instrument/programmes/``; ``--instrument`` overri
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from analysis import config, ingest
+from analysis import config
 from analysis.engine.findings import read_context
-from analysis.errors import UserError
+from analysis.ingest import PROGRAMME_ID as _PROGRAMME_ID
+from analysis.ingest import programme_file
 
-#: An instrument id a settings sheet may name: a file name in the programmes folder.
-_PROGRAMME_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
-
-
-def programme_file(workbook: str | Path) -> Path | None:
-    """The instrument file of the programme a workbook declares, or None (the default's).
-
-    The declaration is read by :func:`analysis.ingest.declared_instrument`.
-
-    Raises
-    ------
-    UserError
-        When the id names no programme (the known ones are listed).
-    """
-    declared = ingest.declared_instrument(workbook)
-    if declared is None:
-        return None
-    path = config.INSTRUMENTS_DIR / f"{declared}.yaml"
-    if not _PROGRAMME_ID.fullmatch(declared) or not path.is_file():
-        known = ", ".join(
-            sorted(
-                p.stem
-                for p in config.INSTRUMENTS_DIR.glob("*.yaml")
-                if not p.name.endswith(".wording.yaml")  # a scale file, not a programme
-            )
-        )
-        raise UserError(
-            f"{Path(workbook).name}: its settings sheet names instrument {declared!r}, which "
-            f"is none of the programmes ({known}); correct it, or pass --instrument FILE"
-        )
-    return path
+__all__ = ["notebook_instrument", "programme_file"]
 
 
 def notebook_instrument(
