@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from analysis.instrument import ABOVE
+from analysis.instrument import ABOVE, ConsistencyRule
+from analysis.synthetic.statements import codes_for, members
 
 
 def rules_of(inst: Any, extra: Iterable[Any] | None = None) -> tuple[Any, ...]:
@@ -521,9 +522,6 @@ def figure_rules(inst: Any, by_measure: Mapping[str, Iterable[Any]], cases: Any)
     that another rule forbids those codes (no plan, so no review after the change).
     Figures with an ``among`` base are left out (their base is not the question's own).
     """
-    from analysis.instrument.model import ConsistencyRule
-    from analysis.synthetic.statements import codes_for, members
-
     out = []
     for qid, stmts in by_measure.items():
         q = inst.questions.get(qid)
