@@ -94,8 +94,26 @@ def _value(inst: Instrument, row: Mapping[str, Any], cid: str) -> Any:
     return _na(inst, cid) if v is None and cid in inst.questions else v
 
 
-def _filled(inst: Instrument, row: Mapping[str, Any]) -> dict[str, Any]:
-    return {c: _value(inst, row, c) for c in row}
+class _Filled(Mapping):
+    """``row`` as ingest reads it, cell by cell on demand (a copy per question was quadratic)."""
+
+    def __init__(self, inst: Instrument, row: Mapping[str, Any]):
+        self.inst, self.row = inst, row
+
+    def __getitem__(self, cid: str) -> Any:
+        if cid not in self.row:
+            raise KeyError(cid)
+        return _value(self.inst, self.row, cid)
+
+    def __iter__(self):
+        return iter(self.row)
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+
+def _filled(inst: Instrument, row: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _Filled(inst, row)
 
 
 def answer_questions(
