@@ -10,6 +10,10 @@ entered as a tiny file beside the case workbook, one standard per line:
 A rating is the scale's id or its label as the instrument writes it (``good`` or ``Good``,
 in any case). It is validated like any input: every problem at once, each naming the file,
 row, column and value (exit status 2), and never a guess.
+
+``report --standard-ratings FILE`` reads one; ``batch --standard-ratings DIR`` reads each
+organisation's from a folder, named ``<slug>.ratings.csv`` (or ``.yaml``, ``.yml``):
+:func:`ratings_file`. Only the file's sha256 reaches an output (provenance), never its name.
 """
 
 from __future__ import annotations
@@ -20,12 +24,39 @@ from pathlib import Path
 
 import yaml
 
+from analysis.errors import UserError
 from analysis.fileio import read_small_file
 from analysis.ingest.problems import IngestError, Problem
 from analysis.instrument import Instrument, answer_key
 
 #: A standards-ratings file is a few lines; refuse anything larger than this (bytes).
 MAX_RATINGS_BYTES = 64 * 1024
+#: How an organisation's ratings file is named in a folder: ``<slug>`` then one of these.
+RATINGS_SUFFIXES = (".ratings.csv", ".ratings.yaml", ".ratings.yml")
+
+
+def is_ratings_file(path: str | Path) -> bool:
+    """Whether a file is named as a standards-ratings file (``*.ratings.csv``, ...).
+
+    A folder of workbooks may hold them too: ``batch`` never takes one for a case workbook.
+    """
+    return Path(path).name.lower().endswith(RATINGS_SUFFIXES)
+
+
+def ratings_file(folder: str | Path, slug: str) -> Path | None:
+    """The organisation's ratings file in ``folder`` (``<slug>.ratings.csv|yaml|yml``), or None.
+
+    Raises
+    ------
+    UserError
+        When the folder holds more than one for the organisation (which to read is a guess).
+    """
+    found = [Path(folder) / f"{slug}{suffix}" for suffix in RATINGS_SUFFIXES]
+    found = [p for p in found if p.is_file()]
+    if len(found) > 1:
+        names = " and ".join(p.name for p in found)
+        raise UserError(f"{folder} holds two standards ratings files for {slug}: {names}; keep one")
+    return found[0] if found else None
 
 
 def read_standard_ratings(path: str | Path, instrument: Instrument) -> dict[str, str]:
