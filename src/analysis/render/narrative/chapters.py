@@ -115,6 +115,7 @@ def summary_table(findings: pd.DataFrame, instrument: Any) -> str:
         caption=w.say("summary_caption"),
         unit=w.Unit,
         note=w.say("summary_note"),
+        judgements_column=w.say("judgements_column"),
     )
 
 
@@ -183,6 +184,7 @@ def key_findings(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> st
     return render(
         "key_findings.html.j2",
         groups=groups,
+        done_well=present.words(instrument).say("done_well"),
         threshold=config.LOW_BASE_THRESHOLD,
         c_symbol=C.symbol,
     )
@@ -228,6 +230,7 @@ def question_table(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> 
         rows=body,
         criterion=w.word("criterion_word", capital=True),
         question=w.word("question_word", capital=True),
+        done_column=w.say("done_well")[:1].upper() + w.say("done_well")[1:] + " (n of N)",
     )
 
 

@@ -176,15 +176,17 @@ def _outcome_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
         out.append([r["outcome"], name, *cells.numbers(r, _N_COLS), present.markers(r["flags"])])
     return Table(
         sheet=f"{w.Unit}_scores",
-        title=f"{w.Unit} scores: percentage of work done well enough",
+        title=f"{w.Unit} scores: percentage of work {w.say('done_well')}",
         description=(
             f"One row per {w.unit}. The score is the share of the {w.unit}'s relevant "
-            "question answers judged above the line (see Notes for the method)."
+            f"question answers {w.say('judged_above_line')} (see Notes for the method)."
         ),
         columns=[
             Column(w.Unit, TEXT, 10),
             Column(f"{w.Unit} name", TEXT, 50),
-            *_prop_columns("Answers above the line", "Relevant answers", "relevant answers"),
+            *_prop_columns(
+                f"Answers {w.say('above_line')}", "Relevant answers", "relevant answers"
+            ),
             Column("Markers", TEXT, 12),
         ],
         rows=out,
@@ -215,13 +217,15 @@ def _criterion_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cel
     w = present.words(instrument)
     return Table(
         sheet="Criterion_scores",
-        title="Criterion scores: percentage of work done well enough",
+        title=f"Criterion scores: percentage of work {w.say('done_well')}",
         description="One row per case-assessed criterion of the inspection framework.",
         columns=[
             Column("Criterion", TEXT, 10),
             Column(w.Unit, TEXT, 10),
             Column("Criterion title", TEXT, 60),
-            *_prop_columns("Answers above the line", "Relevant answers", "relevant answers"),
+            *_prop_columns(
+                f"Answers {w.say('above_line')}", "Relevant answers", "relevant answers"
+            ),
             Column("Markers", TEXT, 12),
         ],
         rows=out,
@@ -254,7 +258,7 @@ def _question_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cell
     w = present.words(instrument)
     return Table(
         sheet="Questions",
-        title=f"Key questions by {w.unit}: cases judged above the line",
+        title=f"Key questions by {w.unit}: cases {w.say('judged_above_line')}",
         description=(
             "One row per scored question. The base is the relevant cases: answers other "
             "than not applicable, so bases vary between questions."
@@ -264,7 +268,7 @@ def _question_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cell
             Column("Criterion", TEXT, 10),
             Column("Question id", TEXT, 22),
             Column("Question", TEXT, 70),
-            *_prop_columns("Cases above the line", "Relevant cases", "relevant cases"),
+            *_prop_columns(f"Cases {w.say('above_line')}", "Relevant cases", "relevant cases"),
             Column("Markers", TEXT, 12),
         ],
         rows=out,
@@ -366,16 +370,19 @@ def _comparison_tables(
                 + [present.markers(r["flags"])]
             )
     label = present.variable_label(group_var, instrument)
+    words = present.words(instrument)
     out = [
         Table(
             sheet=sheet_name(f"Comparison_{group_var}"),
-            title=f"Comparison by {label}: cases judged above the line",
+            title=f"Comparison by {label}: cases {words.say('judged_above_line')}",
             description="One row per question and group, with each group's result.",
             columns=[
                 Column("Question id", TEXT, 22),
                 Column("Question", TEXT, 60),
                 Column("Group", TEXT, 22),
-                *_prop_columns("Cases above the line", "Relevant cases", "relevant cases"),
+                *_prop_columns(
+                    f"Cases {words.say('above_line')}", "Relevant cases", "relevant cases"
+                ),
                 Column("Markers", TEXT, 12),
             ],
             rows=groups,

@@ -80,7 +80,11 @@ AS_RECORDED = " (as recorded)"
 
 
 def _notes(
-    audience: str, shown: Sequence[present.Marker], synthetic: bool, unit: str = "outcome"
+    audience: str,
+    shown: Sequence[present.Marker],
+    synthetic: bool,
+    unit: str = "outcome",
+    judged: str = "judged above the line",
 ) -> dict[str, tuple[str, str]]:
     """Every note a table may reference: id -> (topic, text)."""
     key = []
@@ -102,7 +106,7 @@ def _notes(
         "scores": (
             "Scores",
             f"{'An' if unit[:1] in 'aeiou' else 'A'} {unit} or criterion score is the share "
-            "of its relevant question answers judged above the line, as in the published "
+            f"of its relevant question answers {judged}, as in the published "
             "inspection reports.",
         ),
         "base": (
@@ -371,7 +375,7 @@ def write_tables(
     org = organisation or present.trust_display_name(trust) or "the organisation inspected"
     shown = present.markers_for(audience, findings["flags"], used=_used(tables))
     w = present.words(instrument)
-    notes = _notes(audience, shown, synthetic, w.unit)
+    notes = _notes(audience, shown, synthetic, w.unit, w.say("judged_above_line"))
     tag = " (synthetic data)" if synthetic else ""
     title = f"{instrument.title}: findings tables, {org}{tag}"
     source = (
