@@ -109,6 +109,15 @@ def _notes(
             f"of its relevant question answers {judged}, as in the published "
             "inspection reports.",
         ),
+        "ratings": (
+            "Ratings",
+            "A rating places the percentage it rests on (the lowest of its key questions, "
+            "their mean or one measure, as the instrument declares) in the instrument's "
+            "bands; the overall rating places the sum of the counted standards' points in "
+            "its own bands. Standards rated by inspectors are a separate input. The chance "
+            "of a different rating is the share of case bootstrap resamples of the same size "
+            "rated otherwise; no inspectorate publishes it.",
+        ),
         "base": (
             "Relevant cases",
             "The base of a question is the cases where it applied: answers other than not "
@@ -376,6 +385,8 @@ def write_tables(
     shown = present.markers_for(audience, findings["flags"], used=_used(tables))
     w = present.words(instrument)
     notes = _notes(audience, shown, synthetic, w.unit, w.say("judged_above_line"))
+    if not any(t.sheet == "Ratings" for t in tables):
+        del notes["ratings"]  # only a programme with ratings has the note
     tag = " (synthetic data)" if synthetic else ""
     title = f"{instrument.title}: findings tables, {org}{tag}"
     source = (
