@@ -214,3 +214,15 @@ def test_demo_ratings_file_is_marked_synthetic_and_valid(tmp_path):
     assert demo._write_ratings(prof, tmp_path, manifest, False)[2] == "kept (up to date)"
     path.write_text(text + "# my note\n", encoding="utf-8")
     assert demo._write_ratings(prof, tmp_path, manifest, False)[2].startswith("kept (edited")
+
+
+def test_a_batch_names_a_bad_ratings_file_as_such_never_by_its_name(tmp_path):
+    from analysis.pipeline.failures import describe_failure
+
+    bad = tmp_path / f"{PERSONAL}.ratings.yaml"
+    bad.write_text('"1.1": good\n1.2,Good\n', encoding="utf-8")
+    with pytest.raises(UserError) as caught:
+        read_standard_ratings(bad, load_instrument(YOUTH))
+    reason = describe_failure(caught.value)
+    assert reason.startswith("invalid standards ratings file: is not valid YAML")
+    assert PERSONAL not in reason and "\n" not in reason

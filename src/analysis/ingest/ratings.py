@@ -29,6 +29,14 @@ from analysis.fileio import read_small_file
 from analysis.ingest.problems import IngestError, Problem
 from analysis.instrument import Instrument, answer_key
 
+
+class RatingsFileError(IngestError):
+    """A standards ratings file has problems (``problems`` lists every one of them)."""
+
+    #: What the batch summary calls the input that failed (its name never reaches it).
+    what = "standards ratings file"
+
+
 #: A standards-ratings file is a few lines; refuse anything larger than this (bytes).
 MAX_RATINGS_BYTES = 64 * 1024
 #: How an organisation's ratings file is named in a folder: ``<slug>`` then one of these.
@@ -69,20 +77,23 @@ def read_standard_ratings(path: str | Path, instrument: Instrument) -> dict[str,
 
     Raises
     ------
-    IngestError
-        Naming every problem: an unknown standard, one not rated by inspectors, one given
-        twice or missing, an unknown rating, a file that is neither CSV nor YAML.
+    RatingsFileError
+        An :class:`~analysis.ingest.IngestError` naming every problem: an unknown
+        standard, one not rated by inspectors, one given twice or missing, an unknown
+        rating, a file that is neither CSV nor YAML.
     """
     path = Path(path)
     name = path.name
     ratings = instrument.ratings
     if ratings is None:
-        raise IngestError([_problem(name, None, None, None, "the instrument declares no ratings")])
+        raise RatingsFileError(
+            [_problem(name, None, None, None, "the instrument declares no ratings")]
+        )
     blob = read_small_file(path, MAX_RATINGS_BYTES, "standards ratings file", "a few lines")
     try:
         text = blob.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise IngestError([_problem(name, None, None, None, "is not UTF-8 text")]) from None
+        raise RatingsFileError([_problem(name, None, None, None, "is not UTF-8 text")]) from None
     rows = _rows(text, name, path.suffix.lower())
     wanted = [s.id for s in ratings.standards if s.rests_on == "inspectors"]
     by_key = {}
@@ -150,7 +161,7 @@ def read_standard_ratings(path: str | Path, instrument: Instrument) -> dict[str,
                 )
             )
     if problems:
-        raise IngestError(problems)
+        raise RatingsFileError(problems)
     return {sid: out[sid] for sid in wanted}
 
 
@@ -164,21 +175,25 @@ def _rows(text: str, name: str, suffix: str) -> list[tuple[int, str, str | None]
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise IngestError(
-                [_problem(name, None, None, None, f"is not valid YAML: {exc}")]
+            raise RatingsFileError(
+                [
+                    _problem(
+                        name, None, None, None, f"is not valid YAML: {' '.join(str(exc).split())}"
+                    )
+                ]
             ) from None
         if not isinstance(data, dict):
-            raise IngestError(
+            raise RatingsFileError(
                 [_problem(name, None, None, None, "must map each standard to its rating")]
             )
         return [
             (i, str(k), None if v is None else str(v)) for i, (k, v) in enumerate(data.items(), 1)
         ]
     if suffix != ".csv":
-        raise IngestError([_problem(name, None, None, None, "must be a .csv or .yaml file")])
+        raise RatingsFileError([_problem(name, None, None, None, "must be a .csv or .yaml file")])
     records = list(csv.reader(io.StringIO(text)))
     if not records or [c.strip().lower() for c in records[0]] != ["standard", "rating"]:
-        raise IngestError(
+        raise RatingsFileError(
             [_problem(name, 1, None, None, "the header must be exactly: standard,rating")]
         )
     out = []
@@ -186,6 +201,8 @@ def _rows(text: str, name: str, suffix: str) -> list[tuple[int, str, str | None]
         if not any(c.strip() for c in rec):
             continue
         if len(rec) != 2:
-            raise IngestError([_problem(name, i, None, None, "needs two values: standard,rating")])
+            raise RatingsFileError(
+                [_problem(name, i, None, None, "needs two values: standard,rating")]
+            )
         out.append((i, rec[0].strip(), rec[1].strip()))
     return out
