@@ -226,3 +226,24 @@ def test_a_batch_names_a_bad_ratings_file_as_such_never_by_its_name(tmp_path):
     reason = describe_failure(caught.value)
     assert reason.startswith("invalid standards ratings file: is not valid YAML")
     assert PERSONAL not in reason and "\n" not in reason
+
+
+def test_findings_built_for_a_notebook_read_the_organisations_ratings_in_raw(
+    youth, tmp_path, monkeypatch
+):
+    """A fresh checkout's notebook: data/raw/<trust>.ratings.* is read, as make report does."""
+    from analysis.pipeline import report
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    monkeypatch.setattr(config, "RAW_DIR", raw)
+    monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path / "processed")
+    (raw / "tarnbrook.ratings.csv").write_text(RATINGS_CSV, encoding="utf-8")
+    inst = load_instrument(YOUTH)
+    got = report.build_findings("tarnbrook", youth["book"], inst, out_dir=tmp_path / "out")
+    rated = got[got["kind"] == "rating"].set_index("measure_id")["category"]
+    assert rated["rating_1.2"] == "Outstanding" and rated["rating_overall"] in POINTS
+    (raw / "tarnbrook.ratings.csv").unlink()
+    got = report.build_findings("tarnbrook", youth["book"], inst, out_dir=tmp_path / "out2")
+    rated = got[got["kind"] == "rating"].set_index("measure_id")["category"]
+    assert rated["rating_1.2"] == "" and rated["rating_overall"] == ""

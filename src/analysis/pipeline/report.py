@@ -178,7 +178,9 @@ def build_findings(
     """Ingest a workbook and write its findings table and context (steps 1-2 of the pipeline).
 
     Used by the notebooks when a trust's findings do not exist yet, so that they run
-    top to bottom on a fresh checkout holding only the demo workbook.
+    top to bottom on a fresh checkout holding only the demo workbook. The inspectors'
+    ratings are the organisation's ``data/raw/<trust>.ratings.csv`` (or ``.yaml``), if any,
+    as ``make report`` reads them.
     """
     from analysis.engine import run as engine  # scipy, statsmodels: heavy, as in run_report
 
@@ -190,7 +192,8 @@ def build_findings(
         )
     result = ingest.ingest_file(workbook, trust, instrument=inst)
     cases = pd.read_parquet(result.path)
-    df = engine.analyse(cases, inst, trust, audience=audience)
+    ratings, _ = read_ratings_input(inputs.organisation_ratings(config.RAW_DIR, trust), inst)
+    df = engine.analyse(cases, inst, trust, audience=audience, standard_ratings=ratings)
     out = Path(out_dir) if out_dir else config.trust_output_dir(trust)
     engine.write_findings(df, out, FindingsContext.for_run(inst, audience=audience))
     return df
