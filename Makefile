@@ -11,6 +11,10 @@ TRUST ?= norfolk-and-suffolk
 AUDIENCE ?= internal
 # Your own workbook for `make report` (empty: the demo trust's).
 WORKBOOK ?=
+# The inspectors' ratings of the domain-one standards (`report --standard-ratings`): a file,
+# or a folder holding <trust>.ratings.csv (or .yaml). Default: the raw folder, so the demo
+# trust's own file there is used when there is one (demo-data writes tarnbrook.ratings.yaml).
+STANDARD_RATINGS ?= $(RAW_DIR)
 # Where workbooks are read from: data/raw, or what ANALYSIS_RAW_DIR says (as for the package).
 RAW_DIR := $(or $(ANALYSIS_RAW_DIR),data/raw)
 # TRUST typed on the command line (or set in the environment) names the organisation; left
@@ -77,11 +81,11 @@ demo-data: $(STAMP) ## write the twelve synthetic demo workbooks into data/raw/
 # file name), which never replaces a report made from other data unless TRUST names it.
 report: $(STAMP) $(if $(WORKBOOK),,$(RAW_DIR)/$(TRUST).xlsx) ## run the demo trust's report (WORKBOOK=path/x.xlsx: your own)
 ifneq ($(WORKBOOK),)
-	$(PY) -m analysis report "$(WORKBOOK)" $(if $(TRUST_NAMED),--trust $(TRUST)) --audience $(AUDIENCE)
+	$(PY) -m analysis report "$(WORKBOOK)" $(if $(TRUST_NAMED),--trust $(TRUST)) --audience $(AUDIENCE)$(if $(filter command line environment,$(origin STANDARD_RATINGS)), --standard-ratings "$(STANDARD_RATINGS)")
 else
 	@if [ -f src/analysis/synthetic/profiles/$(TRUST).yaml ] && grep -q '^calibrate_to:' src/analysis/synthetic/profiles/$(TRUST).yaml; then \
 		$(PY) -m analysis reproduce --profile $(TRUST) --summary; fi
-	$(PY) -m analysis report $(RAW_DIR)/$(TRUST).xlsx --trust $(TRUST) --audience $(AUDIENCE)
+	$(PY) -m analysis report $(RAW_DIR)/$(TRUST).xlsx --trust $(TRUST) --audience $(AUDIENCE) --standard-ratings "$(STANDARD_RATINGS)"
 endif
 
 lab: $(STAMP) ## start JupyterLab on notebooks/ (LAB_ARGS="--no-browser --port 8899": more options)
@@ -92,7 +96,7 @@ pdf: $(STAMP) ## print outputs/$(TRUST)/report.html to an A4 report.pdf (headles
 
 batch: $(STAMP) ## run every workbook in data/raw/ in parallel, then the aggregate report
 	@ls $(RAW_DIR)/*.xlsx >/dev/null 2>&1 || $(PY) -m analysis demo-data --out $(RAW_DIR)
-	$(PY) -m analysis batch
+	$(PY) -m analysis batch --standard-ratings "$(STANDARD_RATINGS)"
 
 aggregate: $(STAMP) ## rebuild the cross-trust aggregate report from existing trust outputs
 	$(PY) -m analysis aggregate

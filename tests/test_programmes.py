@@ -142,3 +142,26 @@ def test_ratings_table_shows_each_rating_as_a_labelled_band():
     assert "70% (35 of 50)" in html and "56 to 81" in html and ">20%<" in html
     assert ">0%<" in html  # 0.4%, rounded
     assert not narrative.has_ratings(findings[findings["kind"] != "rating"])
+
+
+def test_ratings_table_says_only_what_its_instrument_rates():
+    """Probation: no overall, no inspectors' standards; youth: both (caption and note say so)."""
+    import pandas as pd
+
+    from analysis.engine.findings import conform
+
+    def table(programme, rows):
+        inst = load_instrument(config.INSTRUMENTS_DIR / f"{programme}.yaml")
+        findings = conform(pd.DataFrame(rows).assign(trust="x"))
+        return narrative.ratings_table(findings, inst)
+
+    one = dict(kind="rating", measure_id="rating_2.1", label="Assessment", category="Good",
+               numerator=35, denominator=50, percent=70.0, method="lowest")  # fmt: skip
+    probation = table("hmip-probation-2023", [one])
+    assert "overall rating sums" not in probation and "as inspectors rated" not in probation
+    assert "(the lowest of its key questions)" in probation
+    overall = dict(kind="rating", measure_id="rating_overall", label="Overall rating",
+                   category="Good", numerator=20, method="sum of the points")  # fmt: skip
+    youth = table("hmip-youth-2021", [one, overall])
+    assert "and as inspectors rated the organisation-level standards" in youth
+    assert "the overall rating sums the standards&#x27; points" in youth

@@ -109,11 +109,18 @@ def test_make_report_names_the_organisation_only_when_trust_is_typed():
     assert dry("WORKBOOK=my.xlsx", "TRUST=mine") == [
         '.venv/bin/python -m analysis report "my.xlsx" --trust mine --audience internal'
     ]
-    # The demo names its organisation.
+    # The demo names its organisation, and reads its standards ratings from the raw folder
+    # (data/raw/<trust>.ratings.csv or .yaml, when there is one).
     demo = dry()
+    trust, raw = config.DEFAULT_TRUST, os.environ.get("ANALYSIS_RAW_DIR", "data/raw")
     assert len(demo) == 1 and demo[0].endswith(
-        f"/{config.DEFAULT_TRUST}.xlsx --trust {config.DEFAULT_TRUST} --audience internal"
+        f'/{trust}.xlsx --trust {trust} --audience internal --standard-ratings "{raw}"'
     )
+    # An own workbook reads a ratings file only when one is named.
+    assert dry("WORKBOOK=my.xlsx", "STANDARD_RATINGS=r.csv") == [
+        '.venv/bin/python -m analysis report "my.xlsx"  --audience internal'
+        ' --standard-ratings "r.csv"'
+    ]
 
 
 # -- end to end -----------------------------------------------------------------------------

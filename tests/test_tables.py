@@ -479,3 +479,66 @@ def test_note_numbers_ascend_in_every_title(books):
     for ws in books["publication"].worksheets[3:]:
         numbers = [int(n) for n in re.findall(r"\[note (\d+)\]", ws["A1"].value)]
         assert numbers == sorted(numbers) and numbers, ws.title
+
+
+# -- ratings ------------------------------------------------------------------------------
+
+
+def _rating_findings(flags: str = ""):
+    """Hand-made rating rows of a probation unit: two standards and the overall."""
+    import pandas as pd
+
+    from analysis.engine.findings import conform
+
+    rows = [
+        # 35 of 50 = 70%: Good (65-79), worth 2 points; differs in 1 of 5 resamples.
+        dict(kind="rating", measure_id="rating_2.1", label="Assessment", category="Good",
+             numerator=35, denominator=50, percent=70.0, ci_low=56.25, ci_high=80.93,
+             p_different=0.2, method="lowest key question: kq_2.1.1; Wilson", flags=flags),
+        dict(kind="rating", measure_id="rating_2.2", label="Planning", category="",
+             method="not rated"),
+        dict(kind="rating", measure_id="rating_overall", label="Overall rating",
+             category="", method="not rated: no rating for standard(s) 2.2"),
+    ]  # fmt: skip
+    return conform(pd.DataFrame(rows).assign(trust="wrenfield"))
+
+
+def test_ratings_sheet_shows_each_rating_with_its_points_and_basis():
+    from analysis import config
+    from analysis.instrument import load_instrument
+
+    inst = load_instrument(config.INSTRUMENTS_DIR / "hmip-probation-2023.yaml")
+    [table] = [t for t in tables.build_tables(_rating_findings(), inst) if t.sheet == "Ratings"]
+    assert table.title == "Table 1: Ratings of the standards"
+    headers = [c.header for c in table.columns]
+    assert headers[:5] == ["Standard", "Standard name", "Rating", "Points (number)", "Rests on"]
+    assert headers[-1] == "Chance of a different rating (%)"
+    assert table.rows[0] == [
+        "2.1", "Assessment", "Good", 2, "lowest key question: kq_2.1.1",
+        35, 50, 70.0, 56.25, 80.93, 20.0,
+    ]  # fmt: skip
+    # No rating: said in words; the numbers it would rest on are not available.
+    assert table.rows[1][:4] == ["2.2", "Planning", "Not rated", "[x]"]
+    assert table.rows[2][:3] == ["Overall", "Overall rating", "Not rated"]
+    assert table.rows[2][3:5] == ["[x]", "sum of the standards' points"]
+    assert set(table.rows[2][5:]) == {"[x]"}
+
+
+def test_ratings_sheet_for_publication_withholds_a_suppressed_base():
+    from analysis import config
+    from analysis.instrument import load_instrument
+
+    inst = load_instrument(config.INSTRUMENTS_DIR / "hmip-probation-2023.yaml")
+    built = tables.build_tables(_rating_findings(flags="c"), inst, "publication")
+    [table] = [t for t in built if t.sheet == "Ratings"]
+    # The counts, percentage, interval and the chance of a different rating.
+    assert table.rows[0][5:] == ["[c]"] * 6
+
+
+def test_a_programme_without_ratings_has_no_ratings_sheet_or_note(tmp_path):
+    path = tmp_path / "tables.xlsx"
+    tables.write_tables(fixture_findings(), fixture_instrument(), path, "internal")
+    book = openpyxl.load_workbook(path, read_only=True)
+    assert "Ratings" not in book.sheetnames
+    notes = [str(v) for row in book["Notes"].iter_rows(values_only=True) for v in row if v]
+    assert not any("Ratings" == v for v in notes)

@@ -13,7 +13,7 @@ from analysis.ingest.organisation import (
     programme_file,
 )
 from analysis.ingest.problems import IngestError, Problem
-from analysis.ingest.ratings import read_standard_ratings
+from analysis.ingest.ratings import is_ratings_file, ratings_file, read_standard_ratings
 from analysis.ingest.read import IngestResult, check_trust, ingest_file, read_cases
 
 __all__ = [
@@ -27,8 +27,10 @@ __all__ = [
     "check_trust",
     "declared_instrument",
     "ingest_file",
+    "is_ratings_file",
     "organisation_of",
     "programme_file",
+    "ratings_file",
     "read_cases",
     "read_standard_ratings",
 ]

@@ -48,6 +48,12 @@ PHRASES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "unit_score": ("{unit} {number} score", frozenset({"number", "name"})),
     "summary_heading": ("Summary of scores", frozenset()),
+    # How a judgement that the work was sufficient is worded: neutral wording is the
+    # 2013-14 programme's ("above the line", "done well enough").
+    "done_well": ("done well enough", frozenset()),
+    "above_line": ("above the line", frozenset()),
+    "judged_above_line": ("judged above the line", frozenset()),
+    "judgements_column": ("Judgements above the line (n of N)", frozenset()),
     "summary_caption": (
         "The proportion of work judged to have been done well enough, by {unit}",
         frozenset(),

@@ -1,12 +1,19 @@
 """Run the per-organisation report pipeline for many workbooks in parallel.
 
-``python -m analysis batch [WORKBOOK ...]`` runs :mod:`analysis.pipeline.report` once per
-workbook (default: every ``.xlsx``/``.xlsm``/``.csv`` in ``data/raw/``; the
+``python -m analysis batch [WORKBOOK ...] [--standard-ratings DIR]`` runs
+:mod:`analysis.pipeline.report` once per workbook (default: every ``.xlsx``/``.xlsm``/``.csv``
+in ``data/raw/`` but ``*.ratings.csv``; the
 organisation is the workbook's ``trust`` column's, else a neutral name from its sha256
 (never its file name), as for ``report``:
 :func:`analysis.ingest.organisation.organisation_of`) across the machine's cores, then
 builds the cross-organisation aggregate
 (:mod:`analysis.pipeline.aggregate`) from the organisations that succeeded.
+
+``--standard-ratings DIR``: the inspectors' ratings of each organisation's domain-one
+standards, one file per organisation in ``DIR`` named ``<slug>.ratings.csv`` (or ``.yaml``,
+``.yml``; :func:`analysis.ingest.ratings_file`); an organisation without one has those
+standards, and so its overall rating, not rated. ``data/raw`` may hold them beside the
+workbooks (``make batch`` passes it).
 
 Three properties matter to the inspectorate, who run this for every organisation:
 
@@ -55,9 +62,10 @@ from analysis import config
 from analysis.engine.disclosure import AUDIENCES
 from analysis.errors import UserError
 from analysis.fileio import atomic_path, check_writable
+from analysis.ingest import is_ratings_file
 from analysis.ingest.organisation import organisation_of
 from analysis.instrument import Instrument, load_instrument
-from analysis.pipeline import aggregate, interrupts, report, transaction
+from analysis.pipeline import aggregate, inputs, interrupts, report, transaction
 from analysis.pipeline.failures import (
     KERNEL_BACKOFF,
     KERNEL_RETRIES,
@@ -99,6 +107,8 @@ class Job:
     instrument: Path | None = None
     out_dir: Path | None = None
     wait: bool = False  # wait for another run of the organisation instead of failing
+    #: The inspectors' ratings of its domain-one standards (a file), if any.
+    standard_ratings: Path | None = None
 
     def __post_init__(self) -> None:
         self.workbook = Path(self.workbook)
@@ -299,7 +309,9 @@ def discover(
         found = sorted(
             p
             for p in raw_dir.glob("*")
-            if p.suffix.lower() in WORKBOOK_SUFFIXES and not p.name.startswith(("~$", "."))
+            if p.suffix.lower() in WORKBOOK_SUFFIXES
+            and not p.name.startswith(("~$", "."))
+            and not is_ratings_file(p)  # an organisation's standards ratings, not cases
         )
         if not found:
             raise UserError(
@@ -370,7 +382,14 @@ def run_batch(
     why: dict[str, str] = {}
     for job in jobs:
         try:
-            state = current_state(job.workbook, job.instrument, job.parameters, job.audience, code)
+            state = current_state(
+                job.workbook,
+                job.instrument,
+                job.parameters,
+                job.audience,
+                code,
+                job.standard_ratings,
+            )
         except OSError as exc:
             results[job.trust] = Result(job.trust, FAILED, reason=f"cannot read input: {exc}")
             if say:
@@ -566,6 +585,14 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--instrument", default=None, help="instrument YAML (default: built-in)")
     parser.add_argument(
+        "--standard-ratings",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of the inspectors' domain-one ratings, one file per organisation named "
+        "<slug>.ratings.csv (or .yaml); an organisation without one is not rated on them",
+    )
+    parser.add_argument(
         "--no-aggregate", action="store_true", help="skip the cross-organisation aggregate report"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -589,6 +616,7 @@ def cli(args: argparse.Namespace) -> int:
     # Every organisation would fail the same way: say so once, before starting any.
     check_writable(config.OUTPUTS_DIR)
     check_writable(config.PROCESSED_DIR)
+    ratings_dir = inputs.check_ratings_folder(args.standard_ratings)
     jobs = [
         Job(
             slug,
@@ -598,6 +626,7 @@ def cli(args: argparse.Namespace) -> int:
             # Each workbook runs against the programme it declares, unless --instrument.
             instrument=instrument or programme_file(path),
             wait=args.wait,
+            standard_ratings=inputs.organisation_ratings(ratings_dir, slug),
         )
         for slug, path in discover(
             args.workbooks, instrument=instrument, say=lambda line: print(line, flush=True)

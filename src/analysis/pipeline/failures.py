@@ -110,7 +110,7 @@ def _where(problem: object) -> str:
 def describe_failure(exc: BaseException) -> str:
     """One short reason for the summary table."""
     name = type(exc).__name__
-    if name == "IngestError":
+    if name in ("IngestError", "RatingsFileError"):
         problems = getattr(exc, "problems", [])
         if not problems:
             first = _first_line(exc)
@@ -119,7 +119,7 @@ def describe_failure(exc: BaseException) -> str:
         else:
             first = str(problems[0])
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-        return _clip(f"invalid workbook: {first}{more}")
+        return _clip(f"invalid {getattr(exc, 'what', 'workbook')}: {first}{more}")
     if name == "PapermillExecutionError":
         ename = getattr(exc, "ename", "") or "error"
         evalue = (getattr(exc, "evalue", "") or "").splitlines()

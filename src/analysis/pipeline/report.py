@@ -1,6 +1,7 @@
 """The whole per-organisation pipeline: workbook in, offline HTML report out.
 
-``python -m analysis report [WORKBOOK] [--trust SLUG] [--audience ...] [--instrument PATH]``
+``python -m analysis report [WORKBOOK] [--trust SLUG] [--audience ...] [--instrument PATH]
+[--standard-ratings FILE]``
 
 Without ``--trust`` the organisation is the workbook's (its ``trust`` column when that
 names one organisation, else a neutral name from the workbook's sha256, never its file
@@ -54,7 +55,13 @@ from analysis.errors import UserError
 from analysis.fileio import restore_formula, storage_error
 from analysis.ingest import Organisation
 from analysis.instrument import Instrument, declared_programme, load_instrument
-from analysis.pipeline import provenance, transaction
+from analysis.pipeline import inputs, provenance, transaction
+from analysis.pipeline.inputs import (  # noqa: F401 - choose_organisation: part of this API
+    REQUIRED_OUTPUTS,
+    check_replaceable,
+    choose_organisation,
+    read_ratings_input,
+)
 from analysis.pipeline.params import (
     add_parameter_options,
     check_notebook_parameters,
@@ -69,8 +76,6 @@ from analysis.render.textsafe import safe_filename
 
 #: The report notebook papermill executes.
 REPORT_NOTEBOOK = "10_report.ipynb"
-#: Files of a finished run (checked before the build folder replaces the old outputs).
-REQUIRED_OUTPUTS = ("findings.csv", "tables.xlsx", "report.ipynb", "report.html", "provenance.json")
 #: Case-detail columns the exploration notebook (90_explore) filters by.
 EXPLORE_FILTERS = ("ldu", "om_grade", "gender", "case_type")
 _NUMERIC = ["numerator", "denominator", "percent", "ci_low", "ci_high", "p_value", "p_adjusted"]
@@ -173,7 +178,9 @@ def build_findings(
     """Ingest a workbook and write its findings table and context (steps 1-2 of the pipeline).
 
     Used by the notebooks when a trust's findings do not exist yet, so that they run
-    top to bottom on a fresh checkout holding only the demo workbook.
+    top to bottom on a fresh checkout holding only the demo workbook. The inspectors'
+    ratings are the organisation's ``data/raw/<trust>.ratings.csv`` (or ``.yaml``), if any,
+    as ``make report`` reads them.
     """
     from analysis.engine import run as engine  # scipy, statsmodels: heavy, as in run_report
 
@@ -185,7 +192,8 @@ def build_findings(
         )
     result = ingest.ingest_file(workbook, trust, instrument=inst)
     cases = pd.read_parquet(result.path)
-    df = engine.analyse(cases, inst, trust, audience=audience)
+    ratings, _ = read_ratings_input(inputs.organisation_ratings(config.RAW_DIR, trust), inst)
+    df = engine.analyse(cases, inst, trust, audience=audience, standard_ratings=ratings)
     out = Path(out_dir) if out_dir else config.trust_output_dir(trust)
     engine.write_findings(df, out, FindingsContext.for_run(inst, audience=audience))
     return df
@@ -339,55 +347,6 @@ def place_charts(findings: pd.DataFrame, instrument: Instrument) -> dict[str, li
 KEPT_FILES = ("reproduction.csv", "reproduction.json", "inconsistencies.json")
 
 
-def choose_organisation(
-    trust: str | Organisation | None,
-    workbook: str | Path | None,
-    instrument: Instrument | None = None,
-) -> tuple[str, Organisation | None]:
-    """The organisation a run is for, and how it was chosen (None: named, or the demo's).
-
-    ``--trust`` names it; else a workbook's own ``trust`` column or its neutral name
-    (:func:`analysis.ingest.organisation_of`, or its result passed in as ``trust``); with
-    neither, it is the demo organisation.
-    """
-    if isinstance(trust, Organisation):
-        return trust.slug, trust
-    if trust is not None:
-        return trust, None
-    if workbook is None:
-        return config.DEFAULT_TRUST, None
-    found = ingest.organisation_of(workbook, instrument)
-    return found.slug, found
-
-
-def check_replaceable(final: Path, workbook: Path, trust: str) -> None:
-    """Refuse to replace a report made from another workbook, for an organisation not named.
-
-    ``final`` holds a report when it has any of :data:`REQUIRED_OUTPUTS`; it may be
-    replaced only when its provenance names this very workbook (by sha256: the same
-    data, rerun). Files only other commands write (the reproduction check) hold no report.
-
-    Raises
-    ------
-    UserError
-        Naming the folder and the two ways on: ``--trust`` to replace it, or another slug.
-    """
-    if not any((final / name).exists() for name in REQUIRED_OUTPUTS):
-        return
-    try:
-        made_from = provenance.read_provenance(final).get("input_sha256")
-    except (OSError, ValueError):
-        made_from = None  # unreadable: nothing shows it is this workbook's
-    if made_from is not None and made_from == provenance.sha256_file(workbook):
-        return
-    raise UserError(
-        f"{final} already holds a report made from another workbook, and {trust} was "
-        "worked out from the workbook, not named: nothing was replaced. To replace that "
-        f"report, name the organisation: --trust {trust}; to keep it, give this workbook "
-        "another organisation slug: --trust SLUG"
-    )
-
-
 def run_report(
     trust: str | Organisation | None,
     workbook: str | Path | None = None,
@@ -398,6 +357,7 @@ def run_report(
     out_dir: str | Path | None = None,
     progress: bool = False,
     wait: bool = False,
+    standard_ratings: str | Path | None = None,
 ) -> ReportResult:
     """Run the whole pipeline for one organisation.
 
@@ -427,6 +387,12 @@ def run_report(
         Show papermill's cell progress bar.
     wait
         Wait for another run for the organisation to finish instead of refusing.
+    standard_ratings
+        The inspectors' ratings of the domain-one standards (CSV or YAML,
+        :func:`analysis.ingest.read_standard_ratings`); without it those standards, and so
+        the overall rating, are not rated. A folder: the organisation's file there, as for
+        ``batch`` (``<trust>.ratings.csv`` or ``.yaml``, :func:`analysis.ingest.ratings_file`),
+        if any. Read before anything is written.
 
     Returns
     -------
@@ -458,11 +424,16 @@ def run_report(
         )
     if instrument_path is None and (declared := programme_file(workbook)) is not None:
         instrument_path, inst = declared, load_instrument(declared)
+    if standard_ratings is not None and Path(standard_ratings).is_dir():
+        standard_ratings = inputs.organisation_ratings(standard_ratings, trust)
+    ratings = read_ratings_input(standard_ratings, inst)
     final = Path(out_dir) if out_dir else config.trust_output_dir(trust)
     processed = config.processed_path(trust)
     # What the batch would record for this run (analysis.pipeline.state), taken before
     # it starts: a batch afterwards then skips the organisation if nothing changed.
-    run_state = current_state(workbook, instrument_path, parameters or {}, audience, code_digests())
+    run_state = current_state(
+        workbook, instrument_path, parameters or {}, audience, code_digests(), standard_ratings
+    )
     with transaction.locked(final, wait=wait):
         if chosen is not None:
             check_replaceable(final, workbook, trust)
@@ -479,6 +450,7 @@ def run_report(
                     parameters=parameters or {},
                     progress=progress,
                     t0=t0,
+                    ratings=ratings,
                 )
                 write_state(stage.build, run_state)
             except OSError as exc:
@@ -510,8 +482,12 @@ def _build_report(
     parameters: dict[str, Any],
     progress: bool,
     t0: float,
+    ratings: tuple[dict[str, str] | None, str | None] = (None, None),
 ) -> tuple[Any, dict[str, float]]:
-    """Steps 1-6 into the staging folders; return the export result and phase times."""
+    """Steps 1-6 into the staging folders; return the export result and phase times.
+
+    ``ratings``: the inspectors' ratings and their file's sha256 (:func:`read_ratings_input`).
+    """
     # scipy and statsmodels, papermill and jupyter_client are heavy, and the notebooks
     # importing this module neither analyse nor run notebooks.
     from analysis.engine import run as engine
@@ -536,7 +512,9 @@ def _build_report(
         phases["ingest"] = time.monotonic() - t
 
         t = time.monotonic()
-        findings = engine.analyse(cases, inst, trust, audience=audience)
+        findings = engine.analyse(
+            cases, inst, trust, audience=audience, standard_ratings=ratings[0]
+        )
         del cases  # nothing below may see case rows
         engine.write_findings(findings, build, FindingsContext.for_run(inst, audience=audience))
         # From here on, like the notebook, everything takes the audience from the findings.
@@ -575,6 +553,7 @@ def _build_report(
             rule_warnings=result.rule_warnings,
         )
         record["synthetic"] = synthetic
+        record["standard_ratings_sha256"] = ratings[1]  # the file's hash, never its name
         provenance.write_provenance(record, build)
 
         t = time.monotonic()
@@ -626,6 +605,7 @@ def run_for_batch(job: Any) -> dict[str, Any]:
         parameters=dict(job.parameters or {}),
         out_dir=job.out_dir,
         wait=job.wait,
+        standard_ratings=job.standard_ratings,
     )
     return {"report": res.html, "phases": res.phases}
 
@@ -661,6 +641,15 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="instrument YAML (default: the package's default instrument)",
     )
+    parser.add_argument(
+        "--standard-ratings",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the inspectors' ratings of the organisation-level (domain one) standards: CSV "
+        "'standard,rating' or YAML; without it they, and the overall rating, are not rated "
+        "(a folder: its <trust>.ratings.csv or .yaml, if any, as for batch)",
+    )
     add_parameter_options(parser)
     parser.add_argument("--progress", action="store_true", help="show notebook cell progress")
     parser.add_argument(
@@ -690,6 +679,7 @@ def cli(args: argparse.Namespace) -> int:
         parameters=params,
         progress=args.progress,
         wait=args.wait,
+        standard_ratings=args.standard_ratings,
     )
     print(
         f"{res.trust}: {res.n_charts} charts, {res.size / 1e6:.1f} MB, {res.seconds:.0f}s",

@@ -122,6 +122,7 @@ def current_state(
     parameters: dict[str, Any],
     audience: str,
     code: dict[str, str] | str,
+    standard_ratings: Path | None = None,
 ) -> dict[str, Any]:
     """The state a successful run would record now.
 
@@ -136,6 +137,8 @@ def current_state(
     code
         :func:`code_digests` (computed once per batch), so that :func:`why_run` can
         name the files that changed; or just a :func:`code_hash`.
+    standard_ratings
+        The inspectors' ratings file the run reads, if any (its sha256 is recorded).
 
     Raises
     ------
@@ -149,6 +152,9 @@ def current_state(
         "code_sha256": code if isinstance(code, str) else digests_hash(code),
         "params_sha256": params_hash(parameters, audience),
     }
+    if standard_ratings is not None:
+        # Only with a file: a state recorded before the key existed still matches.
+        state["standard_ratings_sha256"] = sha256_file(standard_ratings)
     if not isinstance(code, str):
         state["code_files"] = dict(sorted(code.items()))
     return state
@@ -181,6 +187,7 @@ _KEY_WORDS = {
     "instrument_sha256": "instrument changed",
     "code_sha256": "code or notebooks changed",
     "params_sha256": "parameters changed",
+    "standard_ratings_sha256": "standards ratings file changed",
 }
 #: At most this many changed files are named; the rest are counted.
 NAMED_FILES = 3
@@ -218,7 +225,8 @@ def why_run(out_dir: Path, state: dict[str, Any], expected_outputs: Iterable[str
     ``first run`` (no output folder yet), ``no successful run recorded`` (outputs but no
     state: the last run failed, or predates the record), ``workbook changed``,
     ``instrument changed``, ``notebook 10_report.ipynb changed``, ``code changed
-    (analysis/...)``, ``parameters changed`` or ``output missing: report.html``.
+    (analysis/...)``, ``parameters changed``, ``standards ratings file changed`` or
+    ``output missing: report.html``.
 
     Parameters
     ----------

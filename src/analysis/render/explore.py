@@ -85,10 +85,15 @@ def selection_html(n: int, total: int) -> str:
     return text + "</p>"
 
 
-def scores_html(scores: pd.DataFrame, unit: str = "Outcome") -> str:
+def scores_html(
+    scores: pd.DataFrame,
+    unit: str = "Outcome",
+    judgements: str = "Judgements above the line",
+) -> str:
     """The outcome scores of a selection, with intervals and low-base markers.
 
-    ``unit`` is what the instrument calls them (its ``presentation`` ``unit``, capitalised).
+    ``unit`` is what the instrument calls them (its ``presentation`` ``unit``, capitalised),
+    ``judgements`` the heading of the n of N column (its ``above_line`` phrase).
     """
     rows = [
         [
@@ -100,7 +105,7 @@ def scores_html(scores: pd.DataFrame, unit: str = "Outcome") -> str:
         ]
         for r in scores[scores["kind"] == "outcome_score"].itertuples(index=False)
     ]
-    head = [unit, "Score", "Percent", "95% interval", "Judgements above the line"]
+    head = [unit, "Score", "Percent", "95% interval", judgements]
     return _table(head, rows, f"{unit} scores of the selected cases")
 
 
@@ -262,8 +267,9 @@ class ExploreView:
         """Selection count and outcome scores."""
         text = selection_html(int(mask.sum()), self.explorer.n_cases)
         if mask.any():
-            unit = present.words(self.instrument).Unit
-            text += scores_html(self.explorer.scores(mask), unit)
+            w = present.words(self.instrument)
+            judgements = f"Judgements {w.say('above_line')}"
+            text += scores_html(self.explorer.scores(mask), w.Unit, judgements)
         self.summary.value = text
 
     def render_question(self, mask: np.ndarray) -> None:

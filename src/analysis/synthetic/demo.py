@@ -19,6 +19,11 @@ the published figures and the generator's code). On a later run a workbook is
   generator's save stamp, which any program that saves it replaces.
 
 ``--force`` rewrites every demo workbook.
+
+A profile that gives the inspectors' ratings of its domain-one standards
+(``standard_ratings``: the youth demo, tarnbrook) also gets ``<DIR>/<slug>.ratings.yaml``
+(invented, and its first line says so), which ``make report`` and ``make batch`` pass to
+``--standard-ratings``; it is written, refreshed or kept by the same rules.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import json
 import re
 import zipfile
 from pathlib import Path
+
+import yaml
 
 from analysis import config
 from analysis.fileio import atomic_path, sha256_file
@@ -164,9 +171,47 @@ def write_demo_data(
         synthesise(path, target)
         manifest[target.name] = {"sha256": sha256_file(target), "inputs": fingerprint}
         done.append((prof["slug"], target, action))
+    for path in demo_profiles():
+        prof = load_profile(path)
+        if prof.get("standard_ratings"):
+            done.append(_write_ratings(prof, out, manifest, force))
     with atomic_path(manifest_path) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return done
+
+
+#: The first lines of a demo ratings file: what it is, so nobody takes it for a real one.
+RATINGS_HEADER = (
+    "# SYNTHETIC: invented ratings of the domain-one standards of {name}, a fictional\n"
+    "# organisation, written by `python -m analysis demo-data` from its profile (not any real\n"
+    "# inspection's). Pass it to `python -m analysis report --standard-ratings`.\n"
+)
+
+
+def ratings_text(prof: dict) -> str:
+    """The demo ratings file of a profile with ``standard_ratings``: marked synthetic."""
+    body = yaml.safe_dump(
+        {str(k): str(v) for k, v in prof["standard_ratings"].items()}, sort_keys=False
+    )
+    return RATINGS_HEADER.format(name=prof["name"]) + body
+
+
+def _write_ratings(prof: dict, out: Path, manifest: dict, force: bool) -> tuple[str, Path, str]:
+    target = out / f"{prof['slug']}.ratings.yaml"
+    text = ratings_text(prof)
+    record = manifest.get(target.name) or {}
+    if target.exists() and not force:
+        if record.get("sha256") != sha256_file(target):
+            return prof["slug"], target, "kept (edited since written, or not ours)"
+        if target.read_text(encoding="utf-8") == text:
+            return prof["slug"], target, "kept (up to date)"
+        action = "refreshed (its profile changed)"
+    else:
+        action = "wrote"
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    manifest[target.name] = {"sha256": sha256_file(target)}
+    return prof["slug"], target, action
 
 
 def add_cli(parser: argparse.ArgumentParser) -> None:

@@ -44,6 +44,9 @@ Profile format (YAML)
     quality_sd: 1.0                             # spread of the per-case latent quality
     calibrate_to: published/norfolk-and-suffolk-2014.yaml   # optional (see published_path)
     targets: {s_children_checks: {numerator: 9, denominator: 18}}   # optional exact counts
+    standard_ratings: {"1.1": good, "1.2": requires_improvement}   # optional: the inspectors'
+                                                # ratings of the domain-one standards, which
+                                                # demo-data writes as <slug>.ratings.yaml
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ _PROFILE_KEYS = {
     "quality_sd",
     "calibrate_to",
     "targets",
+    "standard_ratings",
     "description",
     "notes",
 }

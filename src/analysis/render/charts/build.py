@@ -100,7 +100,7 @@ def outcome_summary(findings: pd.DataFrame, instrument: Instrument | None = None
             f"{lc_first(worst['label'])} lowest ({fmt_pct(worst['percent'])})"
         )
     alt = (
-        f"Horizontal bar chart of the percentage of work done well enough for each of "
+        f"Horizontal bar chart of the percentage of work {w.say('done_well')} for each of "
         f"{len(data)} {w.units}. {alt_items(data)}.{alt_markers(data)}"
     )
     return Chart(
@@ -110,7 +110,7 @@ def outcome_summary(findings: pd.DataFrame, instrument: Instrument | None = None
         alt_text=alt,
         kind="bars",
         data=data,
-        x_title="Work done well enough (%)",
+        x_title=f"Work {w.say('done_well')} (%)",
         y_title=w.Unit,
     )
 
@@ -140,6 +140,7 @@ def data_summary(findings: pd.DataFrame, instrument: Instrument, outcome: str) -
         raise ValueError(f"unknown outcome {outcome!r}")
     name = instrument.outcomes[outcome].short
     kq = present.words(instrument).word("chart_question_word")
+    done = present.words(instrument).say("done_well")
     qids = [q.id for q in instrument.questions.values() if q.chart == outcome]
     if not qids:
         qids = [q.id for q in instrument.questions_for_outcome(outcome) if q.factor is None]
@@ -159,18 +160,18 @@ def data_summary(findings: pd.DataFrame, instrument: Instrument, outcome: str) -
         # A question_mean score is not its pooled n/N, so the words come from the score.
         words = share_words(present.whole(score_pct * 10), 1000) if 0.5 < score_pct < 99.5 else ""
         share = f"{words} ({fmt_pct(score_pct)})" if words else fmt_pct(score_pct)
-        title = f"{name}: {share} of work was done well enough"
+        title = f"{name}: {share} of work was {done}"
         if lowest is not None and len(shown) > 1:
             title += f"; lowest was {lc_first(lowest['label'])} ({fmt_pct(lowest['percent'])})"
     elif not shown.empty:
         title = (
             f"{name}: {kq}s ranged from {fmt_pct(shown['percent'].min())} "
-            f"to {fmt_pct(shown['percent'].max())} done well enough"
+            f"to {fmt_pct(shown['percent'].max())} {done}"
         )
     else:
         title = f"{name}: {kq}s"
     alt = (
-        f"Horizontal bar chart of the percentage of relevant cases done well enough for "
+        f"Horizontal bar chart of the percentage of relevant cases {done} for "
         f"{len(data)} {kq}{'s' if len(data) != 1 else ''} on {lc_first(name)}. "
         f"{alt_items(data)}.{alt_markers(data)}"
     )
@@ -181,7 +182,7 @@ def data_summary(findings: pd.DataFrame, instrument: Instrument, outcome: str) -
         alt_text=alt,
         kind="bars",
         data=data,
-        x_title="Relevant cases done well enough (%)",
+        x_title=f"Relevant cases {done} (%)",
         y_title=uc_first(kq),
     )
 
@@ -394,9 +395,10 @@ def comparison_chart(
     if n_hidden and not diffs.empty:
         title += f" ({n_hidden} more suppressed)"
     n_q = len(ids)
+    done = present.words(instrument).say("done_well")
     alt = (
-        f"Grouped horizontal bar chart comparing the percentage of relevant cases done well "
-        f"enough by {var_label} ({', '.join(groups)}) for {shown_what}, with 95% confidence "
+        f"Grouped horizontal bar chart comparing the percentage of relevant cases {done} "
+        f"by {var_label} ({', '.join(groups)}) for {shown_what}, with 95% confidence "
         f"intervals. {alt_items(data, with_series=True)}.{alt_markers(data)}"
     )
     return Chart(
@@ -406,7 +408,7 @@ def comparison_chart(
         alt_text=alt,
         kind="grouped",
         data=data,
-        x_title="Relevant cases done well enough (%)",
+        x_title=f"Relevant cases {done} (%)",
         y_title="Question" if n_q != 1 else "",
         intervals=True,
     )

@@ -49,9 +49,10 @@ def sample_profile_intro(findings: pd.DataFrame, trust: str) -> str:
 def scoring_approach(findings: pd.DataFrame, instrument: Any) -> str:
     """How scores are computed, with the criterion scores and both averaging methods."""
     method = instrument.outcome_method
+    w = present.words(instrument)
     used = (
-        "the average, over all the relevant questions, of the proportion of work judged above "
-        "the line (the question mean)"
+        f"the average, over all the relevant {w.word('question_word', plural=True)}, of the "
+        f"proportion of work {w.say('judged_above_line')} (the question mean)"
         if method == "question_mean"
         else "the average of the scores of its criteria (the criterion mean)"
     )
@@ -91,6 +92,7 @@ def scoring_approach(findings: pd.DataFrame, instrument: Any) -> str:
         intro=intro,
         outcomes=body,
         criterion=w.word("criterion_word", capital=True),
+        judgements_column=w.say("judgements_column"),
     )
 
 

@@ -115,6 +115,7 @@ def summary_table(findings: pd.DataFrame, instrument: Any) -> str:
         caption=w.say("summary_caption"),
         unit=w.Unit,
         note=w.say("summary_note"),
+        judgements_column=w.say("judgements_column"),
     )
 
 
@@ -183,6 +184,7 @@ def key_findings(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> st
     return render(
         "key_findings.html.j2",
         groups=groups,
+        done_well=present.words(instrument).say("done_well"),
         threshold=config.LOW_BASE_THRESHOLD,
         c_symbol=C.symbol,
     )
@@ -228,6 +230,7 @@ def question_table(findings: pd.DataFrame, instrument: Any, outcome_id: str) -> 
         rows=body,
         criterion=w.word("criterion_word", capital=True),
         question=w.word("question_word", capital=True),
+        done_column=w.say("done_well")[:1].upper() + w.say("done_well")[1:] + " (n of N)",
     )
 
 
@@ -351,4 +354,37 @@ def ratings_table(findings: pd.DataFrame, instrument: Any) -> str:
             }
         )
     w = present.words(instrument)
-    return render("ratings_table.html.j2", rows=body, unit=w.Unit)
+    caption, note = _ratings_words(instrument, body)
+    return render("ratings_table.html.j2", rows=body, unit=w.Unit, caption=caption, note=note)
+
+
+#: How the note under the ratings table words each rule a rating can rest on.
+_RESTS_ON = {
+    "lowest_key_question": "the lowest of its key questions",
+    "mean": "the mean of its key questions",
+    "measure": "one measure",
+}
+
+
+def _ratings_words(instrument: Any, body: list[dict[str, Any]]) -> tuple[str, str]:
+    """The ratings table's caption and note, saying only what this instrument does."""
+    standards = getattr(getattr(instrument, "ratings", None), "standards", ())
+    rules = list(dict.fromkeys(_RESTS_ON[s.rests_on] for s in standards if s.rests_on in _RESTS_ON))
+    by_inspectors = any(s.rests_on == "inspectors" for s in standards)
+    caption = "Ratings, as the instrument's rules give them from the cases inspected"
+    if by_inspectors:
+        caption += ", and as inspectors rated the organisation-level standards"
+    note = (
+        f"A standard's rating places the percentage it rests on ({' or '.join(rules)}) in the "
+        "instrument's bands"
+        if rules
+        else "Each standard is rated by inspectors"
+    )
+    if any(r["overall"] for r in body):
+        note += "; the overall rating sums the standards' points"
+    note += (
+        ". The chance of a different rating is the share of case bootstrap resamples of the "
+        "same size rated otherwise: near 0 far from a band's edge, near one half at one. No "
+        "inspectorate publishes it."
+    )
+    return caption, note

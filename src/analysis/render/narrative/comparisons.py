@@ -117,6 +117,7 @@ def comparison_section(findings: pd.DataFrame, instrument: Any, group_var: str) 
         fdr=int(FDR_LEVEL * 100),
         listed=listed,
         more=len(survive) - MAX_LISTED_DIFFERENCES,
+        done_well=present.words(instrument).say("done_well"),
     )
 
 
@@ -126,4 +127,8 @@ def comparisons_intro(
     """Opening of the comparisons section, naming the variables compared (in report order)."""
     declared = present.words(instrument).comparison_names
     names = [declared.get(gv) or present.variable_label(gv, instrument) for gv in group_vars]
-    return render("comparisons_intro.html.j2", listed=present.and_list(names))
+    return render(
+        "comparisons_intro.html.j2",
+        listed=present.and_list(names),
+        done_well=present.words(instrument).say("done_well"),
+    )

@@ -176,19 +176,75 @@ def _outcome_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
         out.append([r["outcome"], name, *cells.numbers(r, _N_COLS), present.markers(r["flags"])])
     return Table(
         sheet=f"{w.Unit}_scores",
-        title=f"{w.Unit} scores: percentage of work done well enough",
+        title=f"{w.Unit} scores: percentage of work {w.say('done_well')}",
         description=(
             f"One row per {w.unit}. The score is the share of the {w.unit}'s relevant "
-            "question answers judged above the line (see Notes for the method)."
+            f"question answers {w.say('judged_above_line')} (see Notes for the method)."
         ),
         columns=[
             Column(w.Unit, TEXT, 10),
             Column(f"{w.Unit} name", TEXT, 50),
-            *_prop_columns("Answers above the line", "Relevant answers", "relevant answers"),
+            *_prop_columns(
+                f"Answers {w.say('above_line')}", "Relevant answers", "relevant answers"
+            ),
             Column("Markers", TEXT, 12),
         ],
         rows=out,
         notes=("scores", "base", *_PCT_NOTES),
+    )
+
+
+def _ratings_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells) -> Table | None:
+    """The ratings, as the report's ratings table: one row per standard, then the overall.
+
+    A rating is its label (``Not rated`` when none could be given); beside it the points
+    it is worth, the proportion it rests on with its interval, and the probability that a
+    fresh sample of the same size would be rated differently (the findings' ``p_different``,
+    as a percentage).
+    """
+    rows = findings[findings["kind"] == "rating"]
+    ratings = getattr(instrument, "ratings", None)
+    if rows.empty or ratings is None:
+        return None
+    w = present.words(instrument)
+    out = []
+    for r in rows.to_dict("records"):
+        overall = r["measure_id"] == "rating_overall"
+        label = r.get("category") or ""
+        rid = ratings.rating_of_label(label) if label else None
+        if overall:
+            points = cells.numbers(r, ["numerator"], X.symbol)[0]
+            basis = "sum of the standards' points"
+            shown = [X.symbol] * len(_N_COLS)
+        else:
+            points = ratings.points(rid) if rid is not None else X.symbol
+            inspectors = "inspectors" in str(r.get("method", ""))
+            basis = "rated by inspectors" if inspectors else str(r.get("method", "")).split(";")[0]
+            shown = [X.symbol] * len(_N_COLS) if inspectors else cells.numbers(r, _N_COLS)
+        p = number(r.get("p_different"))
+        # As a percentage; withheld with the row's other figures when they are suppressed.
+        chance = cells.numbers({**r, "p_different": 100 * p}, ["p_different"], X.symbol)[0]
+        standard = "Overall" if overall else str(r["measure_id"]).removeprefix("rating_")
+        out.append([standard, r["label"], label or "Not rated", points, basis, *shown, chance])
+    return Table(
+        sheet="Ratings",
+        title=f"Ratings of the {w.units}",
+        description=(
+            f"One row per rated {w.unit}, then the overall rating. A rating rests on the "
+            "percentage shown (see Notes for the rule); standards rated by inspectors come "
+            "from a separate input."
+        ),
+        columns=[
+            Column(w.Unit, TEXT, 10),
+            Column(f"{w.Unit} name", TEXT, 40),
+            Column("Rating", TEXT, 22),
+            Column("Points (number)", INT, 10),
+            Column("Rests on", TEXT, 36),
+            *_prop_columns(f"Cases {w.say('above_line')}", "Relevant cases", "relevant cases"),
+            Column("Chance of a different rating (%)", PCT, 16),
+        ],
+        rows=out,
+        notes=("ratings", *_PCT_NOTES),
     )
 
 
@@ -215,13 +271,15 @@ def _criterion_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cel
     w = present.words(instrument)
     return Table(
         sheet="Criterion_scores",
-        title="Criterion scores: percentage of work done well enough",
+        title=f"Criterion scores: percentage of work {w.say('done_well')}",
         description="One row per case-assessed criterion of the inspection framework.",
         columns=[
             Column("Criterion", TEXT, 10),
             Column(w.Unit, TEXT, 10),
             Column("Criterion title", TEXT, 60),
-            *_prop_columns("Answers above the line", "Relevant answers", "relevant answers"),
+            *_prop_columns(
+                f"Answers {w.say('above_line')}", "Relevant answers", "relevant answers"
+            ),
             Column("Markers", TEXT, 12),
         ],
         rows=out,
@@ -254,7 +312,7 @@ def _question_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cell
     w = present.words(instrument)
     return Table(
         sheet="Questions",
-        title=f"Key questions by {w.unit}: cases judged above the line",
+        title=f"Key questions by {w.unit}: cases {w.say('judged_above_line')}",
         description=(
             "One row per scored question. The base is the relevant cases: answers other "
             "than not applicable, so bases vary between questions."
@@ -264,7 +322,7 @@ def _question_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cell
             Column("Criterion", TEXT, 10),
             Column("Question id", TEXT, 22),
             Column("Question", TEXT, 70),
-            *_prop_columns("Cases above the line", "Relevant cases", "relevant cases"),
+            *_prop_columns(f"Cases {w.say('above_line')}", "Relevant cases", "relevant cases"),
             Column("Markers", TEXT, 12),
         ],
         rows=out,
@@ -366,16 +424,19 @@ def _comparison_tables(
                 + [present.markers(r["flags"])]
             )
     label = present.variable_label(group_var, instrument)
+    words = present.words(instrument)
     out = [
         Table(
             sheet=sheet_name(f"Comparison_{group_var}"),
-            title=f"Comparison by {label}: cases judged above the line",
+            title=f"Comparison by {label}: cases {words.say('judged_above_line')}",
             description="One row per question and group, with each group's result.",
             columns=[
                 Column("Question id", TEXT, 22),
                 Column("Question", TEXT, 60),
                 Column("Group", TEXT, 22),
-                *_prop_columns("Cases above the line", "Relevant cases", "relevant cases"),
+                *_prop_columns(
+                    f"Cases {words.say('above_line')}", "Relevant cases", "relevant cases"
+                ),
                 Column("Markers", TEXT, 12),
             ],
             rows=groups,
@@ -515,6 +576,7 @@ def build_tables(
     cells = _Cells(audience)
     builders: list[Callable[[pd.DataFrame, Instrument, _Cells], Table | None]] = [
         _outcome_table,
+        _ratings_table,
         _criterion_table,
         _question_table,
         _factor_table,

@@ -80,7 +80,11 @@ AS_RECORDED = " (as recorded)"
 
 
 def _notes(
-    audience: str, shown: Sequence[present.Marker], synthetic: bool, unit: str = "outcome"
+    audience: str,
+    shown: Sequence[present.Marker],
+    synthetic: bool,
+    unit: str = "outcome",
+    judged: str = "judged above the line",
 ) -> dict[str, tuple[str, str]]:
     """Every note a table may reference: id -> (topic, text)."""
     key = []
@@ -102,8 +106,17 @@ def _notes(
         "scores": (
             "Scores",
             f"{'An' if unit[:1] in 'aeiou' else 'A'} {unit} or criterion score is the share "
-            "of its relevant question answers judged above the line, as in the published "
+            f"of its relevant question answers {judged}, as in the published "
             "inspection reports.",
+        ),
+        "ratings": (
+            "Ratings",
+            "A rating places the percentage it rests on (the lowest of its key questions, "
+            "their mean or one measure, as the instrument declares) in the instrument's "
+            "bands; the overall rating places the sum of the counted standards' points in "
+            "its own bands. Standards rated by inspectors are a separate input. The chance "
+            "of a different rating is the share of case bootstrap resamples of the same size "
+            "rated otherwise; no inspectorate publishes it.",
         ),
         "base": (
             "Relevant cases",
@@ -371,7 +384,9 @@ def write_tables(
     org = organisation or present.trust_display_name(trust) or "the organisation inspected"
     shown = present.markers_for(audience, findings["flags"], used=_used(tables))
     w = present.words(instrument)
-    notes = _notes(audience, shown, synthetic, w.unit)
+    notes = _notes(audience, shown, synthetic, w.unit, w.say("judged_above_line"))
+    if not any(t.sheet == "Ratings" for t in tables):
+        del notes["ratings"]  # only a programme with ratings has the note
     tag = " (synthetic data)" if synthetic else ""
     title = f"{instrument.title}: findings tables, {org}{tag}"
     source = (
