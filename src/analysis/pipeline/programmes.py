@@ -33,13 +33,8 @@ def programme_file(workbook: str | Path) -> Path | None:
         return None
     path = config.INSTRUMENTS_DIR / f"{declared}.yaml"
     if not _PROGRAMME_ID.fullmatch(declared) or not path.is_file():
-        known = ", ".join(
-            sorted(
-                p.stem
-                for p in config.INSTRUMENTS_DIR.glob("*.yaml")
-                if not p.name.endswith(".wording.yaml")  # a scale file, not a programme
-            )
-        )
+        # (Scales live in wording/ beneath, so every *.yaml here is a programme.)
+        known = ", ".join(sorted(p.stem for p in config.INSTRUMENTS_DIR.glob("*.yaml")))
         raise UserError(
             f"{Path(workbook).name}: its settings sheet names instrument {declared!r}, which "
             f"is none of the programmes ({known}); correct it, or pass --instrument FILE"
