@@ -6,14 +6,13 @@ missing browser is a failure: the offline rendering is the report's main promise
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from fixtures_findings import FIXTURE_INSTRUMENT_YAML, fixture_findings
+from helpers import browser
 
 from analysis import config
 from analysis.engine import run as engine
@@ -21,53 +20,13 @@ from analysis.render.export import export_html
 
 pytestmark = pytest.mark.browser
 
-CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium")
 XSS_LDU = "<script>alert(1)</script>"
 
 
-def _chromium() -> str:
-    for name in CANDIDATES:
-        found = shutil.which(name)
-        if found:
-            return found
-    msg = "headless Chromium not found (install it: apt-get install -y chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(msg + "; CI=true, so the browser test must run")
-    pytest.skip(msg)
-
-
-def _no_network_prefix() -> list[str]:
-    """Run in a fresh network namespace (no interfaces but loopback) when the OS allows it."""
-    unshare = shutil.which("unshare")
-    if unshare:
-        ok = subprocess.run([unshare, "-rn", "true"], capture_output=True, timeout=20)
-        if ok.returncode == 0:
-            return [unshare, "-rn"]
-    return []
-
-
 def _browser(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [
-        *_no_network_prefix(),
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        # Even without a network namespace, every host name fails and any request that
-        # still went out would hit a closed local port.
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--proxy-server=127.0.0.1:9",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=15000",
-        *extra,
-        url,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    return browser.run(
+        url, profile, "--virtual-time-budget=15000", *extra, isolate=True, timeout=180
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +34,7 @@ def report_html(tmp_path_factory) -> Path:
     """A report exported from the fixture findings, with a hostile LDU name."""
     import papermill as pm
 
-    _chromium()  # skip (or fail on CI) before the slow part
+    browser.chromium()  # skip (or fail on CI) before the slow part
     tmp = tmp_path_factory.mktemp("browser")
     df = fixture_findings()
     df.loc[df["group"] == "Norwich", "group"] = XSS_LDU

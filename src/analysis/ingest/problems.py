@@ -66,10 +66,13 @@ class Report:
     ----------
     file
         The file's name, as every problem quotes it.
+    error
+        The exception raised (an :class:`IngestError`, or a subclass naming the kind of input).
     """
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, error: type[IngestError] = IngestError) -> None:
         self.file = file
+        self.error_type = error
         #: The sheet being read, once chosen (None for CSV); problems quote it.
         self.sheet: str | None = None
         self.errors: list[Problem] = []
@@ -137,4 +140,4 @@ class Report:
                 pos.get(p.column or "", len(pos)),
             )
         )
-        return IngestError(self.errors, self.warnings)
+        return self.error_type(self.errors, self.warnings)

@@ -26,7 +26,7 @@ import yaml
 
 from analysis.errors import UserError
 from analysis.fileio import read_small_file
-from analysis.ingest.problems import IngestError, Problem
+from analysis.ingest.problems import IngestError, Report
 from analysis.instrument import Instrument, answer_key
 
 
@@ -83,126 +83,81 @@ def read_standard_ratings(path: str | Path, instrument: Instrument) -> dict[str,
         rating, a file that is neither CSV nor YAML.
     """
     path = Path(path)
-    name = path.name
+    rep = Report(path.name, RatingsFileError)  # every problem at once, as a workbook's
     ratings = instrument.ratings
     if ratings is None:
-        raise RatingsFileError(
-            [_problem(name, None, None, None, "the instrument declares no ratings")]
-        )
+        rep.stop("the instrument declares no ratings")
     blob = read_small_file(path, MAX_RATINGS_BYTES, "standards ratings file", "a few lines")
     try:
         text = blob.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise RatingsFileError([_problem(name, None, None, None, "is not UTF-8 text")]) from None
-    rows = _rows(text, name, path.suffix.lower())
+        rep.stop("is not UTF-8 text")
+    rows = _rows(text, rep, path.suffix.lower())
     wanted = [s.id for s in ratings.standards if s.rests_on == "inspectors"]
     by_key = {}
     for lvl in ratings.scale:
         by_key[answer_key(lvl.id)] = lvl.id
         by_key.setdefault(answer_key(lvl.label), lvl.id)
-    problems: list[Problem] = []
     out: dict[str, str] = {}
     first_row: dict[str, int] = {}
     for row, standard, rating in rows:
         if standard not in ratings.by_id:
-            problems.append(
-                _problem(
-                    name,
-                    row,
-                    "standard",
-                    standard,
-                    f"{standard!r} is not a standard of "
-                    f"{instrument.id} (rated by inspectors: {', '.join(wanted) or 'none'})",
-                )
+            why = (
+                f"{standard!r} is not a standard of {instrument.id} "
+                f"(rated by inspectors: {', '.join(wanted) or 'none'})"
             )
-            continue
-        if standard not in wanted:
-            problems.append(
-                _problem(
-                    name,
-                    row,
-                    "standard",
-                    standard,
-                    f"standard {standard} is rated from the cases, not by inspectors; leave it out",
-                )
-            )
-            continue
-        if standard in first_row:
-            problems.append(
-                _problem(
-                    name,
-                    row,
-                    "standard",
-                    standard,
-                    f"standard {standard} is rated twice (also row {first_row[standard]})",
-                )
-            )
+        elif standard not in wanted:
+            why = f"standard {standard} is rated from the cases, not by inspectors; leave it out"
+        elif standard in first_row:
+            why = f"standard {standard} is rated twice (also row {first_row[standard]})"
+        else:
+            why = ""
+        if why:
+            rep.error(why, row=row, column="standard", value=standard)
             continue
         first_row[standard] = row
         level = by_key.get(answer_key(rating or ""))
         if level is None:
             allowed = ", ".join(lvl.label for lvl in ratings.scale)
-            problems.append(
-                _problem(
-                    name, row, "rating", rating, f"{rating!r} is not a rating (allowed: {allowed})"
-                )
+            rep.error(
+                f"{rating!r} is not a rating (allowed: {allowed})",
+                row=row,
+                column="rating",
+                value=rating,
             )
             continue
         out[standard] = level
     for sid in wanted:
         if sid not in first_row:
-            problems.append(
-                _problem(
-                    name,
-                    None,
-                    "standard",
-                    None,
-                    f"standard {sid} ({ratings.by_id[sid].title}) has no rating",
-                )
+            rep.error(
+                f"standard {sid} ({ratings.by_id[sid].title}) has no rating", column="standard"
             )
-    if problems:
-        raise RatingsFileError(problems)
+    rep.fail(("standard", "rating"))
     return {sid: out[sid] for sid in wanted}
 
 
-def _problem(file: str, row, column, value, message: str) -> Problem:
-    return Problem(file=file, sheet=None, row=row, column=column, value=value, message=message)
-
-
-def _rows(text: str, name: str, suffix: str) -> list[tuple[int, str, str | None]]:
+def _rows(text: str, rep: Report, suffix: str) -> list[tuple[int, str, str | None]]:
     """(row, standard, rating) from CSV (row = the line, header 1) or YAML (row = order)."""
     if suffix in (".yaml", ".yml"):
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise RatingsFileError(
-                [
-                    _problem(
-                        name, None, None, None, f"is not valid YAML: {' '.join(str(exc).split())}"
-                    )
-                ]
-            ) from None
+            rep.stop(f"is not valid YAML: {' '.join(str(exc).split())}")  # one line
         if not isinstance(data, dict):
-            raise RatingsFileError(
-                [_problem(name, None, None, None, "must map each standard to its rating")]
-            )
+            rep.stop("must map each standard to its rating")
         return [
             (i, str(k), None if v is None else str(v)) for i, (k, v) in enumerate(data.items(), 1)
         ]
     if suffix != ".csv":
-        raise RatingsFileError([_problem(name, None, None, None, "must be a .csv or .yaml file")])
+        rep.stop("must be a .csv or .yaml file")
     records = list(csv.reader(io.StringIO(text)))
     if not records or [c.strip().lower() for c in records[0]] != ["standard", "rating"]:
-        raise RatingsFileError(
-            [_problem(name, 1, None, None, "the header must be exactly: standard,rating")]
-        )
+        rep.stop("the header must be exactly: standard,rating", row=1)
     out = []
     for i, rec in enumerate(records[1:], start=2):
         if not any(c.strip() for c in rec):
             continue
         if len(rec) != 2:
-            raise RatingsFileError(
-                [_problem(name, i, None, None, "needs two values: standard,rating")]
-            )
+            rep.stop("needs two values: standard,rating", row=i)
         out.append((i, rec[0].strip(), rec[1].strip()))
     return out
