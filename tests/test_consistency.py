@@ -349,6 +349,12 @@ PLANTS: dict[str, dict[str, str]] = {
         "l_alcohol_plan": "Yes",
     },
     "ap-restrictive-is-restriction": {"p_ap_restrictive": "Yes", "p_restrictive_imposed": "No"},
+    "home-visit-merited-is-judged": {
+        "rosh_start": "High",
+        "p_rosh_classification": "Correct",
+        "p_home_visit_merited": "Yes",
+        "p_home_visit_initial": "Not applicable",
+    },
 }
 
 

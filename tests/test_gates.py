@@ -1,0 +1,79 @@
+"""Gate questions: each base the report defines ("where merited / required / relevant") is a
+recorded fact, its dependent is Not applicable exactly when the gate says No, and the demo
+data records the published base.
+
+The skip-rule cases are worked out by hand from the instrument's declared rules; the
+published bases are the report's own numbers (O4 2.5 and friends), read here from the
+report's wording, not from the generator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.instrument import load_instrument
+from analysis.synthetic.generate import generate
+
+#: gate -> (its dependents, the base the report publishes for them).
+GATES = {
+    # O4 2.5: "We judged there were 25 cases that merited an initial home visit."
+    "p_home_visit_merited": (("p_home_visit_initial",), 25),
+}
+
+
+@pytest.fixture(scope="module")
+def inst():
+    return load_instrument()
+
+
+@pytest.fixture(scope="module")
+def norfolk(inst):
+    return generate("norfolk-and-suffolk", instrument=inst)
+
+
+def _applies(inst, qid: str, frame: pd.DataFrame) -> list[bool]:
+    q = inst.questions[qid]
+
+    def member(col: str, allowed: tuple[str, ...]) -> np.ndarray:
+        return frame[col].astype(str).isin(allowed).to_numpy()
+
+    return q.rule_mask(member, len(frame)).tolist()
+
+
+def test_home_visit_gate_is_asked_in_high_rosh_or_child_protection_cases(inst):
+    # By hand: A high RoSH, B child protection, C neither, D both.
+    frame = pd.DataFrame(
+        {
+            "rosh_start": ["High", "Low", "Medium", "Very high"],
+            "p_cp_issues": ["No", "Yes", "No", "Yes"],
+            "p_home_visit_merited": ["Yes", "No", "Not applicable", "Yes"],
+        }
+    )
+    assert _applies(inst, "p_home_visit_merited", frame) == [True, True, False, True]
+    # The visit itself is judged only where the gate says Yes (A and D), not in B (No).
+    assert _applies(inst, "p_home_visit_initial", frame) == [True, False, False, True]
+    assert not inst.questions["p_home_visit_merited"].scored
+
+
+@pytest.mark.parametrize("gate", sorted(GATES))
+def test_each_gate_is_unscored_and_opens_its_dependents(inst, gate):
+    deps, _ = GATES[gate]
+    assert not inst.questions[gate].scored
+    assert inst.questions[gate].criterion
+    for d in deps:
+        assert inst.questions[d].applies_when.get(gate) == ("Yes",), d
+        judged = [r for r in inst.consistency if r.then_column == d and r.when == {gate: ("Yes",)}]
+        assert judged, f"no rule says {d} is judged where {gate} is Yes"
+        assert "Not applicable" not in judged[0].allowed
+
+
+@pytest.mark.parametrize("gate", sorted(GATES))
+def test_demo_data_records_the_published_base(norfolk, gate):
+    deps, base = GATES[gate]
+    yes = norfolk[gate] == "Yes"
+    assert int(yes.sum()) == base
+    for d in deps:
+        # Not applicable exactly where the gate does not say Yes.
+        assert ((norfolk[d] != "Not applicable") == yes).all(), d
