@@ -355,6 +355,10 @@ PLANTS: dict[str, dict[str, str]] = {
         "p_home_visit_merited": "Yes",
         "p_home_visit_initial": "Not applicable",
     },
+    "home-visit-repeat-required-is-judged": {
+        "p_home_visit_repeat_required": "Yes",
+        "p_home_visit_repeat": "Not applicable",
+    },
 }
 
 

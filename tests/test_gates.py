@@ -20,6 +20,9 @@ from analysis.synthetic.generate import generate
 GATES = {
     # O4 2.5: "We judged there were 25 cases that merited an initial home visit."
     "p_home_visit_merited": (("p_home_visit_initial",), 25),
+    # O4 2.5: "There were 27 cases where either a repeat visit or a visit due to a change in
+    # risk was required."
+    "p_home_visit_repeat_required": (("p_home_visit_repeat",), 27),
 }
 
 
