@@ -338,7 +338,7 @@ PLANTS: dict[str, dict[str, str]] = {
         "d_plan": "Sufficient plan",
         "d_plan_cp_objectives": "Yes",
     },
-    "children-procedures-need-cp-issue": {"p_cp_issues": "No", "p_cp_procedures": "No"},
+    "children-procedures-need-cp-issue": {"p_cp_issues": "No", "p_cp_procedures_relevant": "Yes"},
     "victims-specific-is-risk": {"v_victim_specific": "Yes", "v_victim_risk": "No"},
     "visor-needs-mappa": {"p_mappa_eligible": "No", "p_visor_required": "Yes"},
     "mappa-sexual-offence": {"principal_offence": "Sexual offences", "p_mappa_eligible": "No"},
@@ -358,6 +358,11 @@ PLANTS: dict[str, dict[str, str]] = {
     "home-visit-repeat-required-is-judged": {
         "p_home_visit_repeat_required": "Yes",
         "p_home_visit_repeat": "Not applicable",
+    },
+    "cp-procedures-relevant-is-judged": {
+        "p_cp_issues": "Yes",
+        "p_cp_procedures_relevant": "Yes",
+        "p_cp_procedures": "Not applicable",
     },
 }
 

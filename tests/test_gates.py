@@ -23,6 +23,8 @@ GATES = {
     # O4 2.5: "There were 27 cases where either a repeat visit or a visit due to a change in
     # risk was required."
     "p_home_visit_repeat_required": (("p_home_visit_repeat",), 27),
+    # O4 2.7: "used effectively in 13 of the 17 relevant cases".
+    "p_cp_procedures_relevant": (("p_cp_procedures",), 17),
 }
 
 
