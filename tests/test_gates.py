@@ -12,9 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.synthetic import tiny_instrument
 
 from analysis.instrument import load_instrument
+from analysis.synthetic.bounds import AtLeast, split_for_needs
 from analysis.synthetic.generate import generate
+from analysis.synthetic.solve import Solution
 
 #: gate -> (its dependents, the base the report publishes for them).
 GATES = {
@@ -25,6 +28,8 @@ GATES = {
     "p_home_visit_repeat_required": (("p_home_visit_repeat",), 27),
     # O4 2.7: "used effectively in 13 of the 17 relevant cases".
     "p_cp_procedures_relevant": (("p_cp_procedures",), 17),
+    # O4 3.3: "22 of a relevant 32" (multi-agency work).
+    "p_multiagency_relevant": (("p_multiagency",), 32),
 }
 
 
@@ -82,3 +87,31 @@ def test_demo_data_records_the_published_base(norfolk, gate):
     for d in deps:
         # Not applicable exactly where the gate does not say Yes.
         assert ((norfolk[d] != "Not applicable") == yes).all(), d
+
+
+def test_a_gate_whose_dependent_fills_it_keeps_that_group_base_exactly(tmp_path):
+    # Tiny gate f_drugs_identified, 10 cases (6 PO, 4 PSO), 5 Yes. Its dependent needs at
+    # least 2 Yes in each grade; where the dependent answers every PO case the gate opens
+    # (exact PO 2), the gate holds exactly 2 PO Yes, so the other 3 go to PSO (by hand).
+    inst = tiny_instrument(tmp_path)
+    q = inst.questions["f_drugs_identified"]
+    cases = pd.DataFrame({"om_grade": ["PO"] * 6 + ["PSO"] * 4})
+    mask = np.ones(10, dtype=bool)
+    sol = Solution({"Yes": 5, "No": 5}, 5, 10)
+    needs = {"om_grade": {"PO": 2, "PSO": 2}}
+    out = split_for_needs(inst, q, sol, cases, mask, needs, [], None, {"om_grade": {"PO": 2}})
+    assert out.groups["om_grade"] == {"PO": (6, 2), "PSO": (4, 3)}
+    # Exact bases that cannot add up (2 + 2 != 5) fall back to the floors.
+    out = split_for_needs(
+        inst, q, sol, cases, mask, needs, [], None, {"om_grade": {"PO": 2, "PSO": 2}}
+    )
+    split = out.groups["om_grade"]
+    assert split["PO"][1] >= 2 and split["PSO"][1] >= 2
+    assert split["PO"][1] + split["PSO"][1] == 5
+
+
+def test_at_least_with_a_maximum_is_exact():
+    need = AtLeast(fid="need:PO", kind="comparison", measure="g", minimum=3, maximum=3)
+    assert need.accepts(3, 10)
+    assert not need.accepts(2, 10) and not need.accepts(4, 10)
+    assert AtLeast(fid="f", kind="comparison", measure="g", minimum=3).accepts(9, 10)
