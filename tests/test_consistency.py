@@ -349,7 +349,10 @@ PLANTS: dict[str, dict[str, str]] = {
         "l_alcohol_plan": "Yes",
     },
     "ap-restrictive-is-restriction": {"p_ap_restrictive": "Yes", "p_restrictive_imposed": "No"},
-    "multiagency-relevant-is-judged": {"p_multiagency_relevant": "Yes", "p_multiagency": "Not applicable"},
+    "multiagency-relevant-is-judged": {
+        "p_multiagency_relevant": "Yes",
+        "p_multiagency": "Not applicable",
+    },
     "home-visit-merited-is-judged": {
         "rosh_start": "High",
         "p_rosh_classification": "Correct",
