@@ -349,6 +349,10 @@ PLANTS: dict[str, dict[str, str]] = {
         "l_alcohol_plan": "Yes",
     },
     "ap-restrictive-is-restriction": {"p_ap_restrictive": "Yes", "p_restrictive_imposed": "No"},
+    "police-da-checks-relevant-is-judged": {
+        "p_police_da_checks_relevant": "Yes",
+        "p_police_da_checks": "Not applicable",
+    },
     "multiagency-relevant-is-judged": {
         "p_multiagency_relevant": "Yes",
         "p_multiagency": "Not applicable",

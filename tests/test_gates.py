@@ -30,6 +30,8 @@ GATES = {
     "p_cp_procedures_relevant": (("p_cp_procedures",), 17),
     # O4 3.3: "22 of a relevant 32" (multi-agency work).
     "p_multiagency_relevant": (("p_multiagency",), 32),
+    # O4 3.3: "26 of a relevant 40" (police domestic abuse checks).
+    "p_police_da_checks_relevant": (("p_police_da_checks",), 40),
 }
 
 
