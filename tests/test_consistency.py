@@ -338,7 +338,7 @@ PLANTS: dict[str, dict[str, str]] = {
         "d_plan": "Sufficient plan",
         "d_plan_cp_objectives": "Yes",
     },
-    "children-procedures-need-cp-issue": {"p_cp_issues": "No", "p_cp_procedures": "No"},
+    "children-procedures-need-cp-issue": {"p_cp_issues": "No", "p_cp_procedures_relevant": "Yes"},
     "victims-specific-is-risk": {"v_victim_specific": "Yes", "v_victim_risk": "No"},
     "visor-needs-mappa": {"p_mappa_eligible": "No", "p_visor_required": "Yes"},
     "mappa-sexual-offence": {"principal_offence": "Sexual offences", "p_mappa_eligible": "No"},
@@ -349,6 +349,29 @@ PLANTS: dict[str, dict[str, str]] = {
         "l_alcohol_plan": "Yes",
     },
     "ap-restrictive-is-restriction": {"p_ap_restrictive": "Yes", "p_restrictive_imposed": "No"},
+    "police-da-checks-relevant-is-judged": {
+        "p_police_da_checks_relevant": "Yes",
+        "p_police_da_checks": "Not applicable",
+    },
+    "multiagency-relevant-is-judged": {
+        "p_multiagency_relevant": "Yes",
+        "p_multiagency": "Not applicable",
+    },
+    "home-visit-merited-is-judged": {
+        "rosh_start": "High",
+        "p_rosh_classification": "Correct",
+        "p_home_visit_merited": "Yes",
+        "p_home_visit_initial": "Not applicable",
+    },
+    "home-visit-repeat-required-is-judged": {
+        "p_home_visit_repeat_required": "Yes",
+        "p_home_visit_repeat": "Not applicable",
+    },
+    "cp-procedures-relevant-is-judged": {
+        "p_cp_issues": "Yes",
+        "p_cp_procedures_relevant": "Yes",
+        "p_cp_procedures": "Not applicable",
+    },
 }
 
 

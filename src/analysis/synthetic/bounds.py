@@ -94,9 +94,12 @@ class AtLeast(Statement):
     """
 
     minimum: int = 0
+    #: Also at most this many: a dependent that uses every case the gate opens in a group
+    #: needs exactly its own group base there.
+    maximum: int | None = None
 
     def accepts(self, n: int, d: int) -> bool:  # noqa: D102
-        return n >= self.minimum
+        return n >= self.minimum and (self.maximum is None or n <= self.maximum)
 
 
 @dataclass(frozen=True)
@@ -170,11 +173,21 @@ def split_for_needs(
     needs: dict[str, dict[str, int]],
     stmts: list[Statement],
     max_above: int | None = None,
+    exact: dict[str, dict[str, int]] | None = None,
 ) -> Solution:
-    """Choose the gate's own group splits so its dependents' group bases fit inside them."""
+    """Choose the gate's own group splits so its dependents' group bases fit inside them.
+
+    ``exact`` (var -> group -> count): groups where a dependent answers every case the gate
+    opens, so the gate's count there must equal the dependent's base (tried first; the
+    plain floors are the fallback).
+    """
     aset = inst.answer_set(q)
     opens = [set(d.applies_when[q.id]) for d in inst.questions.values() if q.id in d.applies_when]
     above = set(aset.codes_scoring(ABOVE))
+    if sol.relevant == int(mask.sum()):
+        # No case of the pool is Not applicable: a dependent opening on "anything but No"
+        # (a rule's "then Not applicable" read as a gate) opens on the "Yes" cases too.
+        opens = [o & set(sol.counts) for o in opens]
     if not opens or any(o != above for o in opens):
         return sol  # the gate opens on other codes: left to meet_gate_needs
     yes, no = sorted(above), [c for c in sol.counts if c not in above]
@@ -184,15 +197,22 @@ def split_for_needs(
     grow = len(yes) == 1 and len(no) == 1 and all(s.kind == "direction" for s in stmts)
     top = sol.relevant if max_above is None else min(sol.relevant, max_above)
 
-    def wants(var: str) -> list[Statement]:
+    def wants(var: str, fixed: bool = False) -> list[Statement]:
         own = [
             s
             for s in stmts
             if s.group_var == var and not (s.kind == "direction" and s.category is not None)
         ]
+        top_of = (exact or {}).get(var, {}) if fixed else {}
         return own + [
             AtLeast(
-                fid=f"need:{g}", kind="comparison", measure=q.id, group_var=var, group=g, minimum=k
+                fid=f"need:{g}",
+                kind="comparison",
+                measure=q.id,
+                group_var=var,
+                group=g,
+                minimum=k,
+                maximum=top_of.get(g),
             )
             for g, k in needs.get(var, {}).items()
         ]
@@ -201,7 +221,11 @@ def split_for_needs(
     for var in needs:
         pools = group_counts(cases, mask, var)
         a = sol.above
-        split = solve_split(a, sol.relevant, pools, wants(var))
+        split = None
+        if (exact or {}).get(var):
+            split = solve_split(a, sol.relevant, pools, wants(var, fixed=True))
+        if split is None:
+            split = solve_split(a, sol.relevant, pools, wants(var))
         while split is None and grow and a < top:
             a += 1
             split = solve_split(a, sol.relevant, pools, wants(var))

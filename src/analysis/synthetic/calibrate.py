@@ -24,7 +24,8 @@ order so that gate questions are settled before the questions they open: a gate'
 planned count is the pool of its dependents (whose preferred base is "every case the
 gate allows"), gates are pinned to their best solution, free questions of an outcome
 start at the rate the outcome needs, and a gate keeps enough cases in each group for
-its dependents' group splits. A direction on one below-the-line category by group
+its dependents' group splits (exactly as many where a dependent answers every case the
+gate opens). A direction on one below-the-line category by group
 (e.g. fewer "No review" answers in one LDU) is honoured when placing codes on cases,
 not by the solver. A contrast between two questions ("less good at taking action" than
 at identifying the change) becomes a bound on one or both questions' shares, so that it
@@ -261,15 +262,29 @@ def calibrated_answers(
 
     # Gates must leave enough cases in each group for their dependents' splits.
     need: dict[str, dict[str, dict[str, int]]] = {}
+    exact: dict[str, dict[str, dict[str, int]]] = {}
     for q in inst.questions.values():
         sol = planned.get(q.id)
         if sol is None:
             continue
-        for gate in _gate_codes(inst, q):
+        gates = _gate_codes(inst, q)
+        for gate in gates:
+            # A dependent answered in every case its only gate opens (27 of the 42 child-
+            # protection cases) needs the gate's group counts exactly, not at least.
+            full = (
+                len(q.applies_when) == 1
+                and not q.applies_any
+                and not q.applies_dates
+                and gate in planned
+                and sol.relevant == _count_codes(planned[gate], gates[gate])
+            )
             for var, split in sol.groups.items():
                 cur = need.setdefault(gate, {}).setdefault(var, {})
+                ex = exact.setdefault(gate, {}).setdefault(var, {})
                 for g, (n_g, _) in split.items():
                     cur[g] = max(cur.get(g, 0), n_g)
+                    if full:
+                        ex[g] = min(ex.get(g, n_g), n_g)
 
     # Assignment pass, in column order, on the real pools.
     cases = details.copy()
@@ -329,7 +344,7 @@ def calibrated_answers(
         sol = _fit_to_pool(inst, q, sol, specs[q.id], cases, mask, stmts, cal, floors)
         if q.id in need:
             sol = split_for_needs(
-                inst, q, sol, cases, mask, need[q.id], stmts, specs[q.id].max_above
+                inst, q, sol, cases, mask, need[q.id], stmts, specs[q.id].max_above, exact.get(q.id)
             )
         planned[q.id] = sol
         # Unscored items (was X identified? was the case MAPPA-eligible?) describe the
