@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 from helpers.synthetic import tiny_instrument
 
+from analysis import config
+from analysis.ingest import read_cases
 from analysis.instrument import load_instrument
 from analysis.synthetic.bounds import AtLeast, split_for_needs
 from analysis.synthetic.generate import generate
@@ -42,6 +44,11 @@ def inst():
 
 @pytest.fixture(scope="module")
 def norfolk(inst):
+    """The Norfolk & Suffolk demo cases: the session's demo workbook when `make test` wrote
+    one (generating them costs about a minute), else generated here."""
+    demo = config.RAW_DIR / "norfolk-and-suffolk.xlsx"
+    if demo.is_file():
+        return read_cases(demo, instrument=inst, trust="norfolk-and-suffolk")
     return generate("norfolk-and-suffolk", instrument=inst)
 
 
