@@ -307,34 +307,26 @@ def write_template(out: str | Path, instrument: Instrument | str | Path | None =
             "group",
         ]  # fmt: skip
         widths = [28, 18, 40, 70, 10, 45, 45, 12, 36]
-        for c, (name, width) in enumerate(zip(fields, widths, strict=True)):
-            dictionary.write_string(0, c, name, head)
-            dictionary.set_column(c, c, width, wrap)
-        for r, rec in enumerate(info, start=1):
-            for c, name in enumerate(fields):
-                dictionary.write_string(r, c, rec[name])
-        dictionary.freeze_panes(1, 1)
-        dictionary.autofilter(0, 0, len(info), len(fields) - 1)
+        _table(dictionary, fields, widths, info, head, wrap)
         if inst.consistency:
-            _rules_sheet(wb, inst, head, wrap)
+            # The consistency rules every case must satisfy.
+            fields = ["id", "kind", "severity", "when", "then", "message", "source"]
+            widths = [34, 16, 9, 45, 45, 60, 60]
+            _table(wb.add_worksheet("rules"), fields, widths, rule_info(inst), head, wrap)
         wb.close()
     return out
 
 
-def _rules_sheet(wb, inst: Instrument, head, wrap) -> None:
-    """The ``rules`` sheet: the consistency rules every case must satisfy."""
-    ws = wb.add_worksheet("rules")
-    info = rule_info(inst)
-    fields = ["id", "kind", "severity", "when", "then", "message", "source"]
-    widths = [34, 16, 9, 45, 45, 60, 60]
+def _table(ws, fields: list[str], widths: list[int], records: list[dict], head, wrap) -> None:
+    """A sheet of text records: a header row of ``fields``, frozen and filterable."""
     for c, (name, width) in enumerate(zip(fields, widths, strict=True)):
         ws.write_string(0, c, name, head)
         ws.set_column(c, c, width, wrap)
-    for r, rec in enumerate(info, start=1):
+    for r, rec in enumerate(records, start=1):
         for c, name in enumerate(fields):
             ws.write_string(r, c, rec[name])
     ws.freeze_panes(1, 1)
-    ws.autofilter(0, 0, len(info), len(fields) - 1)
+    ws.autofilter(0, 0, len(records), len(fields) - 1)
 
 
 def _instructions_sheet(ws, wb, inst: Instrument, colours: dict[str, str], settings: bool) -> None:
