@@ -95,6 +95,20 @@ def test_place_charts_places_every_chart_once():
     assert placed.get("other", []) == []
 
 
+def test_place_charts_places_the_ratings_chart_beside_the_ratings_table():
+    from analysis.engine.findings import conform
+    from analysis.instrument import load_instrument
+
+    inst = load_instrument(config.INSTRUMENTS_DIR / "hmip-probation-2023.yaml")
+    # 35 of 50 = 70%: Good.
+    row = dict(kind="rating", measure_id="rating_2.1", label="Assessment", category="Good",
+               numerator=35, denominator=50, percent=70.0)  # fmt: skip
+    placed = report.place_charts(conform(pd.DataFrame([row]).assign(trust="x")), inst)
+    [chart] = placed["ratings"]
+    assert chart.id == "ratings" and list(chart.data["label"]) == ["Assessment – Good"]
+    assert report.place_charts(fixture_findings(), fixture_instrument()).get("ratings") is None
+
+
 def test_missing_workbook_is_a_user_error(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "RAW_DIR", tmp_path)
     with pytest.raises(UserError, match="no workbook"):

@@ -122,6 +122,9 @@ def _write_tables_and_charts(
         if stop is not None and stop.is_set():
             break
         charts.save_static(chart, build / "charts")
+    rated = charts.ratings_chart(findings, inst)
+    if rated is not None and not (stop is not None and stop.is_set()):
+        rated.save_static(build / "charts")  # its bars in their ratings' colours
     return time.monotonic() - t
 
 
@@ -309,7 +312,8 @@ def filter_cases(cases: pd.DataFrame, selected: dict[str, Any]) -> pd.DataFrame:
 def place_charts(findings: pd.DataFrame, instrument: Instrument) -> dict[str, list[Any]]:
     """Every chart of :func:`analysis.render.charts.all_charts`, keyed by where the report shows it.
 
-    Keys: ``summary``; each outcome id (its data summary); ``breakdown:<question id>``;
+    Keys: ``summary``; ``ratings`` (:func:`analysis.render.charts.ratings_chart`, when the
+    programme has ratings); each outcome id (its data summary); ``breakdown:<question id>``;
     ``factors``; ``comparison:<group_var>``; ``profile``; ``other`` (anything else, shown
     last so that no chart the suite draws is left out of the report).
     """
@@ -335,6 +339,9 @@ def place_charts(findings: pd.DataFrame, instrument: Instrument) -> dict[str, li
         else:
             key = "other"
         placed.setdefault(key, []).append(chart)
+    rated = charts.ratings_chart(findings, instrument)
+    if rated is not None:
+        placed["ratings"] = [rated]
     return placed
 
 

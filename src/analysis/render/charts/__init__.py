@@ -9,7 +9,8 @@ One module per job:
 - :mod:`.interactive`: plotly figures (the HTML report, JupyterLab);
 - :mod:`.static`: :func:`save_static` (PNG and SVG files, laid out on a :mod:`.canvas`) and
   matplotlib figures;
-- :mod:`.funnel`: funnel plots of the cross-organisation aggregate.
+- :mod:`.funnel`: funnel plots of the cross-organisation aggregate;
+- :mod:`.ratings`: the ratings chart (bars in their rating's colour, always labelled).
 
 The names below are the public face callers use (``charts.outcome_summary(...)``,
 ``charts.save_static(...)``, ``charts.FunnelChart(...)``).
@@ -26,6 +27,7 @@ from analysis.render.charts.build import (
 )
 from analysis.render.charts.funnel import FunnelChart
 from analysis.render.charts.model import DATA_COLUMNS, KINDS, Chart
+from analysis.render.charts.ratings import RATING_STYLES, RatingsChart, ratings_chart
 from analysis.render.charts.static import save_static
 from analysis.render.charts.style import OKABE_ITO
 
@@ -33,8 +35,10 @@ __all__ = [
     "DATA_COLUMNS",
     "KINDS",
     "OKABE_ITO",
+    "RATING_STYLES",
     "Chart",
     "FunnelChart",
+    "RatingsChart",
     "all_charts",
     "breakdown_chart",
     "comparison_chart",
@@ -42,5 +46,6 @@ __all__ = [
     "factor_chart",
     "outcome_summary",
     "profile_chart",
+    "ratings_chart",
     "save_static",
 ]
