@@ -284,3 +284,30 @@ def test_a_suppressed_prevalence_has_no_rank(inst):
     assert present.most_common(factors) == []
     # Internal tables show the value, so they rank it: first again.
     assert present.factors(f, inst, hide_suppressed=False)[0].id == "thinking_behaviour"
+
+
+def test_rating_basis_words_the_key_question_a_rating_rests_on():
+    from analysis import config
+    from analysis.instrument import load_instrument
+
+    inst = load_instrument(config.INSTRUMENTS_DIR / "hmip-probation-2023.yaml")
+    method = "lowest key question: kq_2.1.3; Wilson score interval; rounded half up"
+    wording = "Does assessment focus sufficiently on keeping other people safe?"
+    assert present.rating_basis(method, inst) == f"lowest key question, 2.1.3: {wording}"
+    assert present.rating_basis(method, inst, ids="both") == (
+        f"lowest key question, 2.1.3 (kq_2.1.3): {wording}"
+    )
+    assert (
+        present.rating_basis(method, inst, ids="id") == f"lowest key question, kq_2.1.3: {wording}"
+    )
+    mean = "mean of kq_2.4.1, kq_2.4.3; bootstrap percentile interval"
+    assert present.rating_basis(mean, inst) == (
+        "mean of key questions 2.4.1: Does reviewing focus sufficiently on supporting "
+        "engagement?; 2.4.3: Does reviewing focus sufficiently on keeping other people safe?"
+    )
+    # A prompt (question) as the one measure: its own wording and criterion.
+    assert present.rating_basis("measure r_safe; Wilson", inst).startswith("measure, 2.4.3: ")
+    # Nothing the instrument declares: the clause as it is.
+    assert present.rating_basis("lowest key question: kq_9; x", inst) == "lowest key question: kq_9"
+    assert present.rating_basis("rated by inspectors", None) == "rated by inspectors"
+    assert present.rating_basis(None, inst) == ""

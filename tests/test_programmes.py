@@ -129,7 +129,7 @@ def test_ratings_table_shows_each_rating_as_a_labelled_band():
              p_different=0.2, method="lowest key question"),
         dict(kind="rating", measure_id="rating_2.2", label="Planning", category="Inadequate",
              numerator=20, denominator=50, percent=40.0, ci_low=27.6, ci_high=53.8,
-             p_different=0.004, method="lowest key question"),
+             p_different=0.004, method="lowest key question: kq_2.2.3; Wilson score interval"),
         dict(kind="rating", measure_id="rating_overall", label="Overall rating", category="",
              method="not rated"),
     ]  # fmt: skip
@@ -141,6 +141,12 @@ def test_ratings_table_shows_each_rating_as_a_labelled_band():
     assert '<span class="rating rating-none">Not rated</span>' in html
     assert "70% (35 of 50)" in html and "56 to 81" in html and ">20%<" in html
     assert ">0%<" in html  # 0.4%, rounded
+    # What each rating rests on, in the instrument's words (its number as the tables show it).
+    assert (
+        '<span class="rating-basis">Rests on the lowest key question, 2.2.3: Does planning '
+        "focus sufficiently on keeping other people safe?</span>"
+    ) in html
+    assert "kq_" not in html
     assert not narrative.has_ratings(findings[findings["kind"] != "rating"])
 
 

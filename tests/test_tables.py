@@ -514,7 +514,10 @@ def test_ratings_sheet_shows_each_rating_with_its_points_and_basis():
     assert headers[:5] == ["Standard", "Standard name", "Rating", "Points (number)", "Rests on"]
     assert headers[-1] == "Chance of a different rating (%)"
     assert table.rows[0] == [
-        "2.1", "Assessment", "Good", 2, "lowest key question: kq_2.1.1",
+        "2.1", "Assessment", "Good", 2,
+        # The key question's wording, with the ids that trace it (report, findings.csv).
+        "lowest key question, 2.1.1 (kq_2.1.1): Does assessment focus sufficiently on "
+        "engaging the person on probation?",
         35, 50, 70.0, 56.25, 80.93, 20.0,
     ]  # fmt: skip
     # No rating: said in words; the numbers it would rest on are not available.

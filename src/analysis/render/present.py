@@ -330,6 +330,44 @@ def unit_number(outcome: str, instrument: Instrument | None = None) -> int:
     return int(m.group()) if m else 999
 
 
+def rating_basis(method: Any, instrument: Instrument | None, ids: str = "criterion") -> str:
+    """What a rating rests on, in the instrument's words, from its findings ``method``.
+
+    The engine names the key question (or measure) a rating rests on by id in the
+    method's first clause ("lowest key question: kq_2.1.3"); readers get its wording:
+    "lowest key question, 2.1.3: Does assessment focus sufficiently on keeping other
+    people safe?". ``ids`` says which id keeps it traceable: ``"criterion"`` (2.1.3, as
+    the report's tables number key questions), ``"both"`` (``2.1.3 (kq_2.1.3)``, as
+    tables.xlsx, whose rows trace to findings.csv's ``measure_id``) or ``"id"``. A clause
+    naming nothing the instrument declares is returned unchanged.
+    """
+    first = str(method or "").split(";")[0].strip()
+    kqs = getattr(instrument, "key_questions", None) or {}
+    questions = getattr(instrument, "questions", None) or {}
+
+    def ref(mid: str) -> tuple[str, str] | None:
+        item = kqs.get(mid) or questions.get(mid)
+        if item is None:
+            return None
+        crit = getattr(item, "criterion", None) or ""
+        if ids == "id" or not crit:
+            shown = mid
+        else:
+            shown = crit if ids == "criterion" else f"{crit} ({mid})"
+        return shown, item.text
+
+    for head, word in (("lowest key question: ", "lowest key question"), ("measure ", "measure")):
+        if first.startswith(head):
+            found = ref(first.removeprefix(head).strip())
+            return f"{word}, {found[0]}: {found[1]}" if found else first
+    if first.startswith("mean of "):
+        found = [ref(m.strip()) for m in first.removeprefix("mean of ").split(",")]
+        if found and all(found):
+            told = "; ".join(f"{f[0]}: {f[1]}" for f in found if f)
+            return f"mean of key questions {told}"
+    return first
+
+
 def trust_display_name(slug: str) -> str:
     """``newcastle-upon-tyne`` -> ``Newcastle upon Tyne`` (plain text: escape on output)."""
     words = [w for w in re.split(r"[-_\s]+", str(slug)) if w]

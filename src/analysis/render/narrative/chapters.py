@@ -346,6 +346,12 @@ def ratings_table(findings: pd.DataFrame, instrument: Any) -> str:
         body.append(
             {
                 "name": r["label"],
+                # The key question it rests on, worded (numbered as the question tables are).
+                "basis": (
+                    present.rating_basis(r.get("method"), instrument)
+                    if rests != MISSING and "points" not in rests and "inspectors" not in rests
+                    else ""
+                ),
                 "overall": r["measure_id"] == "rating_overall",
                 "rating": _rating_cell(instrument, r.get("category") or ""),
                 "rests": rests,

@@ -219,7 +219,11 @@ def _ratings_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
         else:
             points = ratings.points(rid) if rid is not None else X.symbol
             inspectors = "inspectors" in str(r.get("method", ""))
-            basis = "rated by inspectors" if inspectors else str(r.get("method", "")).split(";")[0]
+            basis = (
+                "rated by inspectors"
+                if inspectors
+                else present.rating_basis(r.get("method"), instrument, ids="both")
+            )
             shown = [X.symbol] * len(_N_COLS) if inspectors else cells.numbers(r, _N_COLS)
         p = number(r.get("p_different"))
         # As a percentage; withheld with the row's other figures when they are suppressed.
