@@ -288,3 +288,87 @@ def test_the_same_workbook_under_two_names_is_refused(two_trusts):
     # Different workbooks: built.
     provenance.write_provenance({"input_sha256": "c" * 64}, outputs / "trust-b")
     aggregate.build(None, instrument=inst_path, outputs_dir=outputs, report=False)
+
+
+# -- ratings by organisation ---------------------------------------------------------------
+
+
+def _rated_aggregate(flags: str = "") -> pd.DataFrame:
+    """Two youth services' hand-made rating rows (and a pooled score row, never rated)."""
+    from analysis.engine.findings import conform
+
+    def rating(trust, sid, label, category, **kw):
+        return dict(trust=trust, kind="rating", measure_id=f"rating_{sid}", label=label,
+                    category=category, **kw)  # fmt: skip
+
+    rows = [
+        # Listed out of order: organisations by name, standards as the instrument declares.
+        rating("wrenfield", "overall", "Overall rating", "Good", numerator=20.0,
+               p_different=0.1),
+        rating("wrenfield", "2.1", "Court disposals: assessment", "Good", numerator=35,
+               denominator=50, percent=70.0, p_different=0.2, flags=flags),
+        rating("wrenfield", "1.1", "Governance and leadership", "Outstanding",
+               method="rated by inspectors (organisation-level evidence, a separate input)"),
+        # 13 of 24 = 54.17%: Requires improvement; 0.4175 of resamples differ: 42%.
+        rating("ashby-vale", "2.1", "Court disposals: assessment", "Requires improvement",
+               numerator=13, denominator=24, percent=100 * 13 / 24, p_different=0.4175),
+        rating("ashby-vale", "1.1", "Governance and leadership", "",
+               method="rated by inspectors (organisation-level evidence, a separate input)"),
+        dict(trust="aggregate", kind="outcome_score", outcome="S21", measure_id="score_S21",
+             percent=60.0),
+    ]  # fmt: skip
+    return conform(pd.DataFrame(rows))
+
+
+def test_ratings_by_organisation_one_row_per_organisation_and_standard():
+    youth = load_instrument(config.INSTRUMENTS_DIR / "hmip-youth-2021.yaml")
+    agg = _rated_aggregate()
+    assert aggregate_html.has_ratings(agg)
+    assert not aggregate_html.has_ratings(agg[agg["kind"] != "rating"])
+    table = aggregate_html.ratings_by_organisation(agg, youth)
+    assert table[["organisation", "standard", "rating", "rests", "p"]].values.tolist() == [
+        ["Ashby Vale", "1.1 Governance and leadership", "", "rated by inspectors", ""],
+        ["Ashby Vale", "2.1 Court disposals: assessment", "Requires improvement",
+         "54% (13 of 24)", "42%"],
+        ["Wrenfield", "1.1 Governance and leadership", "Outstanding", "rated by inspectors", ""],
+        ["Wrenfield", "2.1 Court disposals: assessment", "Good", "70% (35 of 50)", "20%"],
+        ["Wrenfield", "Overall rating", "Good", "20 points", "10%"],
+    ]  # fmt: skip
+    assert table["overall"].tolist() == [False, False, False, False, True]
+    html = aggregate_html.ratings_table_html(agg, youth)
+    assert '<span class="rating rating-requires_improvement">Requires improvement</span>' in html
+    assert '<span class="rating rating-none">Not rated</span>' in html
+    assert html.count("<tr") == 6  # the header and five rows
+    # A suppressed base: the rating is shown, the figures it rests on are not.
+    hidden = aggregate_html.ratings_by_organisation(_rated_aggregate(flags="c"), youth)
+    assert hidden.iloc[3][["rating", "rests", "p"]].tolist() == ["Good", "[c]", ""]
+
+
+def test_sections_have_ratings_only_when_asked():
+    youth = load_instrument(config.INSTRUMENTS_DIR / "hmip-youth-2021.yaml")
+    anchors = [a for a, _ in aggregate_html.sections(youth, comparisons=False, ratings=True)]
+    assert anchors[:3] == ["scores", "ratings", "funnels"]
+    assert "ratings" not in dict(aggregate_html.sections(youth, comparisons=False))
+
+
+def test_aggregate_tables_have_a_ratings_sheet_by_organisation(tmp_path):
+    from analysis.render import tables
+
+    youth = load_instrument(config.INSTRUMENTS_DIR / "hmip-youth-2021.yaml")
+    agg = _rated_aggregate()
+    pooled = pooling.pooled_rows(agg)
+    built = tables.build_tables(pooled, youth, by_organisation=agg)
+    [table] = [t for t in built if t.sheet == "Ratings by organisation"]
+    assert table.title == "Table 2: Ratings of the standards, by organisation"
+    assert [c.header for c in table.columns[:4]] == ["Organisation", "Standard",
+                                                     "Standard name", "Rating"]  # fmt: skip
+    assert [r[:4] for r in table.rows] == [
+        ["Ashby Vale", "1.1", "Governance and leadership", "Not rated"],
+        ["Ashby Vale", "2.1", "Court disposals: assessment", "Requires improvement"],
+        ["Wrenfield", "1.1", "Governance and leadership", "Outstanding"],
+        ["Wrenfield", "2.1", "Court disposals: assessment", "Good"],
+        ["Wrenfield", "Overall", "Overall rating", "Good"],
+    ]
+    # Points: Requires improvement 1, Outstanding 3, Good 2; the overall's sum, 20.
+    assert [r[4] for r in table.rows] == ["[x]", 1, 3, 2, 20]
+    assert not any(t.sheet.startswith("Ratings") for t in tables.build_tables(pooled, youth))

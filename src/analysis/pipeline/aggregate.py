@@ -291,7 +291,10 @@ def write_tables_xlsx(agg: pd.DataFrame, instrument: Instrument, out_dir: Path) 
     from analysis.render.tables import write_tables  # xlsxwriter, gptables: heavy
 
     path = Path(out_dir) / "tables.xlsx"
-    write_tables(pooled_rows(agg), instrument, path, read_context(out_dir).audience)
+    own = agg[agg["trust"] != AGGREGATE]  # each organisation's ratings, one row per standard
+    write_tables(
+        pooled_rows(agg), instrument, path, read_context(out_dir).audience, by_organisation=own
+    )
     return path
 
 

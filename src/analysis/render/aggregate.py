@@ -21,10 +21,15 @@ from analysis.render.html import render
 from analysis.render.narrative import provenance_section
 from analysis.render.present import (
     LOW,
+    MISSING,
     C,
     fmt_ci,
     fmt_int,
     fmt_pct,
+    is_missing,
+    is_suppressed,
+    pct_n_of_n,
+    rating_badge,
     trust_display_name,
     words,
 )
@@ -174,17 +179,20 @@ def funnel_note_html(f: Funnel) -> str:
     return render("funnel_note.html.j2", text=describe(f))
 
 
-def sections(instrument: Instrument, comparisons: bool) -> list[tuple[str, str]]:
+def sections(
+    instrument: Instrument, comparisons: bool, ratings: bool = False
+) -> list[tuple[str, str]]:
     """The aggregate report's ``(anchor, title)`` sections, in the instrument's words.
 
-    The factors section only when the instrument has offending-related factors, the
-    comparisons only when ``comparisons``.
+    The ratings section only when ``ratings`` (:func:`has_ratings`), the factors section
+    only when the instrument has offending-related factors, the comparisons only when
+    ``comparisons``.
     """
     w = words(instrument)
-    out = [
-        ("scores", f"{w.Unit} scores by organisation"),
-        ("funnels", "How each organisation compares with the pooled score"),
-    ]
+    out = [("scores", f"{w.Unit} scores by organisation")]
+    if ratings:
+        out.append(("ratings", "Ratings by organisation"))
+    out.append(("funnels", "How each organisation compares with the pooled score"))
     if instrument.factors:
         out.append(("factors", f"{w.say('factors_heading')}, all organisations"))
     if comparisons:
@@ -205,3 +213,83 @@ def comparisons_note_html(instrument: Instrument) -> str:
     """The paragraph opening the pooled comparisons: pooling can mislead."""
     text = words(instrument).say("aggregate_comparisons_note")
     return render("paragraph.html.j2", text=text)
+
+
+# -- ratings ------------------------------------------------------------------------------
+
+
+def has_ratings(agg: pd.DataFrame) -> bool:
+    """Whether any organisation's findings hold rating rows (a programme with ratings)."""
+    return bool(((agg["kind"] == "rating") & (agg["trust"] != AGGREGATE)).any())
+
+
+def ratings_by_organisation(agg: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """One row per organisation and rated standard (then its overall rating), as shown.
+
+    Organisations in name order; within one, the standards in the instrument's order, the
+    overall rating last. Ratings are never pooled: an aggregate of organisations is not
+    rated. Columns: ``organisation``, ``standard`` (its id and title), ``rating`` (its
+    label, "" when none), ``overall``, ``rests`` (what it rests on: "54% (13 of 24)",
+    "rated by inspectors", "17 points"), ``p`` (the chance of a different rating).
+    """
+    rows = agg[(agg["kind"] == "rating") & (agg["trust"] != AGGREGATE)]
+    ratings = getattr(instrument, "ratings", None)
+    order = {f"rating_{s.id}": i for i, s in enumerate(ratings.standards)} if ratings else {}
+    order["rating_overall"] = len(order)
+    rows = rows.assign(
+        _t=rows["trust"].map(display_name), _s=rows["measure_id"].map(order).fillna(len(order))
+    ).sort_values(["_t", "_s"], kind="stable")
+    out = []
+    for r in rows.to_dict("records"):
+        overall = r["measure_id"] == "rating_overall"
+        sid = str(r["measure_id"]).removeprefix("rating_")
+        if overall:
+            rests = f"{fmt_int(r['numerator'])} points" if not is_missing(r["numerator"]) else ""
+        elif "inspectors" in str(r.get("method", "")):
+            rests = "rated by inspectors"
+        elif is_suppressed(r["flags"]):
+            rests = C.symbol
+        elif is_missing(r["percent"]):
+            rests = ""
+        else:
+            rests = pct_n_of_n(r["percent"], r["numerator"], r["denominator"])
+        p = r.get("p_different")
+        chance = "" if is_missing(p) or is_suppressed(r["flags"]) else fmt_pct(100 * float(p))
+        out.append(
+            {
+                "organisation": r["_t"],
+                "standard": r["label"] if overall else f"{sid} {r['label']}",
+                "rating": str(r.get("category") or ""),
+                "overall": overall,
+                "rests": rests,
+                "p": chance,
+            }
+        )
+    columns = ["organisation", "standard", "rating", "overall", "rests", "p"]
+    return pd.DataFrame(out, columns=columns)
+
+
+def ratings_table_html(agg: pd.DataFrame, instrument: Instrument) -> str:
+    """The ratings of every organisation: one row per organisation and standard.
+
+    Each rating is its coloured band carrying its words, as in the organisation's own
+    report (the same CSS classes).
+    """
+    table = ratings_by_organisation(agg, instrument)
+    rows = [
+        {
+            **r,
+            "rating": rating_badge(instrument, r["rating"]),
+            "rests": r["rests"] or MISSING,
+            "p": r["p"] or MISSING,
+        }
+        for r in table.to_dict("records")
+    ]
+    w = words(instrument)
+    caption = f"Ratings of the {w.units}, by organisation, from each organisation's own report"
+    note = (
+        "Each organisation is rated from its own cases (and, for standards rated by "
+        "inspectors, their judgement); ratings are not pooled. The chance of a different "
+        "rating is the share of case bootstrap resamples of the same size rated otherwise."
+    )
+    return render("aggregate_ratings.html.j2", rows=rows, unit=w.Unit, caption=caption, note=note)

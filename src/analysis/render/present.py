@@ -330,6 +330,18 @@ def unit_number(outcome: str, instrument: Instrument | None = None) -> int:
     return int(m.group()) if m else 999
 
 
+def rating_badge(instrument: Instrument | None, label: Any) -> dict[str, str]:
+    """A rating's words and its band's CSS class (``rating-good``); never a colour alone.
+
+    ``label`` is a findings ``category`` (the rating's label); none is "Not rated", shown
+    in the neutral band (``rating-none``).
+    """
+    text = "" if is_missing(label) else str(label)
+    ratings = getattr(instrument, "ratings", None)
+    rid = ratings.rating_of_label(text) if ratings is not None and text else None
+    return {"text": text or "Not rated", "cls": f"rating-{rid}" if rid else "rating-none"}
+
+
 def rating_basis(method: Any, instrument: Instrument | None, ids: str = "criterion") -> str:
     """What a rating rests on, in the instrument's words, from its findings ``method``.
 

@@ -319,9 +319,7 @@ def has_ratings(findings: pd.DataFrame) -> bool:
 
 def _rating_cell(instrument: Any, label: str) -> dict[str, str]:
     """A rating's text and its band's class (``rating-good``); never a colour alone."""
-    ratings = getattr(instrument, "ratings", None)
-    rid = ratings.rating_of_label(label) if ratings is not None and label else None
-    return {"text": label or "Not rated", "cls": f"rating-{rid}" if rid else "rating-none"}
+    return present.rating_badge(instrument, label)
 
 
 def ratings_table(findings: pd.DataFrame, instrument: Any) -> str:

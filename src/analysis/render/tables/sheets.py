@@ -26,6 +26,7 @@ import pandas as pd
 
 from analysis.engine.compare import MULTI_SEP
 from analysis.engine.findings import flag_set, number
+from analysis.engine.pooling import AGGREGATE
 from analysis.instrument import Instrument
 from analysis.render import present
 from analysis.render.present import C, X, Z
@@ -249,6 +250,41 @@ def _ratings_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
         ],
         rows=out,
         notes=("ratings", *_PCT_NOTES),
+    )
+
+
+def _ratings_by_organisation(
+    findings: pd.DataFrame, instrument: Instrument, cells: _Cells
+) -> Table | None:
+    """Every organisation's ratings (the aggregate's): its Ratings table's rows, one block each.
+
+    Organisations in name order, each with its standards in the instrument's order, then
+    its overall rating; ratings are never pooled.
+    """
+    rows = findings[(findings["kind"] == "rating") & (findings["trust"] != AGGREGATE)]
+    ratings = getattr(instrument, "ratings", None)
+    order = {f"rating_{s.id}": i for i, s in enumerate(ratings.standards if ratings else ())}
+    position = rows["measure_id"].map(order).fillna(len(order))  # the overall rating last
+    rows = rows.iloc[position.argsort(kind="stable")]
+    blocks = []
+    for trust in sorted(set(rows["trust"]), key=present.trust_display_name):
+        one = _ratings_table(rows[rows["trust"] == trust], instrument, cells)
+        if one is not None:
+            blocks += [[present.trust_display_name(trust), *r] for r in one.rows]
+            template = one
+    if not blocks:
+        return None
+    w = present.words(instrument)
+    return Table(
+        sheet="Ratings by organisation",
+        title=f"Ratings of the {w.units}, by organisation",
+        description=(
+            f"One row per organisation and rated {w.unit}, then its overall rating, as in "
+            "each organisation's own tables; ratings are not pooled."
+        ),
+        columns=[Column("Organisation", TEXT, 28), *template.columns],
+        rows=blocks,
+        notes=template.notes,
     )
 
 
@@ -555,7 +591,11 @@ def _profile_table(findings: pd.DataFrame, instrument: Instrument, cells: _Cells
 
 
 def build_tables(
-    findings: pd.DataFrame, instrument: Instrument, audience: str = "internal"
+    findings: pd.DataFrame,
+    instrument: Instrument,
+    audience: str = "internal",
+    *,
+    by_organisation: pd.DataFrame | None = None,
 ) -> list[Table]:
     """The published tables, in workbook order, as plain data (cell values per row).
 
@@ -568,6 +608,9 @@ def build_tables(
     audience
         ``internal`` (suppressed cells keep their values and a ``[c]`` marker) or
         ``publication`` (suppressed values are replaced by ``[c]``).
+    by_organisation
+        The aggregate's: every organisation's own findings, whose ratings make a table of
+        one row per organisation and standard after the scores (none when no rating rows).
 
     Returns
     -------
@@ -586,6 +629,9 @@ def build_tables(
         _factor_table,
     ]
     tables = [t for b in builders if (t := b(findings, instrument, cells)) is not None]
+    if by_organisation is not None:
+        rated = _ratings_by_organisation(by_organisation, instrument, cells)
+        tables[1:1] = [rated] if rated is not None else []
     group_vars = findings.loc[findings["kind"] == "comparison", "group_var"]
     for g in present.comparison_vars(group_vars, instrument):
         tables += _comparison_tables(findings, instrument, cells, g)

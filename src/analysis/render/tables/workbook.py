@@ -353,6 +353,7 @@ def write_tables(
     synthetic: bool = False,
     organisation: str | None = None,
     contact: str = DEFAULT_CONTACT,
+    by_organisation: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``tables.xlsx``: cover, contents, notes, then one accessible table per sheet.
 
@@ -373,19 +374,22 @@ def write_tables(
         Name for titles; defaults to the display name of the findings' ``trust`` slug.
     contact
         Contact line for the cover sheet.
+    by_organisation
+        The aggregate's: every organisation's findings, for its ratings by organisation
+        (:func:`analysis.render.tables.sheets.build_tables`).
 
     Returns
     -------
     Path
         ``out_path``.
     """
-    tables = build_tables(findings, instrument, audience)
+    tables = build_tables(findings, instrument, audience, by_organisation=by_organisation)
     trust = single_trust(findings)
     org = organisation or present.trust_display_name(trust) or "the organisation inspected"
     shown = present.markers_for(audience, findings["flags"], used=_used(tables))
     w = present.words(instrument)
     notes = _notes(audience, shown, synthetic, w.unit, w.say("judged_above_line"))
-    if not any(t.sheet == "Ratings" for t in tables):
+    if not any(t.sheet.startswith("Ratings") for t in tables):
         del notes["ratings"]  # only a programme with ratings has the note
     tag = " (synthetic data)" if synthetic else ""
     title = f"{instrument.title}: findings tables, {org}{tag}"
