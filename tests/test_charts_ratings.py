@@ -65,6 +65,8 @@ def test_every_bar_carries_its_rating_in_words(probation):
     assert "Good 65% or more and under 80%; Outstanding 80% or more" in chart.subtitle
     assert "Assessment – Good, 70% (35 of 50), chance of a different rating 20%" in chart.alt_text
     assert chart.limits == [50.0, 65.0, 80.0]
+    # Probation rates no standard by inspectors and has no overall rating: nothing elsewhere.
+    assert chart.source == "Source: case inspection findings table"
 
 
 def test_interactive_bars_take_the_ratings_colours_and_the_band_limits(probation):
@@ -113,6 +115,13 @@ def test_no_chart_without_ratings_rated_from_cases(probation):
         ).assign(trust="x")
     )
     assert ratings_chart(only_inspectors, youth) is None
+    court = dict(kind="rating", measure_id="rating_2.1", label="Court disposals: assessment",
+                 category="Good", numerator=35, denominator=50, percent=70.0)  # fmt: skip
+    chart = ratings_chart(conform(pd.DataFrame([court]).assign(trust="x")), youth)
+    assert chart.source == (
+        "Source: case inspection findings table; standards rated by inspectors and the "
+        "overall rating are in the ratings table"
+    )
     no_rows = _findings()
     assert ratings_chart(no_rows[no_rows["kind"] != "rating"], probation) is None
 

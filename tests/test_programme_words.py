@@ -72,14 +72,31 @@ def test_prose_tables_and_charts_of_other_programmes_use_their_own_words(
         ]
     texts += [narrative.comparison_section(findings, inst, gv) for gv in
               narrative.comparison_vars(findings, inst)]  # fmt: skip
-    for chart in charts.all_charts(findings, inst):
+    rated = charts.ratings_chart(findings, inst)
+    assert rated is not None  # both programmes rate standards from the cases
+    for chart in [*charts.all_charts(findings, inst), rated]:
         texts += [chart.title, chart.subtitle, chart.alt_text, chart.x_title, chart.y_title]
+        texts += [chart.source, *chart.labels]
+    texts.append(narrative.ratings_table(findings, inst))
     tables.write_tables(findings, inst, tmp_path / "tables.xlsx", "internal")
     texts += _xlsx_texts(tmp_path / "tables.xlsx")
     # The words of the chapters that were checked are there: the check is not vacuous.
     joined = "\n".join(texts)
     assert "judged sufficient" in joined and "Sufficient judgements (n of N)" in joined
     assert _leaks(texts) == []
+
+
+@pytest.mark.parametrize(
+    ("programme", "heading"),
+    [("hmip-probation-2023", "Key questions"), ("hmip-youth-2021", "Key questions"),
+     ("iaow-2013-14", "Criteria")],
+)  # fmt: skip
+def test_the_criteria_appendix_is_named_in_the_programmes_words(programme, heading):
+    """The report's appendix of criteria (the 2013-14 word) lists key questions elsewhere."""
+    w = load_instrument(config.INSTRUMENTS_DIR / f"{programme}.yaml").presentation
+    assert w.say("criteria_heading") == heading
+    # Declared in each file, with a source (2013-14's is its neutral word, "Criteria").
+    assert w.phrases["criteria_heading"].source
 
 
 def test_the_2013_14_programme_keeps_todays_words():
@@ -117,4 +134,5 @@ def test_a_probation_report_and_its_tables_hold_no_2013_14_phrase(tmp_path):
     # The report's own appendix numbering ("Appendix 5: Small bases") is not 2013-14's.
     assert _leaks([html]) == []
     assert "Sufficient judgements (n of N)" in html
+    assert "Appendix 3: Key questions" in html and "Appendix 3: Criteria" not in html
     assert _leaks(_xlsx_texts(out / "tables.xlsx")) == []

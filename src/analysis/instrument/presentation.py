@@ -80,6 +80,8 @@ PHRASES: dict[str, tuple[str, frozenset[str]]] = {
         frozenset({"method"}),
     ),
     "criteria_caption": ("Criteria for the inspection", frozenset()),
+    # The report's appendix that lists them ("Appendix 3: Criteria").
+    "criteria_heading": ("Criteria", frozenset()),
     "factors_heading": ("Offending-related factors", frozenset()),
     "tables_intro": (
         "Tables of the findings of a case inspection, one table per sheet.",

@@ -147,6 +147,16 @@ class RatingsChart(Chart):
         return [png, svg]
 
 
+def _elsewhere(ratings: Any) -> str:
+    """What the ratings table holds that the chart does not (none when nothing)."""
+    others = []
+    if any(s.rests_on == "inspectors" for s in ratings.standards):
+        others.append("standards rated by inspectors")
+    if ratings.overall is not None:
+        others.append("the overall rating")
+    return f"; {' and '.join(others)} are in the ratings table" if others else ""
+
+
 def _is_bar(item: Any) -> bool:
     return isinstance(item, cv.Rect) and item.fill == _STATIC_FILL
 
@@ -218,10 +228,7 @@ def ratings_chart(findings: pd.DataFrame, instrument: Instrument) -> RatingsChar
         x_title="Percentage the rating rests on (%)",
         y_title="",
         intervals=True,
-        source=(
-            "Source: case inspection findings table; standards rated by inspectors, and "
-            "the overall rating, are in the ratings table"
-        ),
+        source="Source: case inspection findings table" + _elsewhere(ratings),
         ratings=rated,
         limits=limits,
     )
