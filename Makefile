@@ -104,8 +104,8 @@ aggregate: $(STAMP) ## rebuild the cross-trust aggregate report from existing tr
 reproduce: $(STAMP) ## check the demo data reproduces the reference report's published figures
 	$(PY) -m analysis reproduce
 
-dictionary: $(STAMP) ## write the instrument's data dictionary to docs/data-dictionary.md
-	$(PY) -m analysis dictionary --out docs/data-dictionary.md
+dictionary: $(STAMP) ## write each programme's data dictionary into docs/ (the default's: docs/data-dictionary.md)
+	$(PY) -m analysis dictionary --all docs
 
 # The notebooks run on the demo data (nbval), so the demo workbooks are a prerequisite: in
 # $(TEST_DEMO), never data/raw. Each pytest run works in temporary folders of its own

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from analysis import cli
-from analysis.instrument.dictionary import render
+import pytest
+
+from analysis import cli, config
+from analysis.instrument import load_instrument
+from analysis.instrument.dictionary import dictionary_name, render
 
 
 def test_tiny_sections(tiny_instrument):
@@ -87,6 +90,46 @@ def test_committed_data_dictionary_is_current():
 
     committed = (config.DOCS_DIR / "data-dictionary.md").read_text(encoding="utf-8")
     assert committed == render(load_instrument()), "run `make dictionary` and commit the result"
+
+
+@pytest.mark.parametrize(
+    "programme", sorted(p.stem for p in (config.INSTRUMENTS_DIR).glob("*.yaml"))
+)
+def test_every_programme_has_its_committed_dictionary(programme):
+    """`make dictionary` documents every programme file: the default keeps its name."""
+    inst = load_instrument(config.INSTRUMENTS_DIR / f"{programme}.yaml")
+    name = dictionary_name(inst)
+    assert name == (
+        "data-dictionary.md" if programme == "iaow-2013-14" else f"data-dictionary-{programme}.md"
+    )
+    committed = (config.DOCS_DIR / name).read_text(encoding="utf-8")
+    assert committed == render(inst), "run `make dictionary` and commit the result"
+
+
+def test_all_writes_one_dictionary_per_programme(tmp_path, capsys):
+    assert cli.main(["dictionary", "--all", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "data-dictionary-hmip-probation-2023.md",
+        "data-dictionary-hmip-youth-2021.md",
+        "data-dictionary.md",
+    ]
+    youth = (tmp_path / "data-dictionary-hmip-youth-2021.md").read_text(encoding="utf-8")
+    # The youth standards' sections, in its own words (standards, not outcomes).
+    assert "## Standards\n" in youth and "## Outcomes\n" not in youth
+    assert "## Summary: scored questions per standard\n" in youth
+    assert "| Requires improvement | 1 | 50% or more and under 65% |" in youth
+    assert (
+        "| 2.1 | Court disposals: assessment | the lowest of its key questions | "
+        "`kq_2.1.1`, `kq_2.1.2`, `kq_2.1.3` | court | yes |"
+    ) in youth
+    assert (
+        "| 4.1 | Resettlement policy and provision | rated by inspectors (a separate input) |"
+        in youth
+    )
+    assert "Good 19 points or more and 30 points or less" in youth
+    assert "## Key questions\n" in youth and "## Samples\n" in youth
+    # --all with --out is refused (exit 2).
+    assert cli.main(["dictionary", "--all", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
 
 
 def test_any_of_rule_in_the_dictionary(any_of_instrument):

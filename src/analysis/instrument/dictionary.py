@@ -5,7 +5,8 @@ the criteria grid, the case details with their codes, every question grouped by
 outcome and criterion (id, wording, answers and how they score, skip rule, outcomes
 it counts towards), the factors, the consistency rules (grouped by kind, each with its
 severity, conditions, what must follow and its source), and the number of scored
-questions per outcome.
+questions per outcome; an instrument with key questions, samples or ratings also has
+those sections. ``--all DIR`` writes one dictionary per programme file of the package.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from analysis import config
 from analysis.errors import UserError
 from analysis.fileio import atomic_path
 from analysis.instrument import ABOVE, BELOW, NA, Instrument, load_instrument
@@ -119,13 +121,93 @@ def _spellings(inst: Instrument) -> list[str]:
     return out
 
 
+def _standards(inst: Instrument) -> list[str]:
+    """Key questions, samples and ratings: only for an instrument that declares them."""
+    out: list[str] = []
+    if inst.key_questions:
+        out += ["## Key questions", ""]
+        rows = []
+        for kq in inst.key_questions.values():
+            if kq.combine == "judged":
+                how = f"judged in `{kq.question}`"
+            else:
+                rule = f"at least {kq.at_least}" if kq.combine == "at_least" else kq.combine
+                how = f"sufficient when {rule} of " + ", ".join(f"`{p}`" for p in kq.prompts)
+            rows.append([f"`{kq.id}`", kq.criterion or "", kq.text, how])
+        out += _table(["Id", "Number", "Key question", "Judgement"], rows)
+    if inst.samples is not None:
+        smp = inst.samples
+        n_questions = {g.id: 0 for g in smp.groups}
+        for q in inst.questions:
+            if (g := inst.sample_of(q)) is not None:
+                n_questions[g] += 1
+        out += [
+            "## Samples",
+            "",
+            f"The case detail `{smp.column}` says which sample a case is in.",
+            "",
+        ]
+        out += _table(
+            ["Id", "Code", "Label", "Criteria", "Questions"],
+            [
+                [f"`{g.id}`", g.code, g.label, ", ".join(g.criteria), n_questions[g.id]]
+                for g in smp.groups
+            ],
+        )
+    r = inst.ratings
+    if r is not None:
+        out += ["## Ratings", ""]
+        out += _table(
+            ["Rating", "Points", "Bands (percentage rested on)"],
+            [
+                [
+                    lvl.label,
+                    "" if lvl.points is None else lvl.points,
+                    "; ".join(b.text() for b in r.bands.ranges if b.rating == lvl.id),
+                ]
+                for lvl in r.scale
+            ],
+        )
+        rounding = (
+            f"rounded half up to {r.bands.decimals} decimal places before banding"
+            if r.bands.round_before_banding
+            else "not rounded before banding"
+        )
+        out += [f"Percentages are {rounding}.", ""]
+        words = {
+            "lowest_key_question": "the lowest of its key questions",
+            "mean": "the mean of its key questions",
+            "measure": "one measure",
+            "inspectors": "rated by inspectors (a separate input)",
+        }
+        rows = []
+        for st in r.standards:
+            on = ", ".join(f"`{k}`" for k in st.key_questions) or (
+                f"`{st.measure}`" if st.measure else ""
+            )
+            counted = "yes" if st.id in r.overall_standards else "no"
+            rows.append([st.id, st.title, words[st.rests_on], on, st.sample or "", counted])
+        out += _table(
+            ["Standard", "Title", "Rests on", "Key questions", "Sample", "In the overall"], rows
+        )
+        if r.overall is not None:
+            bands = "; ".join(
+                f"{r.levels[b.rating].label} {b.text(' points')}" for b in r.overall.ranges
+            )
+            out += [f"Overall rating: the sum of the standards' points; {bands}.", ""]
+    return out
+
+
 def render(inst: Instrument) -> str:
     """The whole data dictionary as markdown text."""
+    pres = inst.presentation
+    unit = pres.Unit if pres is not None else "Outcome"  # "Outcome", "Standard"
+    units = pres.units if pres is not None else "outcomes"
     out: list[str] = [f"# Data dictionary: {inst.title}", ""]
     out += [
         f"- Instrument: `{inst.id}` version {inst.version}",
         f"- File: `{inst.path.name}` (sha256 `{inst.sha256[:12]}`)",
-        f"- Outcome scores: {inst.outcome_method.replace('_', ' ')}",
+        f"- {unit} scores: {inst.outcome_method.replace('_', ' ')}",
     ]
     if inst.source:
         out.append(f"- Source: {' '.join(str(inst.source).split())}")
@@ -133,7 +215,7 @@ def render(inst: Instrument) -> str:
 
     out += _spellings(inst)
 
-    out += ["## Outcomes", ""]
+    out += [f"## {units.capitalize()}", ""]
     out += _table(
         ["Id", "Number", "Name", "Short name"],
         [[o.id, o.number, o.name, o.short] for o in inst.outcomes.values()],
@@ -191,7 +273,12 @@ def render(inst: Instrument) -> str:
         }
         if not any(qs_by_crit.values()):
             continue
-        out += [f"### Outcome {o.number}: {o.name}", ""]
+        heading = (
+            pres.say("unit_heading", number=o.number, name=o.name)
+            if pres is not None
+            else f"Outcome {o.number}: {o.name}"
+        )
+        out += [f"### {heading}", ""]
         for c in crits:
             qs = qs_by_crit[c.id]
             if not qs:
@@ -222,19 +309,21 @@ def render(inst: Instrument) -> str:
             ],
         )
 
+    out += _standards(inst)
+
     if inst.consistency:
         out += _rules(inst)
 
-    out += ["## Summary: scored questions per outcome", ""]
+    out += [f"## Summary: scored questions per {unit.lower()}", ""]
     summary = inst.summary()
     out += _table(
-        ["Outcome", "Name", "Scored questions"],
+        [unit, "Name", "Scored questions"],
         [[o.id, o.name, summary[o.id]] for o in inst.outcomes.values()],
     )
     n_scored = sum(1 for q in inst.questions.values() if q.scored)
     out += [
         f"{len(inst.questions)} questions in all, {n_scored} scored; a question may count "
-        "towards more than one outcome.",
+        f"towards more than one {unit.lower()}.",
         "",
     ]
     return "\n".join(out)
@@ -255,14 +344,56 @@ def write_dictionary(
     return text
 
 
+def dictionary_name(inst: Instrument) -> str:
+    """The dictionary's file name, ``data-dictionary-<instrument id>.md``.
+
+    The default instrument's is ``data-dictionary.md`` (the name the README links).
+    """
+    default = load_instrument()
+    return "data-dictionary.md" if inst.id == default.id else f"data-dictionary-{inst.id}.md"
+
+
+def write_all(out_dir: str | Path) -> list[Path]:
+    """One dictionary per programme file of the package (``instrument/programmes/``).
+
+    The default instrument's keeps its name, ``data-dictionary.md``; every other
+    programme's is ``data-dictionary-<instrument id>.md``. Returns the paths written.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise UserError(f"folder {out_dir} does not exist")
+    written = []
+    for path in sorted(config.INSTRUMENTS_DIR.glob("*.yaml")):
+        inst = load_instrument(path)
+        target = out_dir / dictionary_name(inst)
+        write_dictionary(target, inst)
+        written.append(target)
+    return written
+
+
 def add_cli(parser) -> None:
     """Arguments of ``python -m analysis dictionary``."""
     parser.add_argument("--instrument", type=Path, help="instrument YAML (default: the package's)")
     parser.add_argument("--out", type=Path, help="markdown file to write (default: print)")
+    parser.add_argument(
+        "--all",
+        type=Path,
+        metavar="DIR",
+        help="write one dictionary per programme file into DIR (data-dictionary.md for the "
+        "default instrument, data-dictionary-<id>.md for the others)",
+    )
 
 
 def cli(args) -> int:
-    """Print the dictionary, or write it to ``--out``."""
+    """Print the dictionary, or write it to ``--out``; ``--all DIR``: every programme's."""
+    if getattr(args, "all", None) is not None:
+        if args.out is not None or args.instrument is not None:
+            raise UserError(
+                "--all writes every programme's dictionary: without --out or --instrument"
+            )
+        for p in write_all(args.all):
+            print(f"wrote {p}")
+        return 0
     text = write_dictionary(args.out, args.instrument)
     if args.out is None:
         sys.stdout.write(text)
