@@ -136,3 +136,19 @@ def test_the_colours_are_the_report_tables(probation):
     assert found == {**RATING_STYLES, "none": NOT_RATED_STYLE}
     assert rating_style("unheard_of") == NOT_RATED_STYLE == rating_style(None)
     assert charts.RATING_STYLES is RATING_STYLES
+
+
+def test_matplotlib_bars_take_the_same_colours(probation):
+    from matplotlib.colors import to_hex
+
+    ax = ratings_chart(_findings(), probation).to_matplotlib().axes[0]
+    # 70% Good, 40% Inadequate; the unrated standard has no bar.
+    assert [(to_hex(p.get_facecolor()), p.get_width()) for p in ax.patches] == [
+        ("#cce2d8", 70.0),
+        ("#a8231a", 40.0),
+    ]
+    assert sorted(line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--") == [
+        50,
+        65,
+        80,
+    ]
