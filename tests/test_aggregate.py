@@ -358,7 +358,7 @@ def test_aggregate_tables_have_a_ratings_sheet_by_organisation(tmp_path):
     agg = _rated_aggregate()
     pooled = pooling.pooled_rows(agg)
     built = tables.build_tables(pooled, youth, by_organisation=agg)
-    [table] = [t for t in built if t.sheet == "Ratings by organisation"]
+    [table] = [t for t in built if t.sheet == "Ratings_by_organisation"]
     assert table.title == "Table 2: Ratings of the standards, by organisation"
     assert [c.header for c in table.columns[:4]] == ["Organisation", "Standard",
                                                      "Standard name", "Rating"]  # fmt: skip

@@ -87,7 +87,18 @@ def test_per_trust_score_rows_kept():
         "outcome_score",
         "criterion_score",
         "sample",
+        "rating",
     }
+
+
+def test_each_organisations_ratings_are_kept_and_never_pooled():
+    # Hand-made: trust-a's standard 2.1 rated Good on 35 of 50 (a programme with ratings).
+    rated = dict(trust="trust-a", kind="rating", measure_id="rating_2.1", label="Assessment",
+                 category="Good", numerator=35, denominator=50, percent=70.0)  # fmt: skip
+    findings = conform(pd.concat([_findings(), pd.DataFrame([rated])], ignore_index=True))
+    agg = pooling.build_findings(findings, INST, cases=_cases())
+    [row] = agg[agg["kind"] == "rating"].to_dict("records")
+    assert (row["trust"], row["category"], row["numerator"]) == ("trust-a", "Good", 35)
 
 
 def test_profile_base_counts_trusts_without_the_category():

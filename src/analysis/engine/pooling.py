@@ -56,7 +56,8 @@ from analysis.instrument import Instrument
 #: The ``trust`` of pooled rows, and the name of the aggregate's output folder.
 AGGREGATE = "aggregate"
 #: Kinds copied per organisation into the aggregate findings (beside the pooled rows).
-PER_TRUST_KINDS = ("outcome_score", "criterion_score", "sample")
+#: Ratings too: an aggregate is never rated, each organisation's own ratings are shown.
+PER_TRUST_KINDS = ("outcome_score", "criterion_score", "sample", "rating")
 #: What the funnel plot's horizontal axis counts by default (see :func:`funnel_for`).
 DEFAULT_N_BASIS = "cases"
 N_BASES = ("cases", "judgements")
@@ -344,7 +345,7 @@ def pool(
 
 
 def per_trust_rows(findings: pd.DataFrame, kinds: Sequence[str] = PER_TRUST_KINDS) -> pd.DataFrame:
-    """Each organisation's score and sample rows, ordered by kind then organisation."""
+    """Each organisation's score, sample and rating rows, ordered by kind then organisation."""
     rows = findings[findings["kind"].isin(list(kinds))].copy()
     rows["_k"] = rows["kind"].map({k: i for i, k in enumerate(KINDS)})
     rows["_pos"] = rows.groupby("trust").cumcount()
@@ -359,7 +360,7 @@ def build_findings(
     cases: pd.DataFrame | None = None,
     audience: str = "internal",
 ) -> pd.DataFrame:
-    """The aggregate findings table: pooled rows, then per-organisation score rows."""
+    """The aggregate findings table: pooled rows, then per-organisation score (and rating) rows."""
     pooled = pool(findings, instrument, cases=cases, audience=audience)
     return conform(pd.concat([pooled, per_trust_rows(findings)], ignore_index=True))
 

@@ -276,7 +276,7 @@ def _ratings_by_organisation(
         return None
     w = present.words(instrument)
     return Table(
-        sheet="Ratings by organisation",
+        sheet="Ratings_by_organisation",
         title=f"Ratings of the {w.units}, by organisation",
         description=(
             f"One row per organisation and rated {w.unit}, then its overall rating, as in "
