@@ -313,6 +313,7 @@ def here(tmp_path, monkeypatch, site):
 
     monkeypatch.setattr(kernels, "execute_notebook", notebook)
     monkeypatch.setattr(charts, "all_charts", lambda findings, instrument: [])
+    monkeypatch.setattr(charts, "iter_charts", lambda findings, instrument: iter(()))
     return tmp_path
 
 
@@ -451,4 +452,5 @@ def test_importing_the_standin_patches_nothing():
     from analysis.render import charts
 
     assert charts.all_charts.__module__ == "analysis.render.charts.build"
+    assert charts.iter_charts.__module__ == "analysis.render.charts.build"
     assert kernels.execute_notebook.__module__ == "analysis.pipeline.kernels"
