@@ -247,3 +247,21 @@ def test_findings_built_for_a_notebook_read_the_organisations_ratings_in_raw(
     got = report.build_findings("tarnbrook", youth["book"], inst, out_dir=tmp_path / "out2")
     rated = got[got["kind"] == "rating"].set_index("measure_id")["category"]
     assert rated["rating_1.2"] == "" and rated["rating_overall"] == ""
+
+
+def test_a_yaml_rating_that_is_a_list_is_refused_without_expanding_it(tmp_path):
+    # Nested aliases ("billion laughs"): 1 KB of YAML whose last value is 9**10 strings.
+    # Turning it into text took gigabytes and never finished (S7-34); each rating must be
+    # one value, so each list is refused by its row, and nothing is expanded.
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, cur in zip("abcdefghi", "bcdefghij", strict=True):
+        lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    lines.append("'1.1': *j")
+    path = tmp_path / "lol.ratings.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(UserError) as info:
+        read_standard_ratings(path, load_instrument(YOUTH))
+    problems = info.value.problems
+    assert [p.row for p in problems] == list(range(1, 12))
+    assert problems[10].message == "standard '1.1' must have one rating, not a list or mapping"
+    assert problems[0].message == "standard 'a' must have one rating, not a list or mapping"
