@@ -13,7 +13,12 @@ from analysis.ingest.organisation import (
     programme_file,
 )
 from analysis.ingest.problems import IngestError, Problem
-from analysis.ingest.ratings import is_ratings_file, ratings_file, read_standard_ratings
+from analysis.ingest.ratings import (
+    is_ratings_file,
+    named_organisation,
+    ratings_file,
+    read_standard_ratings,
+)
 from analysis.ingest.read import IngestResult, check_trust, ingest_file, read_cases
 
 __all__ = [
@@ -28,6 +33,7 @@ __all__ = [
     "declared_instrument",
     "ingest_file",
     "is_ratings_file",
+    "named_organisation",
     "organisation_of",
     "programme_file",
     "ratings_file",

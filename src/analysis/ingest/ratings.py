@@ -26,6 +26,7 @@ import yaml
 
 from analysis.errors import UserError
 from analysis.fileio import read_small_file
+from analysis.ingest.checks import TRUST_SLUG
 from analysis.ingest.problems import IngestError, Report
 from analysis.instrument import Instrument, answer_key
 
@@ -49,6 +50,19 @@ def is_ratings_file(path: str | Path) -> bool:
     A folder of workbooks may hold them too: ``batch`` never takes one for a case workbook.
     """
     return Path(path).name.lower().endswith(RATINGS_SUFFIXES)
+
+
+def named_organisation(path: str | Path) -> str | None:
+    """The organisation slug a ratings file is named for (``eastmere.ratings.csv``), or None.
+
+    >>> named_organisation("ratings/eastmere.ratings.yaml"), named_organisation("mine.csv")
+    ('eastmere', None)
+    """
+    name = Path(path).name.lower()
+    for suffix in RATINGS_SUFFIXES:
+        if name.endswith(suffix) and TRUST_SLUG.fullmatch(name[: -len(suffix)]):
+            return name[: -len(suffix)]
+    return None
 
 
 def ratings_file(folder: str | Path, slug: str) -> Path | None:

@@ -428,8 +428,7 @@ def run_report(
         )
     if instrument_path is None and (declared := programme_file(workbook)) is not None:
         instrument_path, inst = declared, load_instrument(declared)
-    if standard_ratings is not None and Path(standard_ratings).is_dir():
-        standard_ratings = inputs.organisation_ratings(standard_ratings, trust)
+    standard_ratings = inputs.report_ratings_file(standard_ratings, trust, inst)
     ratings = read_ratings_input(standard_ratings, inst)
     final = Path(out_dir) if out_dir else config.trust_output_dir(trust)
     processed = config.processed_path(trust)
