@@ -19,7 +19,13 @@ from analysis.ingest.ratings import (
     ratings_file,
     read_standard_ratings,
 )
-from analysis.ingest.read import IngestResult, check_trust, ingest_file, read_cases
+from analysis.ingest.read import (
+    IngestResult,
+    check_trust,
+    ingest_file,
+    print_warnings,
+    read_cases,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -32,6 +38,7 @@ __all__ = [
     "check_trust",
     "declared_instrument",
     "ingest_file",
+    "print_warnings",
     "is_ratings_file",
     "named_organisation",
     "organisation_of",

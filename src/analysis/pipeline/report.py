@@ -511,6 +511,7 @@ def _build_report(
         # data/processed/<trust>.parquet, as the design's data flow says (the exploration
         # notebook reads it), staged until the outputs are committed with it.
         result = ingest.ingest_file(workbook, trust, instrument=inst, out_dir=stage.processed_dir)
+        ingest.print_warnings(result)  # hidden rows, near-duplicate names, warning rules...
         cases = pd.read_parquet(result.path)
         phases["ingest"] = time.monotonic() - t
 
