@@ -103,8 +103,9 @@ def test_a_settings_sheet_naming_two_programmes_or_two_settings_sheets_are_refus
     book.create_sheet("Settings ").append(["instrument", "iaow-2013-14"])
     book.save(path)
     two = r"has 2 settings sheets \('settings', 'Settings '\): keep one"
-    with pytest.raises(IngestError, match=two):
+    with pytest.raises(IngestError, match=two) as info:
         read_cases(path, instrument=inst, trust="wrenfield")
+    assert str(info.value.problems[0]).startswith("w.xlsx: has 2 settings sheets")
 
 
 def test_a_long_programme_name_is_cut_in_the_message(tmp_path):

@@ -214,6 +214,7 @@ def _settings(book, rep: Report, cases_sheet: str) -> dict[str, str]:
     """
     names = [n for n in book.sheet_names if n.strip().casefold() == SETTINGS_SHEET]
     if len(names) > 1:
+        rep.sheet = None  # the workbook's problem, not the cases sheet's
         rep.stop(f"has {len(names)} settings sheets ({', '.join(map(repr, names))}): keep one")
     if not names:
         return {}
