@@ -49,6 +49,29 @@ def test_all_charts_in_report_order(every_chart):
     ]
 
 
+def test_iter_charts_builds_each_chart_only_when_asked(findings, inst, monkeypatch):
+    # A stopped report asks for no more charts: the first one comes before any later chart
+    # is built (here the comparison and profile builders would fail), and in full the
+    # generator gives all_charts' charts in the same order.
+    from analysis.render.charts import build
+
+    def never(*args, **kwargs):
+        raise AssertionError("built before it was asked for")
+
+    monkeypatch.setattr(build, "comparison_chart", never)
+    monkeypatch.setattr(build, "profile_chart", never)
+    lazy = charts.iter_charts(findings, inst)
+    assert next(lazy).id == "outcome-summary"
+    assert next(lazy).id == "data-summary-o1"
+    monkeypatch.undo()
+    assert [c.id for c in charts.iter_charts(findings, inst)][:3] == [
+        "outcome-summary",
+        "data-summary-o1",
+        "data-summary-o2",
+    ]
+    assert len(list(charts.iter_charts(findings, inst))) == 17
+
+
 def test_every_chart_holds_aggregates_only(every_chart):
     for c in every_chart:
         assert list(c.data.columns) == DATA_COLUMNS, c.id

@@ -313,6 +313,7 @@ def here(tmp_path, monkeypatch, site):
 
     monkeypatch.setattr(kernels, "execute_notebook", notebook)
     monkeypatch.setattr(charts, "all_charts", lambda findings, instrument: [])
+    monkeypatch.setattr(charts, "iter_charts", lambda findings, instrument: iter(()))
     return tmp_path
 
 
@@ -451,4 +452,29 @@ def test_importing_the_standin_patches_nothing():
     from analysis.render import charts
 
     assert charts.all_charts.__module__ == "analysis.render.charts.build"
+    assert charts.iter_charts.__module__ == "analysis.render.charts.build"
     assert kernels.execute_notebook.__module__ == "analysis.pipeline.kernels"
+
+
+def test_report_prints_the_ingests_warnings(site, here, monkeypatch, capsys):
+    # `ingest` printed its warnings (hidden rows, near-duplicate names, warning rules broken)
+    # but `report` printed none of them: only the rule count reached provenance (S7-46).
+    from analysis import ingest
+    from analysis.ingest.problems import Problem
+
+    real = ingest.ingest_file
+
+    def with_warnings(*args, **kwargs):
+        result = real(*args, **kwargs)
+        hidden = Problem("b.xlsx", "cases", 7, None, None, "row 7 is hidden", "warning")
+        result.warnings.append(hidden)
+        result.rule_warnings["plan-when-low"] = 2
+        return result
+
+    monkeypatch.setattr(ingest, "ingest_file", with_warnings)
+    assert main(_report(site)) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "warning: b.xlsx, sheet 'cases', row 7: row 7 is hidden" in err
+    assert (
+        "warning: 2 case(s) break consistency rules of severity warning: plan-when-low (2)" in err
+    )

@@ -80,6 +80,45 @@ def test_an_unknown_programme_is_refused_with_the_known_ones(tmp_path):
         programme_file(path)
 
 
+def test_a_settings_sheet_naming_two_programmes_or_two_settings_sheets_are_refused(tmp_path):
+    # Which declaration holds would be a guess: the first one used to count unsaid (S7-18),
+    # and a second "Settings " sheet made both count for nothing, so a youth workbook was
+    # read against the 2013-14 questions and refused for 'missing' columns (S7-19).
+    inst = load_instrument(config.INSTRUMENTS_DIR / "hmip-probation-2023.yaml")
+    path = synth.synthesise("wrenfield", tmp_path / "w.xlsx", n_cases=3)
+    book = openpyxl.load_workbook(path)
+    book["settings"].append(["instrument", "hmip-probation-2023"])  # the same again: fine
+    book.save(path)
+    assert len(read_cases(path, instrument=inst, trust="wrenfield")) == 3
+    book["settings"].append(["instrument", "iaow-2013-14"])
+    book.save(path)
+    with pytest.raises(IngestError) as info:
+        read_cases(path, instrument=inst, trust="wrenfield")
+    assert str(info.value.problems[0]) == (
+        "w.xlsx, sheet 'settings', row 3, column B: names instrument twice: "
+        "'hmip-probation-2023' (row 1) and 'iaow-2013-14'; keep one"
+    )
+    book = openpyxl.load_workbook(tmp_path / "w.xlsx")
+    del book["settings"]["A3"], book["settings"]["B3"]
+    book.create_sheet("Settings ").append(["instrument", "iaow-2013-14"])
+    book.save(path)
+    two = r"has 2 settings sheets \('settings', 'Settings '\): keep one"
+    with pytest.raises(IngestError, match=two) as info:
+        read_cases(path, instrument=inst, trust="wrenfield")
+    assert str(info.value.problems[0]).startswith("w.xlsx: has 2 settings sheets")
+
+
+def test_a_long_programme_name_is_cut_in_the_message(tmp_path):
+    path = synth.synthesise("wrenfield", tmp_path / "w.xlsx", n_cases=3)
+    book = openpyxl.load_workbook(path)
+    book["settings"]["B1"] = "x" * 5000
+    book.save(path)
+    with pytest.raises(UserError) as info:
+        programme_file(path)
+    assert "'" + "x" * 60 + "...' (5000 characters)" in str(info.value)
+    assert len(str(info.value)) < 400
+
+
 def test_probation_report_speaks_of_standards(tmp_path):
     """Analysed on synthetic cases, the report's words are the instrument's, not 2013-14's."""
     inst = load_instrument(config.INSTRUMENTS_DIR / "hmip-probation-2023.yaml")

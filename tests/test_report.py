@@ -494,3 +494,30 @@ def test_charts_stop_being_drawn_once_the_run_is_interrupted(tmp_path):
         fixture_findings(), fixture_instrument(), drawn, "internal", stop=threading.Event()
     )
     assert any((drawn / "charts").glob("*.png"))
+
+
+def test_a_stop_during_the_charts_builds_no_further_chart(tmp_path, monkeypatch):
+    # SIGTERM while the charts were drawn waited for every chart to be built first (the
+    # list was made before the first was saved: 4 s at load 7, R03b). Stopped while the
+    # first chart is saved: that chart only, and no later one is built.
+    import threading
+
+    from analysis.render import charts
+    from analysis.render.charts import build
+
+    stop = threading.Event()
+    saved = []
+
+    def save(chart, folder):
+        saved.append(chart.id)
+        stop.set()
+
+    def never(*args, **kwargs):
+        raise AssertionError("a chart was built after the stop")
+
+    monkeypatch.setattr(charts, "save_static", save)
+    monkeypatch.setattr(build, "data_summary", never)
+    report._write_tables_and_charts(
+        fixture_findings(), fixture_instrument(), tmp_path, "internal", stop=stop
+    )
+    assert saved == ["outcome-summary"]

@@ -247,3 +247,56 @@ def test_findings_built_for_a_notebook_read_the_organisations_ratings_in_raw(
     got = report.build_findings("tarnbrook", youth["book"], inst, out_dir=tmp_path / "out2")
     rated = got[got["kind"] == "rating"].set_index("measure_id")["category"]
     assert rated["rating_1.2"] == "" and rated["rating_overall"] == ""
+
+
+def test_a_yaml_rating_that_is_a_list_is_refused_without_expanding_it(tmp_path):
+    # Nested aliases ("billion laughs"): 1 KB of YAML whose last value is 9**10 strings.
+    # Turning it into text took gigabytes and never finished (S7-34); each rating must be
+    # one value, so each list is refused by its row, and nothing is expanded.
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, cur in zip("abcdefghi", "bcdefghij", strict=True):
+        lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    lines.append("'1.1': *j")
+    path = tmp_path / "lol.ratings.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(UserError) as info:
+        read_standard_ratings(path, load_instrument(YOUTH))
+    problems = info.value.problems
+    assert [p.row for p in problems] == list(range(1, 12))
+    assert problems[10].message == "standard '1.1' must have one rating, not a list or mapping"
+    assert problems[0].message == "standard 'a' must have one rating, not a list or mapping"
+
+
+def test_a_ratings_file_named_for_another_organisation_is_refused(
+    youth, tmp_path, monkeypatch, capsys
+):
+    # tarnbrook rated with eastmere.ratings.yaml ran without a word (S7-36).
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path / "outputs")
+    monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path / "processed")
+    other = tmp_path / "eastmere.ratings.yaml"
+    other.write_text('"1.1": good\n', encoding="utf-8")
+    argv = ["report", str(youth["book"]), "--trust", "tarnbrook", "--standard-ratings", str(other)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"the standards ratings file {other} is named for organisation 'eastmere', not " in err
+    assert "tarnbrook: pass tarnbrook's file (tarnbrook.ratings.csv or .yaml)" in err
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "processed").exists()
+
+
+def test_a_ratings_folder_without_the_organisations_file_says_so(tmp_path, capsys):
+    # report --standard-ratings DIR ran unrated without a word when DIR held no file for the
+    # organisation (S7-38); a programme with no inspector-rated standards needs no note.
+    from analysis.pipeline import inputs
+
+    (tmp_path / "eastmere.ratings.yaml").write_text('"1.1": good\n', encoding="utf-8")
+    assert inputs.report_ratings_file(tmp_path, "tarnbrook", load_instrument(YOUTH)) is None
+    assert capsys.readouterr().err == (
+        f"note: {tmp_path} holds no standards ratings file for tarnbrook (tarnbrook.ratings.csv "
+        "or .yaml): the standards inspectors rate, and the overall rating, are not rated\n"
+    )
+    assert inputs.report_ratings_file(tmp_path, "tarnbrook", load_instrument()) is None
+    assert capsys.readouterr().err == ""
+    found = inputs.report_ratings_file(tmp_path, "eastmere", load_instrument(YOUTH))
+    assert found == tmp_path / "eastmere.ratings.yaml"
+    mine = tmp_path / "ratings-2024.csv"  # not named <slug>.ratings.*: no check to make
+    assert inputs.report_ratings_file(mine, "tarnbrook", load_instrument(YOUTH)) == mine

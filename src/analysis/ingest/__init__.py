@@ -13,8 +13,19 @@ from analysis.ingest.organisation import (
     programme_file,
 )
 from analysis.ingest.problems import IngestError, Problem
-from analysis.ingest.ratings import is_ratings_file, ratings_file, read_standard_ratings
-from analysis.ingest.read import IngestResult, check_trust, ingest_file, read_cases
+from analysis.ingest.ratings import (
+    is_ratings_file,
+    named_organisation,
+    ratings_file,
+    read_standard_ratings,
+)
+from analysis.ingest.read import (
+    IngestResult,
+    check_trust,
+    ingest_file,
+    print_warnings,
+    read_cases,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -27,7 +38,9 @@ __all__ = [
     "check_trust",
     "declared_instrument",
     "ingest_file",
+    "print_warnings",
     "is_ratings_file",
+    "named_organisation",
     "organisation_of",
     "programme_file",
     "ratings_file",

@@ -26,7 +26,7 @@ from analysis.ingest.guards import DEFAULT_LIMITS, Limits
 from analysis.ingest.header import case_frame, locate_header
 from analysis.ingest.normalise import clean_text
 from analysis.ingest.problems import IngestError, Report
-from analysis.ingest.readers import read_grid
+from analysis.ingest.readers import read_grid, shorten
 from analysis.instrument import Instrument, load_instrument
 
 
@@ -170,7 +170,7 @@ def programme_file(workbook: str | Path) -> Path | None:
     if not PROGRAMME_ID.fullmatch(declared) or not path.is_file():
         known = ", ".join(sorted(p.stem for p in config.INSTRUMENTS_DIR.glob("*.yaml")))
         raise UserError(
-            f"{Path(workbook).name}: its settings sheet names instrument {declared!r}, which "
-            f"is none of the programmes ({known}); correct it, or pass --instrument FILE"
+            f"{Path(workbook).name}: its settings sheet names instrument {shorten(declared)}, "
+            f"which is none of the programmes ({known}); correct it, or pass --instrument FILE"
         )
     return path

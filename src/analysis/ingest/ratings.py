@@ -26,6 +26,7 @@ import yaml
 
 from analysis.errors import UserError
 from analysis.fileio import read_small_file
+from analysis.ingest.checks import TRUST_SLUG
 from analysis.ingest.problems import IngestError, Report
 from analysis.instrument import Instrument, answer_key
 
@@ -49,6 +50,19 @@ def is_ratings_file(path: str | Path) -> bool:
     A folder of workbooks may hold them too: ``batch`` never takes one for a case workbook.
     """
     return Path(path).name.lower().endswith(RATINGS_SUFFIXES)
+
+
+def named_organisation(path: str | Path) -> str | None:
+    """The organisation slug a ratings file is named for (``eastmere.ratings.csv``), or None.
+
+    >>> named_organisation("ratings/eastmere.ratings.yaml"), named_organisation("mine.csv")
+    ('eastmere', None)
+    """
+    name = Path(path).name.lower()
+    for suffix in RATINGS_SUFFIXES:
+        if name.endswith(suffix) and TRUST_SLUG.fullmatch(name[: -len(suffix)]):
+            return name[: -len(suffix)]
+    return None
 
 
 def ratings_file(folder: str | Path, slug: str) -> Path | None:
@@ -145,9 +159,22 @@ def _rows(text: str, rep: Report, suffix: str) -> list[tuple[int, str, str | Non
             rep.stop(f"is not valid YAML: {' '.join(str(exc).split())}")  # one line
         if not isinstance(data, dict):
             rep.stop("must map each standard to its rating")
-        return [
-            (i, str(k), None if v is None else str(v)) for i, (k, v) in enumerate(data.items(), 1)
-        ]
+        out = []
+        for i, (k, v) in enumerate(data.items(), 1):
+            # One standard, one rating: a list or mapping is refused before it is ever
+            # turned into text (nested aliases, a "billion laughs", would be gigabytes).
+            if not _scalar(k) or not (v is None or _scalar(v)):
+                what = f"standard {k!r}" if _scalar(k) else "a standard"
+                rep.error(
+                    f"{what} must have one rating, not a list or mapping",
+                    row=i,
+                    column="rating" if _scalar(k) else "standard",
+                    value=str(k) if _scalar(k) else None,
+                )
+                continue
+            out.append((i, str(k), None if v is None else str(v)))
+        rep.fail(("standard", "rating"))
+        return out
     if suffix != ".csv":
         rep.stop("must be a .csv or .yaml file")
     records = list(csv.reader(io.StringIO(text)))
@@ -161,3 +188,8 @@ def _rows(text: str, rep: Report, suffix: str) -> list[tuple[int, str, str | Non
             rep.stop("needs two values: standard,rating", row=i)
         out.append((i, rec[0].strip(), rec[1].strip()))
     return out
+
+
+def _scalar(value: object) -> bool:
+    """Whether a YAML value is one plain value (text, a number, a date), not a collection."""
+    return not isinstance(value, (list, tuple, dict, set))

@@ -323,6 +323,16 @@ def cli(args) -> int:
             file=sys.stderr,
         )
         return 2
+    print_warnings(result)
+    print(f"wrote {result.path} ({result.n_cases} cases)")
+    return 0
+
+
+def print_warnings(result: IngestResult) -> None:
+    """Print an ingest's warnings to stderr: each one, then the warning rules broken.
+
+    ``ingest`` and ``report`` both print them (``report`` printed none: S7-46).
+    """
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if result.rule_warnings:
@@ -332,5 +342,3 @@ def cli(args) -> int:
             f"severity warning: {listed}",
             file=sys.stderr,
         )
-    print(f"wrote {result.path} ({result.n_cases} cases)")
-    return 0

@@ -162,7 +162,7 @@ def _read_book(
     try:
         name = _choose_sheet(book, sheet, rep)
         rep.sheet = name
-        settings = _settings(book)
+        settings = _settings(book, rep, name)
         language, programme = settings.get("language"), settings.get("instrument")
         if kind == "zip":
             merged: list[Merged] = []
@@ -205,23 +205,52 @@ def _read_book(
 SETTINGS = ("language", "instrument")
 
 
-def _settings(book) -> dict[str, str]:
+def _settings(book, rep: Report, cases_sheet: str) -> dict[str, str]:
     """The rows of a ``settings`` sheet (``language | cy``, ``instrument | <id>``).
 
-    The first row naming each setting counts; one with a blank value is not declared.
+    A row with a blank value declares nothing. Two settings sheets, or one setting given
+    two different values, are refused through ``rep``: which one holds is a guess (the
+    workbook would be read against another programme, or in another language, unsaid).
     """
     names = [n for n in book.sheet_names if n.strip().casefold() == SETTINGS_SHEET]
-    if len(names) != 1:
+    if len(names) > 1:
+        rep.sheet = None  # the workbook's problem, not the cases sheet's
+        rep.stop(f"has {len(names)} settings sheets ({', '.join(map(repr, names))}): keep one")
+    if not names:
         return {}
     rows = book.get_sheet_by_name(names[0]).to_python(skip_empty_area=False)
-    seen: dict[str, str] = {}
-    for row in rows[:200]:
+    seen: dict[str, tuple[str, int]] = {}
+    for i, row in enumerate(rows[:200], start=1):
         # Column A names the setting, column B holds its value (C may explain it).
         cells = [str(v).strip() for v in row[:2]]
         key = cells[0].casefold() if cells else ""
-        if key in SETTINGS and key not in seen:
-            seen[key] = cells[1] if len(cells) > 1 else ""
-    return {k: v for k, v in seen.items() if v}
+        value = cells[1] if len(cells) > 1 else ""
+        if key not in SETTINGS or not value:
+            continue
+        if key in seen and seen[key][0] != value:
+            first, at = seen[key]
+            rep.sheet = names[0]
+            rep.stop(
+                f"names {key} twice: {shorten(first)} (row {at}) and {shorten(value)}; keep one",
+                row=i,
+                column="B",
+            )
+        seen.setdefault(key, (value, i))
+    rep.sheet = cases_sheet
+    return {k: v for k, (v, _) in seen.items()}
+
+
+def shorten(value: str, limit: int = 60) -> str:
+    """``value`` quoted, cut to ``limit`` characters (a message never dumps a long cell).
+
+    >>> shorten("abc")
+    "'abc'"
+    >>> shorten("x" * 100, 5)
+    "'xxxxx...' (100 characters)"
+    """
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}"[:-1] + f"...' ({len(value)} characters)"
 
 
 _REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"

@@ -8,6 +8,7 @@ its sha256 reaches an output (``provenance.json``), never its name.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from analysis import config, ingest
@@ -48,6 +49,47 @@ def organisation_ratings(folder: str | Path | None, slug: str) -> Path | None:
     if folder is None:
         return None
     return ingest.ratings_file(folder, slug)
+
+
+def report_ratings_file(
+    given: str | Path | None, trust: str, instrument: Instrument
+) -> Path | None:
+    """``report --standard-ratings FILE|DIR``: the organisation's ratings file, or None.
+
+    A folder gives its ``<trust>.ratings.csv|yaml``; without one the run goes on unrated,
+    and says so when the instrument has standards inspectors rate (the user asked for
+    their ratings; ``make report`` passes ``data/raw`` for every programme). A file named
+    as another organisation's (``eastmere.ratings.yaml`` for ``tarnbrook``) is refused:
+    rating one organisation with another's is a mistake no output would show.
+
+    Raises
+    ------
+    UserError
+        For a file named for another organisation, or a folder with two for this one.
+    """
+    if given is None:
+        return None
+    given = Path(given)
+    if given.is_dir():
+        found = organisation_ratings(given, trust)
+        rated = instrument.ratings is not None and any(
+            s.rests_on == "inspectors" for s in instrument.ratings.standards
+        )
+        if found is None and rated:
+            print(
+                f"note: {given} holds no standards ratings file for {trust} ({trust}.ratings.csv "
+                "or .yaml): the standards inspectors rate, and the overall rating, are not rated",
+                file=sys.stderr,
+            )
+        return found
+    named = ingest.named_organisation(given)
+    if named is not None and named != trust:
+        raise UserError(
+            f"the standards ratings file {given} is named for organisation {named!r}, not "
+            f"{trust}: pass {trust}'s file ({trust}.ratings.csv or .yaml), or rename this "
+            f"one if it is {trust}'s"
+        )
+    return given
 
 
 def check_ratings_folder(folder: str | Path | None) -> Path | None:

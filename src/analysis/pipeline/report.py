@@ -118,8 +118,12 @@ def _write_tables_and_charts(
     t = time.monotonic()
     tables.write_tables(findings, inst, build / "tables.xlsx", audience, synthetic=synthetic)
     (build / "charts").mkdir()
-    for chart in charts.all_charts(findings, inst):
-        if stop is not None and stop.is_set():
+    # One chart built at a time, and only while not stopped: a stop waits for the chart in
+    # hand, not for every chart to be built first (R03b: seconds on a loaded machine).
+    pending = charts.iter_charts(findings, inst)
+    while not (stop is not None and stop.is_set()):
+        chart = next(pending, None)
+        if chart is None:
             break
         charts.save_static(chart, build / "charts")
     rated = charts.ratings_chart(findings, inst)
@@ -431,8 +435,7 @@ def run_report(
         )
     if instrument_path is None and (declared := programme_file(workbook)) is not None:
         instrument_path, inst = declared, load_instrument(declared)
-    if standard_ratings is not None and Path(standard_ratings).is_dir():
-        standard_ratings = inputs.organisation_ratings(standard_ratings, trust)
+    standard_ratings = inputs.report_ratings_file(standard_ratings, trust, inst)
     ratings = read_ratings_input(standard_ratings, inst)
     final = Path(out_dir) if out_dir else config.trust_output_dir(trust)
     processed = config.processed_path(trust)
@@ -515,6 +518,7 @@ def _build_report(
         # data/processed/<trust>.parquet, as the design's data flow says (the exploration
         # notebook reads it), staged until the outputs are committed with it.
         result = ingest.ingest_file(workbook, trust, instrument=inst, out_dir=stage.processed_dir)
+        ingest.print_warnings(result)  # hidden rows, near-duplicate names, warning rules...
         cases = pd.read_parquet(result.path)
         phases["ingest"] = time.monotonic() - t
 

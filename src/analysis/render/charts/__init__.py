@@ -5,7 +5,7 @@ One module per job:
 - :mod:`.model`: the :class:`Chart` (words plus a tidy aggregate frame) and its columns;
 - :mod:`.style`: palettes, contrast and text helpers shared by both backends;
 - :mod:`.words`: the subtitles, alt texts and share phrases every chart carries;
-- :mod:`.build`: one builder per chart of the report, and :func:`all_charts`;
+- :mod:`.build`: one builder per chart of the report, :func:`all_charts` and :func:`iter_charts`;
 - :mod:`.interactive`: plotly figures (the HTML report, JupyterLab);
 - :mod:`.static`: :func:`save_static` (PNG and SVG files, laid out on a :mod:`.canvas`) and
   matplotlib figures;
@@ -22,6 +22,7 @@ from analysis.render.charts.build import (
     comparison_chart,
     data_summary,
     factor_chart,
+    iter_charts,
     outcome_summary,
     profile_chart,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "comparison_chart",
     "data_summary",
     "factor_chart",
+    "iter_charts",
     "outcome_summary",
     "profile_chart",
     "ratings_chart",

@@ -14,7 +14,7 @@ Bases under the low-base threshold carry a ``[u]`` (low reliability) label and a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -563,35 +563,50 @@ def all_charts(findings: pd.DataFrame, instrument: Instrument) -> list[Chart]:
     list[Chart]
         Charts whose rows are absent from the findings are left out.
     """
-    charts: list[Chart] = []
+    return list(iter_charts(findings, instrument))
+
+
+def iter_charts(findings: pd.DataFrame, instrument: Instrument) -> Iterator[Chart]:
+    """The charts of :func:`all_charts`, built one at a time as they are asked for.
+
+    A report run stopped by Ctrl-C or SIGTERM stops asking: no chart after the current
+    one is built (building them all first took seconds on a loaded machine).
+    """
     kinds = set(single_trust(findings)["kind"])
     if "outcome_score" in kinds:
-        charts.append(outcome_summary(findings, instrument))
+        yield outcome_summary(findings, instrument)
     breakdowns = present.breakdown_questions(findings, instrument) if "breakdown" in kinds else []
     placed: set[str] = set()
+    factors = False
     for o in instrument.outcomes:
         try:
-            charts.append(data_summary(findings, instrument, o))
+            chart = data_summary(findings, instrument, o)
         except ValueError:
-            pass  # no question rows for this outcome
+            chart = None  # no question rows for this outcome
+        if chart is not None:
+            yield chart
         for q in breakdowns:
             if (
                 q not in placed
                 and q in instrument.questions
                 and instrument.questions[q].outcomes[:1] == (o,)
             ):
-                charts.append(breakdown_chart(findings, q, instrument))
+                yield breakdown_chart(findings, q, instrument)
                 placed.add(q)
-        if o == present.words(instrument).factors_unit and "factor" in kinds:
-            charts.append(factor_chart(findings, instrument))
-    if "factor" in kinds and not any(c.id == "factors" for c in charts):
-        charts.append(factor_chart(findings, instrument))
-    charts.extend(breakdown_chart(findings, q, instrument) for q in breakdowns if q not in placed)
+        if o == present.words(instrument).factors_unit and "factor" in kinds and not factors:
+            factors = True
+            yield factor_chart(findings, instrument)
+    if "factor" in kinds and not factors:
+        yield factor_chart(findings, instrument)
+    for q in breakdowns:
+        if q not in placed:
+            yield breakdown_chart(findings, q, instrument)
     if "comparison" in kinds:
         present_vars = rows_of(findings, "comparison")["group_var"]
         group_vars = present.comparison_vars(present_vars, instrument)
-        charts.extend(comparison_chart(findings, g, instrument=instrument) for g in group_vars)
+        for g in group_vars:
+            yield comparison_chart(findings, g, instrument=instrument)
     if "profile" in kinds:
         columns = present.profile_columns(rows_of(findings, "profile")["measure_id"], instrument)
-        charts.extend(profile_chart(findings, c) for c in columns)
-    return charts
+        for c in columns:
+            yield profile_chart(findings, c)
