@@ -349,6 +349,7 @@ PLANTS: dict[str, dict[str, str]] = {
         "l_alcohol_plan": "Yes",
     },
     "ap-restrictive-is-restriction": {"p_ap_restrictive": "Yes", "p_restrictive_imposed": "No"},
+    "cs-checks-needed-is-judged": {"p_cs_checks_needed": "Yes", "p_cs_checks": "Not applicable"},
     "police-da-checks-relevant-is-judged": {
         "p_police_da_checks_relevant": "Yes",
         "p_police_da_checks": "Not applicable",
