@@ -342,13 +342,14 @@ PLANTS: dict[str, dict[str, str]] = {
     "victims-specific-is-risk": {"v_victim_specific": "Yes", "v_victim_risk": "No"},
     "visor-needs-mappa": {"p_mappa_eligible": "No", "p_visor_required": "Yes"},
     "mappa-sexual-offence": {"principal_offence": "Sexual offences", "p_mappa_eligible": "No"},
-    "alcohol-plan-needs-alcohol-factor": {
+    "alcohol-plan-is-judged": {
         "l_lor_assessment": "Sufficient assessment",
-        "f_alcohol_identified": "No",
-        "d_plan": "Sufficient plan",
-        "l_alcohol_plan": "Yes",
+        "f_alcohol_identified": "Yes",
+        "d_plan": "Insufficient plan",
+        "l_alcohol_plan": "Not applicable",
     },
     "ap-restrictive-is-restriction": {"p_ap_restrictive": "Yes", "p_restrictive_imposed": "No"},
+    "cs-checks-needed-is-judged": {"p_cs_checks_needed": "Yes", "p_cs_checks": "Not applicable"},
     "police-da-checks-relevant-is-judged": {
         "p_police_da_checks_relevant": "Yes",
         "p_police_da_checks": "Not applicable",

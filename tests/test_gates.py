@@ -34,6 +34,8 @@ GATES = {
     "p_multiagency_relevant": (("p_multiagency",), 32),
     # O4 3.3: "26 of a relevant 40" (police domestic abuse checks).
     "p_police_da_checks_relevant": (("p_police_da_checks",), 40),
+    # O4 3.3: "30 of a relevant 45" (checks with Children's Services).
+    "p_cs_checks_needed": (("p_cs_checks",), 45),
 }
 
 

@@ -302,13 +302,14 @@ def test_the_2013_14_instrument_loads_unchanged():
     inst = load_instrument()
     assert inst.ratings is None and inst.samples is None and inst.key_questions == {}
     assert not any(q.applies_dates for q in inst.questions.values())
-    # 247 questions before issue 12's gate questions, which add five (ids kept, new appended).
+    # 247 questions before issue 12's gate questions, which add six (ids kept, new appended).
     gates = {
         "p_home_visit_merited",
         "p_home_visit_repeat_required",
         "p_cp_procedures_relevant",
         "p_multiagency_relevant",
         "p_police_da_checks_relevant",
+        "p_cs_checks_needed",
     }
     assert gates <= set(inst.questions) and len(inst.questions) == 247 + len(gates)
     assert not any(inst.questions[g].scored for g in gates)
