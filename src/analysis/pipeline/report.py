@@ -13,7 +13,7 @@ the demo run (``data/raw/norfolk-and-suffolk.xlsx``).
 1. ingest the workbook (``data/raw/<trust>.xlsx`` by default) into processed cases;
 2. analyse them into the findings table (``findings.csv`` and ``.parquet``) and its
    context (``findings.meta.json``: audience, thresholds, instrument);
-3. write ``tables.xlsx`` and static charts (``charts/*.png|svg``);
+3. build the charts once, then write ``tables.xlsx`` and static charts (``charts/*.png|svg``);
 4. execute ``notebooks/10_report.ipynb`` with papermill into ``report.ipynb``;
 5. export it to a self-contained ``report.html`` (:mod:`analysis.render.export`);
 6. write ``provenance.json`` (the only file holding run times and hashes).
@@ -55,7 +55,7 @@ from analysis.errors import UserError
 from analysis.fileio import restore_formula, storage_error
 from analysis.ingest import Organisation
 from analysis.instrument import Instrument, declared_programme, load_instrument
-from analysis.pipeline import inputs, provenance, transaction
+from analysis.pipeline import inputs, provenance, staged_charts, transaction
 from analysis.pipeline.inputs import (  # noqa: F401 - choose_organisation: part of this API
     REQUIRED_OUTPUTS,
     check_replaceable,
@@ -106,23 +106,31 @@ def _write_tables_and_charts(
     audience: str,
     synthetic: bool = False,
     stop: threading.Event | None = None,
-) -> float:
-    """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took.
+) -> dict[str, float]:
+    """Build the charts once, write ``tables.xlsx`` and ``charts/``; return each part's seconds.
 
-    ``synthetic``: a demo workbook (marked so). ``stop`` set (Ctrl-C, SIGTERM) ends it before
-    the next chart: the run waits for this writer before removing its build (issue 13, R03).
+    The charts are staged for the notebook, which waits for them (:mod:`.staged_charts`).
+    ``synthetic``: a demo workbook. ``stop`` set (Ctrl-C, SIGTERM) ends it before the next
+    chart: the run waits for this writer before removing its build (issue 13, R03).
     """
-    # Heavy (matplotlib, plotly, xlsxwriter): not for the notebooks that import this module.
-    from analysis.render import charts, tables
+    from analysis.render import charts, tables  # heavy: not for the notebooks' imports
 
-    t = time.monotonic()
+    times, t = {}, time.monotonic()
+    try:
+        built = charts.all_charts(findings, inst)
+        staged_charts.write(build, built)
+    finally:
+        staged_charts.done(build)  # built or not, the notebook stops waiting
+    times["charts_build"], t = time.monotonic() - t, time.monotonic()
     tables.write_tables(findings, inst, build / "tables.xlsx", audience, synthetic=synthetic)
+    times["tables"], t = time.monotonic() - t, time.monotonic()
     (build / "charts").mkdir()
-    for chart in charts.all_charts(findings, inst):
+    for chart in built:
         if stop is not None and stop.is_set():
             break
         charts.save_static(chart, build / "charts")
-    return time.monotonic() - t
+    times["static_charts"] = time.monotonic() - t
+    return times
 
 
 def read_reproduction(out_dir: str | Path, input_sha256: str | None) -> pd.DataFrame | None:
@@ -306,19 +314,21 @@ def filter_cases(cases: pd.DataFrame, selected: dict[str, Any]) -> pd.DataFrame:
     return cases[mask]
 
 
-def place_charts(findings: pd.DataFrame, instrument: Instrument) -> dict[str, list[Any]]:
+def place_charts(
+    findings: pd.DataFrame, instrument: Instrument, staged: str | Path | None = None
+) -> dict[str, list[Any]]:
     """Every chart of :func:`analysis.render.charts.all_charts`, keyed by where the report shows it.
+
+    ``staged``: the run's folder, whose staged charts are used (:mod:`.staged_charts`).
 
     Keys: ``summary``; each outcome id (its data summary); ``breakdown:<question id>``;
     ``factors``; ``comparison:<group_var>``; ``profile``; ``other`` (anything else, shown
     last so that no chart the suite draws is left out of the report).
     """
-    from analysis.render import charts  # heavy (matplotlib, plotly), as above
-
     outcome_of = {safe_filename(f"data-summary-{o}"): o for o in instrument.outcomes}
     question_of = {safe_filename(f"breakdown-{q}"): q for q in instrument.questions}
     placed: dict[str, list[Any]] = {}
-    for chart in charts.all_charts(findings, instrument):
+    for chart in staged_charts.load(staged, findings, instrument):
         cid = chart.id
         if cid == "outcome-summary":
             key = "summary"
@@ -523,6 +533,7 @@ def _build_report(
         # tables.xlsx and the static charts are pure CPU work in this process, while the
         # notebook below runs in a kernel process: overlapping them uses the second core.
         side = ThreadPoolExecutor(max_workers=1)
+        staged_charts.mark_pending(build)  # before the notebook can look for them
         # Demo workbooks (the generator's author stamp, kept when edited and saved again)
         # hold invented cases: the tables, the report's banner and provenance say so.
         from analysis.synthetic.demo import is_synthetic
@@ -577,8 +588,8 @@ def _build_report(
         phases["export"] = time.monotonic() - t
 
         t = time.monotonic()
-        phases["tables_and_charts"] = side_job.result()
-        phases["waiting_for_charts"] = time.monotonic() - t
+        phases.update(side_job.result(), waiting_for_charts=time.monotonic() - t)
+        staged_charts.remove(build)  # the notebook's copy of the charts: not an output
         kernels.point_parameters_at(nb_out, build, final)
         provenance.finish_provenance(record, build, t0)
         record["phases_seconds"] = {k: round(v, 2) for k, v in phases.items()}
