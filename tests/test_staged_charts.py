@@ -72,3 +72,16 @@ def test_removed_before_the_outputs_are_committed(run_folder):
     staged_charts.remove(folder)
     assert not (folder / staged_charts.STAGED).exists()
     assert not (folder / staged_charts.PENDING).exists()
+
+
+def test_charts_json_cannot_hold_are_not_staged(run_folder):
+    import numpy as np
+
+    folder, findings = run_folder
+    inst = fixture_instrument()
+    built = charts.all_charts(findings, inst)
+    built[0].title = np.int64(3)  # not JSON: staging is skipped, the notebook builds its own
+    staged_charts.mark_pending(folder)
+    staged_charts.write(folder, built)
+    assert not (folder / staged_charts.STAGED).exists()
+    assert not (folder / staged_charts.PENDING).exists()

@@ -92,13 +92,15 @@ def write(build: Path, charts: list[Any]) -> None:
     notebook then builds its own.
     """
     try:
-        if stageable(charts):
-            doc = {
-                "findings_sha256": _findings_digest(build),
-                "charts": [encode(c) for c in charts],
-            }
-            with atomic_path(build / STAGED) as tmp:
-                tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+        if not stageable(charts):
+            return
+        doc = {"findings_sha256": _findings_digest(build), "charts": [encode(c) for c in charts]}
+        try:
+            text = json.dumps(doc, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return  # a value JSON cannot hold (a builder's numpy scalar): the notebook builds
+        with atomic_path(build / STAGED) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     finally:
         done(build)
 
