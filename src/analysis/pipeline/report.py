@@ -3,12 +3,11 @@
 ``python -m analysis report [WORKBOOK] [--trust SLUG] [--audience ...] [--instrument PATH]
 [--standard-ratings FILE]``
 
-Without ``--trust`` the organisation is the workbook's (its ``trust`` column when that
-names one organisation, else a neutral name from the workbook's sha256, never its file
-name; :func:`analysis.ingest.organisation_of`),
-and the run refuses to replace outputs an earlier run made from another workbook: only
-naming the organisation (``--trust``) replaces them. Without a workbook either, it is
-the demo run (``data/raw/norfolk-and-suffolk.xlsx``).
+Without ``--trust`` the organisation is the workbook's (its ``trust`` column when that names
+one organisation, else a neutral name from the workbook's sha256, never its file name;
+:func:`analysis.ingest.organisation_of`), and the run refuses to replace outputs an earlier
+run made from another workbook: only ``--trust`` replaces them. Without a workbook either,
+it is the demo run (``data/raw/norfolk-and-suffolk.xlsx``).
 
 1. ingest the workbook (``data/raw/<trust>.xlsx`` by default) into processed cases;
 2. analyse them into the findings table (``findings.csv`` and ``.parquet``) and its
@@ -18,19 +17,17 @@ the demo run (``data/raw/norfolk-and-suffolk.xlsx``).
 5. export it to a self-contained ``report.html`` (:mod:`analysis.render.export`);
 6. write ``provenance.json`` (the only file holding run times and hashes).
 
-Everything, the processed cases included, is built in staging folders and swapped
-into ``outputs/<trust>/`` and ``data/processed/<trust>.parquet`` together, only when
-every step succeeded, under the organisation's lock
-(:mod:`analysis.pipeline.transaction`): a failure, Ctrl-C or SIGTERM never leaves a
-half-written report next to an older findings table, nor processed cases that
-disagree with the outputs, and a second run for the organisation refuses (or waits,
-``--wait``) while one is in progress. When the notebook fails, its executed copy
+Everything, the processed cases included, is built in staging folders and swapped into
+``outputs/<trust>/`` and ``data/processed/<trust>.parquet`` together, only when every step
+succeeded, under the organisation's lock (:mod:`analysis.pipeline.transaction`): a failure,
+Ctrl-C or SIGTERM never leaves a half-written report next to an older findings table, nor
+processed cases that disagree with the outputs; a second run for the organisation refuses
+(or waits, ``--wait``) while one is in progress. When the notebook fails, its executed copy
 (with the error) is kept as ``outputs/<trust>/report.failed.ipynb`` for diagnosis.
 
 The tables and the notebooks take the audience from the findings' context
 (:func:`analysis.engine.findings.read_context`), never from a notebook parameter:
-``-p audience ...`` or ``-p instrument_path ...`` is refused
-(:mod:`analysis.pipeline.params`).
+``-p audience ...`` or ``-p instrument_path ...`` is refused (:mod:`analysis.pipeline.params`).
 """
 
 from __future__ import annotations
@@ -520,6 +517,7 @@ def _build_report(
         result = ingest.ingest_file(workbook, trust, instrument=inst, out_dir=stage.processed_dir)
         cases = pd.read_parquet(result.path)
         phases["ingest"] = time.monotonic() - t
+        kernels.prestart_if_asked()  # a cold `report`: its kernel starts while it analyses
 
         t = time.monotonic()
         findings = engine.analyse(
@@ -540,13 +538,7 @@ def _build_report(
 
         synthetic = is_synthetic(workbook)
         side_job = side.submit(
-            _write_tables_and_charts,
-            findings,
-            inst,
-            build,
-            context.audience,
-            synthetic,
-            stop_side,
+            _write_tables_and_charts, findings, inst, build, context.audience, synthetic, stop_side
         )
 
         params = {
@@ -682,16 +674,22 @@ def cli(args: argparse.Namespace) -> int:
             args.workbook, args.instrument or programme_file(args.workbook)
         )
         print(trust.describe(), file=sys.stderr)
-    res = run_report(
-        trust,
-        args.workbook,
-        audience=args.audience,
-        instrument_path=args.instrument,
-        parameters=params,
-        progress=args.progress,
-        wait=args.wait,
-        standard_ratings=args.standard_ratings,
-    )
+    from analysis.pipeline import kernels  # heavy (papermill); run_report imports it anyway
+
+    kernels.prestart_after_ingest()  # one report per process: start its kernel early
+    try:
+        res = run_report(
+            trust,
+            args.workbook,
+            audience=args.audience,
+            instrument_path=args.instrument,
+            parameters=params,
+            progress=args.progress,
+            wait=args.wait,
+            standard_ratings=args.standard_ratings,
+        )
+    finally:
+        kernels.stop_kernel()
     print(
         f"{res.trust}: {res.n_charts} charts, {res.size / 1e6:.1f} MB, {res.seconds:.0f}s",
         file=sys.stderr,
