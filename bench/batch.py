@@ -251,6 +251,7 @@ def profile_one(workbook: Path) -> list[tuple[str, float]]:
     from analysis import config, ingest
     from analysis.engine import run as engine
     from analysis.instrument import load_instrument
+    from analysis.pipeline import staged_charts
     from analysis.render import charts, tables
 
     phases = [("python imports (pandas, analysis)", time.perf_counter() - t)]
@@ -273,7 +274,9 @@ def profile_one(workbook: Path) -> list[tuple[str, float]]:
     f = step("analyse (findings)", lambda: engine.analyse(cases, inst, slug))
     step("write findings", lambda: engine.write_findings(f, out))
     step("tables.xlsx", lambda: tables.write_tables(f, inst, out / "tables.xlsx", "internal"))
-    cs = step("charts: build", lambda: charts.all_charts(f, inst))
+    # As the pipeline does: built once, staged for the notebook (which reads them).
+    cs = step("charts: build (once, staged for the notebook)", lambda: charts.all_charts(f, inst))
+    step("charts: stage for the notebook", lambda: staged_charts.write(out, cs))
     step(
         f"charts: static PNG+SVG ({len(cs)})",
         lambda: [charts.save_static(c, out / "charts") for c in cs],
@@ -311,6 +314,7 @@ def profile_one(workbook: Path) -> list[tuple[str, float]]:
         phases.append(("notebook: other cells", t_rest))
     finally:
         client._cleanup_kernel()
+        staged_charts.remove(out)
     nb_path = out / "report.ipynb"
     nbformat.write(nb, str(nb_path))
 

@@ -203,3 +203,34 @@ def test_a_warm_kernel_runs_each_notebook_as_a_new_kernel_would(tmp_path, monkey
         assert w3 == "fresh" and pid3 != pid1
     finally:
         kernels._stop_warm_kernel()
+
+
+@pytest.mark.notebooks
+def test_a_prestarted_kernel_runs_the_notebook_and_is_stopped(tmp_path, monkeypatch):
+    # A cold `report` starts its kernel while it analyses (issue 15): the notebook then
+    # runs on that kernel, not on a second one, and stop_kernel leaves no process behind.
+    from analysis.pipeline import kernels
+
+    monkeypatch.setattr(kernels, "_warm", {})
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import os\nprint(os.getpid())")],
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "P"}},
+    )
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    kernels.prestart_after_ingest()
+    kernels.prestart_if_asked()
+    kernels.prestart_if_asked()  # asked once: a second run in the process starts nothing
+    try:
+        execute_notebook(tmp_path / "t.ipynb", tmp_path / "out.ipynb", {}, cwd=kernels_cwd())
+        process = kernels._warm["km"].provisioner.process
+        out = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs[0].text
+        assert out.strip() == str(process.pid)
+    finally:
+        kernels.stop_kernel()
+    assert process.poll() is not None and "km" not in kernels._warm
+
+
+def kernels_cwd() -> Path:
+    from analysis import config
+
+    return config.NOTEBOOKS_DIR  # where prestart_kernel starts the kernel, as report runs it

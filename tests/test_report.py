@@ -23,7 +23,7 @@ from analysis.cli import main
 from analysis.engine import run as engine
 from analysis.engine.findings import FINDINGS_COLUMNS, FindingsContext
 from analysis.errors import UserError
-from analysis.pipeline import report, state
+from analysis.pipeline import report, staged_charts, state
 
 XSS = "<script>alert(1)</script>"
 TRUST = "test-trust"
@@ -483,14 +483,14 @@ def test_charts_stop_being_drawn_once_the_run_is_interrupted(tmp_path):
     stop.set()
     stopped = tmp_path / "stopped"
     stopped.mkdir()
-    report._write_tables_and_charts(
+    staged_charts.write_tables_and_charts(
         fixture_findings(), fixture_instrument(), stopped, "internal", stop=stop
     )
     assert (stopped / "tables.xlsx").is_file()
     assert list((stopped / "charts").iterdir()) == []
     drawn = tmp_path / "drawn"
     drawn.mkdir()
-    report._write_tables_and_charts(
+    staged_charts.write_tables_and_charts(
         fixture_findings(), fixture_instrument(), drawn, "internal", stop=threading.Event()
     )
     assert any((drawn / "charts").glob("*.png"))
@@ -517,7 +517,7 @@ def test_a_stop_during_the_charts_builds_no_further_chart(tmp_path, monkeypatch)
 
     monkeypatch.setattr(charts, "save_static", save)
     monkeypatch.setattr(build, "data_summary", never)
-    report._write_tables_and_charts(
+    staged_charts.write_tables_and_charts(
         fixture_findings(), fixture_instrument(), tmp_path, "internal", stop=stop
     )
     assert saved == ["outcome-summary"]

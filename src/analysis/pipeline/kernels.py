@@ -177,6 +177,7 @@ class WarmEngine(NBClientEngine):
         """Execute ``nb_man``'s notebook as papermill's engine does, on the kept kernel."""
         kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
         kwargs.pop("kernel_manager_class", None)
+        _wait_for_prestart()  # a kernel started early (prestart_kernel) is this one
         km = _warm_kernel(kernel_name, start_timeout)
         km.runner_thread = threading.current_thread()  # for _kill_kernels on a signal
         client = _WarmClient(
@@ -242,6 +243,59 @@ def _warm_kernel(kernel_name: str, start_timeout: int, cwd: str | None = None) -
                 None, _stop_warm_kernel, exitpriority=50
             )
     return km
+
+
+def prestart_kernel(cwd: str | Path | None = None) -> None:
+    """Start this process's kept kernel (and its imports) now, in a background thread.
+
+    For one cold ``report`` (issue 15): the kernel starts on the second core while the
+    pipeline analyses, instead of after it. The notebook then runs on it
+    (:class:`WarmEngine`), waiting for it if it is still starting; a kernel that failed to
+    start is started again by the notebook, which reports the failure. End with
+    :func:`stop_kernel`.
+    """
+    from analysis import config
+
+    _warm["enabled"] = True
+    folder = str(cwd or config.NOTEBOOKS_DIR)
+
+    def start() -> None:
+        try:
+            _warm_kernel("python3", 60, folder)
+        except Exception:  # noqa: BLE001 - the notebook starts one, and reports a failure
+            pass
+
+    thread = threading.Thread(target=start, name="kernel-prestart", daemon=True)
+    _warm["starting"] = thread
+    thread.start()
+
+
+def prestart_after_ingest() -> None:
+    """Ask the next report run in this process to :func:`prestart_kernel` once it has ingested.
+
+    After the ingest, so an invalid workbook (the usual error) never starts a kernel.
+    """
+    _warm["prestart"] = True
+
+
+def prestart_if_asked() -> None:
+    """:func:`prestart_kernel`, if :func:`prestart_after_ingest` asked for it (once)."""
+    if _warm.pop("prestart", False):
+        prestart_kernel()
+
+
+def _wait_for_prestart() -> None:
+    thread = _warm.pop("starting", None)
+    if thread is not None:
+        thread.join()
+
+
+def stop_kernel() -> None:
+    """Stop this process's kept kernel (once started, if :func:`prestart_kernel` is starting it)."""
+    _warm.pop("prestart", None)
+    _wait_for_prestart()
+    _stop_warm_kernel()
+    _warm.pop("enabled", None)
 
 
 def _stop_warm_kernel() -> None:

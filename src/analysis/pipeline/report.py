@@ -3,34 +3,31 @@
 ``python -m analysis report [WORKBOOK] [--trust SLUG] [--audience ...] [--instrument PATH]
 [--standard-ratings FILE]``
 
-Without ``--trust`` the organisation is the workbook's (its ``trust`` column when that
-names one organisation, else a neutral name from the workbook's sha256, never its file
-name; :func:`analysis.ingest.organisation_of`),
-and the run refuses to replace outputs an earlier run made from another workbook: only
-naming the organisation (``--trust``) replaces them. Without a workbook either, it is
-the demo run (``data/raw/norfolk-and-suffolk.xlsx``).
+Without ``--trust`` the organisation is the workbook's (its ``trust`` column when that names
+one organisation, else a neutral name from the workbook's sha256, never its file name;
+:func:`analysis.ingest.organisation_of`), and the run refuses to replace outputs an earlier
+run made from another workbook: only ``--trust`` replaces them. Without a workbook either,
+it is the demo run (``data/raw/norfolk-and-suffolk.xlsx``).
 
 1. ingest the workbook (``data/raw/<trust>.xlsx`` by default) into processed cases;
 2. analyse them into the findings table (``findings.csv`` and ``.parquet``) and its
    context (``findings.meta.json``: audience, thresholds, instrument);
-3. write ``tables.xlsx`` and static charts (``charts/*.png|svg``);
+3. build the charts once, then write ``tables.xlsx`` and static charts (``charts/*.png|svg``);
 4. execute ``notebooks/10_report.ipynb`` with papermill into ``report.ipynb``;
 5. export it to a self-contained ``report.html`` (:mod:`analysis.render.export`);
 6. write ``provenance.json`` (the only file holding run times and hashes).
 
-Everything, the processed cases included, is built in staging folders and swapped
-into ``outputs/<trust>/`` and ``data/processed/<trust>.parquet`` together, only when
-every step succeeded, under the organisation's lock
-(:mod:`analysis.pipeline.transaction`): a failure, Ctrl-C or SIGTERM never leaves a
-half-written report next to an older findings table, nor processed cases that
-disagree with the outputs, and a second run for the organisation refuses (or waits,
-``--wait``) while one is in progress. When the notebook fails, its executed copy
+Everything, the processed cases included, is built in staging folders and swapped into
+``outputs/<trust>/`` and ``data/processed/<trust>.parquet`` together, only when every step
+succeeded, under the organisation's lock (:mod:`analysis.pipeline.transaction`): a failure,
+Ctrl-C or SIGTERM never leaves a half-written report next to an older findings table, nor
+processed cases that disagree with the outputs; a second run for the organisation refuses
+(or waits, ``--wait``) while one is in progress. When the notebook fails, its executed copy
 (with the error) is kept as ``outputs/<trust>/report.failed.ipynb`` for diagnosis.
 
 The tables and the notebooks take the audience from the findings' context
 (:func:`analysis.engine.findings.read_context`), never from a notebook parameter:
-``-p audience ...`` or ``-p instrument_path ...`` is refused
-(:mod:`analysis.pipeline.params`).
+``-p audience ...`` or ``-p instrument_path ...`` is refused (:mod:`analysis.pipeline.params`).
 """
 
 from __future__ import annotations
@@ -55,7 +52,7 @@ from analysis.errors import UserError
 from analysis.fileio import restore_formula, storage_error
 from analysis.ingest import Organisation
 from analysis.instrument import Instrument, declared_programme, load_instrument
-from analysis.pipeline import inputs, provenance, transaction
+from analysis.pipeline import inputs, provenance, staged_charts, transaction
 from analysis.pipeline.inputs import (  # noqa: F401 - choose_organisation: part of this API
     REQUIRED_OUTPUTS,
     check_replaceable,
@@ -97,39 +94,6 @@ class ReportResult:
 
 
 # -- findings ------------------------------------------------------------------------------
-
-
-def _write_tables_and_charts(
-    findings: pd.DataFrame,
-    inst: Instrument,
-    build: Path,
-    audience: str,
-    synthetic: bool = False,
-    stop: threading.Event | None = None,
-) -> float:
-    """Write ``tables.xlsx`` and ``charts/`` (PNG + SVG); return the seconds it took.
-
-    ``synthetic``: a demo workbook (marked so). ``stop`` set (Ctrl-C, SIGTERM) ends it before
-    the next chart: the run waits for this writer before removing its build (issue 13, R03).
-    """
-    # Heavy (matplotlib, plotly, xlsxwriter): not for the notebooks that import this module.
-    from analysis.render import charts, tables
-
-    t = time.monotonic()
-    tables.write_tables(findings, inst, build / "tables.xlsx", audience, synthetic=synthetic)
-    (build / "charts").mkdir()
-    # One chart built at a time, and only while not stopped: a stop waits for the chart in
-    # hand, not for every chart to be built first (R03b: seconds on a loaded machine).
-    pending = charts.iter_charts(findings, inst)
-    while not (stop is not None and stop.is_set()):
-        chart = next(pending, None)
-        if chart is None:
-            break
-        charts.save_static(chart, build / "charts")
-    rated = charts.ratings_chart(findings, inst)
-    if rated is not None and not (stop is not None and stop.is_set()):
-        rated.save_static(build / "charts")  # its bars in their ratings' colours
-    return time.monotonic() - t
 
 
 def read_reproduction(out_dir: str | Path, input_sha256: str | None) -> pd.DataFrame | None:
@@ -313,20 +277,22 @@ def filter_cases(cases: pd.DataFrame, selected: dict[str, Any]) -> pd.DataFrame:
     return cases[mask]
 
 
-def place_charts(findings: pd.DataFrame, instrument: Instrument) -> dict[str, list[Any]]:
+def place_charts(
+    findings: pd.DataFrame, instrument: Instrument, staged: str | Path | None = None
+) -> dict[str, list[Any]]:
     """Every chart of :func:`analysis.render.charts.all_charts`, keyed by where the report shows it.
+
+    ``staged``: the run's folder, whose staged charts are used (:mod:`.staged_charts`).
 
     Keys: ``summary``; ``ratings`` (:func:`analysis.render.charts.ratings_chart`, when the
     programme has ratings); each outcome id (its data summary); ``breakdown:<question id>``;
     ``factors``; ``comparison:<group_var>``; ``profile``; ``other`` (anything else, shown
     last so that no chart the suite draws is left out of the report).
     """
-    from analysis.render import charts  # heavy (matplotlib, plotly), as above
-
     outcome_of = {safe_filename(f"data-summary-{o}"): o for o in instrument.outcomes}
     question_of = {safe_filename(f"breakdown-{q}"): q for q in instrument.questions}
     placed: dict[str, list[Any]] = {}
-    for chart in charts.all_charts(findings, instrument):
+    for chart in staged_charts.load(staged, findings, instrument):
         cid = chart.id
         if cid == "outcome-summary":
             key = "summary"
@@ -343,6 +309,8 @@ def place_charts(findings: pd.DataFrame, instrument: Instrument) -> dict[str, li
         else:
             key = "other"
         placed.setdefault(key, []).append(chart)
+    from analysis.render import charts  # heavy (matplotlib, plotly): not at import
+
     rated = charts.ratings_chart(findings, instrument)
     if rated is not None:
         placed["ratings"] = [rated]
@@ -521,6 +489,7 @@ def _build_report(
         ingest.print_warnings(result)  # hidden rows, near-duplicate names, warning rules...
         cases = pd.read_parquet(result.path)
         phases["ingest"] = time.monotonic() - t
+        kernels.prestart_if_asked()  # a cold `report`: its kernel starts while it analyses
 
         t = time.monotonic()
         findings = engine.analyse(
@@ -534,13 +503,14 @@ def _build_report(
         # tables.xlsx and the static charts are pure CPU work in this process, while the
         # notebook below runs in a kernel process: overlapping them uses the second core.
         side = ThreadPoolExecutor(max_workers=1)
+        staged_charts.mark_pending(build)  # before the notebook can look for them
         # Demo workbooks (the generator's author stamp, kept when edited and saved again)
         # hold invented cases: the tables, the report's banner and provenance say so.
         from analysis.synthetic.demo import is_synthetic
 
         synthetic = is_synthetic(workbook)
         side_job = side.submit(
-            _write_tables_and_charts,
+            staged_charts.write_tables_and_charts,
             findings,
             inst,
             build,
@@ -588,8 +558,8 @@ def _build_report(
         phases["export"] = time.monotonic() - t
 
         t = time.monotonic()
-        phases["tables_and_charts"] = side_job.result()
-        phases["waiting_for_charts"] = time.monotonic() - t
+        phases.update(side_job.result(), waiting_for_charts=time.monotonic() - t)
+        staged_charts.remove(build)  # the notebook's copy of the charts: not an output
         kernels.point_parameters_at(nb_out, build, final)
         provenance.finish_provenance(record, build, t0)
         record["phases_seconds"] = {k: round(v, 2) for k, v in phases.items()}
@@ -682,16 +652,22 @@ def cli(args: argparse.Namespace) -> int:
             args.workbook, args.instrument or programme_file(args.workbook)
         )
         print(trust.describe(), file=sys.stderr)
-    res = run_report(
-        trust,
-        args.workbook,
-        audience=args.audience,
-        instrument_path=args.instrument,
-        parameters=params,
-        progress=args.progress,
-        wait=args.wait,
-        standard_ratings=args.standard_ratings,
-    )
+    from analysis.pipeline import kernels  # heavy (papermill); run_report imports it anyway
+
+    kernels.prestart_after_ingest()  # one report per process: start its kernel early
+    try:
+        res = run_report(
+            trust,
+            args.workbook,
+            audience=args.audience,
+            instrument_path=args.instrument,
+            parameters=params,
+            progress=args.progress,
+            wait=args.wait,
+            standard_ratings=args.standard_ratings,
+        )
+    finally:
+        kernels.stop_kernel()
     print(
         f"{res.trust}: {res.n_charts} charts, {res.size / 1e6:.1f} MB, {res.seconds:.0f}s",
         file=sys.stderr,
