@@ -220,14 +220,19 @@ def two_profiles(tmp_path, monkeypatch):
 
 def test_demo_data_skips_existing_unless_forced(two_profiles, capsys):
     _, out = two_profiles
-    assert main(["demo-data", "--out", str(out)]) == 0
+    assert main(["demo-data", "--out", str(out), "--jobs", "1"]) == 0  # in this process
     assert sorted(p.name for p in out.glob("*.xlsx")) == ["carrow-moor.xlsx", "kestrel-downs.xlsx"]
     first = (out / "carrow-moor.xlsx").stat().st_mtime_ns
+    one_by_one = {p.name: p.read_bytes() for p in out.glob("*.xlsx")}
     assert main(["demo-data", "--out", str(out)]) == 0
     assert "kept" in capsys.readouterr().out
     assert (out / "carrow-moor.xlsx").stat().st_mtime_ns == first
-    assert main(["demo-data", "--out", str(out), "--force"]) == 0
+    # Rewritten in two processes at once: the same bytes as one after another.
+    assert main(["demo-data", "--out", str(out), "--force", "--jobs", "2"]) == 0
     assert "wrote" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in out.glob("*.xlsx")} == one_by_one
+    assert (out / "carrow-moor.xlsx").stat().st_mtime_ns != first
+    assert main(["demo-data", "--out", str(out), "--jobs", "0"]) == 2
 
 
 def test_generator_follows_an_any_of_rule_and_ingest_accepts_it(tmp_path, tiny_instrument):

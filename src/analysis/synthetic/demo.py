@@ -18,7 +18,9 @@ the published figures and the generator's code). On a later run a workbook is
   (written before the manifest existed) counts as unedited only while it still carries the
   generator's save stamp, which any program that saves it replaces.
 
-``--force`` rewrites every demo workbook.
+``--force`` rewrites every demo workbook. The workbooks are generated in parallel, one
+process per core (``--jobs N``; 1: one after another); each comes from its own profile and
+seed, so the bytes are the same either way.
 
 A profile that gives the inspectors' ratings of its domain-one standards
 (``standard_ratings``: the youth demo, tarnbrook) also gets ``<DIR>/<slug>.ratings.yaml``
@@ -31,13 +33,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing
+import os
 import re
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import yaml
 
 from analysis import config
+from analysis.errors import UserError
 from analysis.fileio import atomic_path, sha256_file
 from analysis.synthetic.generate import FIXED_TIME, GENERATOR_STAMP, synthesise
 from analysis.synthetic.profile import load_profile
@@ -123,8 +129,29 @@ def is_synthetic(path: str | Path) -> bool:
     return bool(author and author.group(1) == GENERATOR_STAMP)
 
 
+def default_jobs() -> int:
+    """Processes for the demo workbooks: the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _synthesise_all(todo: list[tuple[Path, Path]], jobs: int) -> None:
+    """Generate each (profile, workbook) of ``todo``, in up to ``jobs`` processes."""
+    if jobs <= 1 or len(todo) <= 1:
+        for profile, target in todo:
+            synthesise(profile, target)
+        return
+    # Fresh interpreters ("spawn"): a forked copy of a process that runs threads can hang.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context) as pool:
+        for future in [pool.submit(synthesise, profile, target) for profile, target in todo]:
+            future.result()  # the first failure is raised, as it would be one at a time
+
+
 def write_demo_data(
-    out_dir: str | Path | None = None, force: bool = False
+    out_dir: str | Path | None = None, force: bool = False, jobs: int | None = None
 ) -> list[tuple[str, Path, str]]:
     """Write one workbook per profile.
 
@@ -134,6 +161,9 @@ def write_demo_data(
         Folder for the workbooks (default ``data/raw``).
     force
         Rewrite every demo workbook, edited or not.
+    jobs
+        Processes generating workbooks at once (default :func:`default_jobs`; 1: in this
+        process, one after another). The workbooks are the same bytes either way.
 
     Returns
     -------
@@ -148,6 +178,7 @@ def write_demo_data(
     except (OSError, ValueError):
         manifest = {}
     done = []
+    todo: list[tuple[Path, Path, str]] = []
     shared = shared_inputs_hash()
     for path in demo_profiles():
         prof = load_profile(path)
@@ -168,9 +199,11 @@ def write_demo_data(
             action = "refreshed (its profile, instrument or generator changed)"
         else:
             action = "wrote"
-        synthesise(path, target)
-        manifest[target.name] = {"sha256": sha256_file(target), "inputs": fingerprint}
+        todo.append((path, target, fingerprint))
         done.append((prof["slug"], target, action))
+    _synthesise_all([(p, t) for p, t, _ in todo], default_jobs() if jobs is None else jobs)
+    for _, target, fingerprint in todo:
+        manifest[target.name] = {"sha256": sha256_file(target), "inputs": fingerprint}
     for path in demo_profiles():
         prof = load_profile(path)
         if prof.get("standard_ratings"):
@@ -218,11 +251,18 @@ def add_cli(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``python -m analysis demo-data``."""
     parser.add_argument("--out", type=Path, help="folder for the workbooks (default: data/raw)")
     parser.add_argument("--force", action="store_true", help="overwrite existing workbooks")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="workbooks generated at once (default: one per core; 1: one after another)",
+    )
 
 
 def cli(args: argparse.Namespace) -> int:
     """Run ``demo-data``."""
-    for _slug, path, action in write_demo_data(args.out, args.force):
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: give 1 or more (1: one workbook after another)")
+    for _slug, path, action in write_demo_data(args.out, args.force, args.jobs):
         verb, _, why = action.partition(" ")
         note = "; --force to replace it" if why.startswith("(edited") else ""
         print(f"{verb} {path}" + (f" {why}" if why else "") + note)
