@@ -300,3 +300,16 @@ def test_a_ratings_folder_without_the_organisations_file_says_so(tmp_path, capsy
     assert found == tmp_path / "eastmere.ratings.yaml"
     mine = tmp_path / "ratings-2024.csv"  # not named <slug>.ratings.*: no check to make
     assert inputs.report_ratings_file(mine, "tarnbrook", load_instrument(YOUTH)) == mine
+
+
+def test_a_ratings_path_that_is_no_regular_file_says_what_it_is(tmp_path):
+    # /dev/zero was "no standards ratings file at /dev/zero", though it is there (S7).
+    from analysis.pipeline.inputs import read_ratings_input
+
+    inst = load_instrument(YOUTH)
+    with pytest.raises(UserError, match="/dev/zero is a device, pipe or socket"):
+        read_ratings_input("/dev/zero", inst)
+    with pytest.raises(UserError, match="is a folder"):
+        read_ratings_input(tmp_path, inst)
+    with pytest.raises(UserError, match="no standards ratings file at"):
+        read_ratings_input(tmp_path / "missing.csv", inst)

@@ -36,8 +36,9 @@ def read_ratings_input(
     if path is None:
         return None, None
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"no standards ratings file at {path}")
+    # A device, pipe or folder is refused by the reader, which says which it is.
     return ingest.read_standard_ratings(path, instrument), sha256_file(path)
 
 
