@@ -234,3 +234,40 @@ def kernels_cwd() -> Path:
     from analysis import config
 
     return config.NOTEBOOKS_DIR  # where prestart_kernel starts the kernel, as report runs it
+
+
+def test_stop_kernel_kills_a_kernel_still_starting_rather_than_waiting(monkeypatch):
+    # SIGTERM mid-report while the prestarted kernel was still importing: stop_kernel
+    # joined its thread with no limit, and the run outlived the test's 120 s (CI, loaded).
+    import threading
+
+    from analysis.pipeline import kernels
+
+    monkeypatch.setattr(kernels, "_warm", {})
+    killed = threading.Event()
+    started = threading.Event()
+
+    class Process:
+        def poll(self):
+            return 0 if killed.is_set() else None
+
+        def kill(self):
+            killed.set()
+
+    class Manager:
+        provisioner = type("Provisioner", (), {"process": Process()})()
+
+    def starting(kernel_name, start_timeout, cwd=None):
+        kernels._warm["starting_km"] = Manager()
+        started.set()
+        killed.wait(60)  # a kernel importing for a minute, unless it is killed
+        kernels._warm.pop("starting_km", None)
+        raise RuntimeError("kernel died before replying")  # as wait_for_ready says
+
+    monkeypatch.setattr(kernels, "_warm_kernel", starting)
+    kernels.prestart_kernel()
+    assert started.wait(10)
+    thread = kernels._warm["starting"]
+    kernels.stop_kernel()
+    assert killed.is_set() and not thread.is_alive()
+    assert kernels._warm == {}

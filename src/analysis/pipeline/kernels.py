@@ -226,14 +226,18 @@ def _warm_kernel(kernel_name: str, start_timeout: int, cwd: str | None = None) -
         km = None
     if km is None:
         km = IPCKernelManager(kernel_name=kernel_name)
-        run_sync(km.start_kernel)(cwd=cwd)
-        kc = km.client()
-        kc.start_channels()
+        _warm["starting_km"] = km  # stop_kernel kills it if the run ends while it starts
         try:
-            run_sync(kc.wait_for_ready)(timeout=start_timeout)
-            run_sync(kc.execute_interactive)(WARM_IMPORTS, silent=True, timeout=120)
+            run_sync(km.start_kernel)(cwd=cwd)
+            kc = km.client()
+            kc.start_channels()
+            try:
+                run_sync(kc.wait_for_ready)(timeout=start_timeout)
+                run_sync(kc.execute_interactive)(WARM_IMPORTS, silent=True, timeout=120)
+            finally:
+                kc.stop_channels()
         finally:
-            kc.stop_channels()
+            _warm.pop("starting_km", None)
         _warm.update(km=km, key=key)
         if not _warm.get("finalizer"):
             import multiprocessing.util
@@ -290,12 +294,31 @@ def _wait_for_prestart() -> None:
         thread.join()
 
 
+#: Seconds :func:`stop_kernel` waits for a prestart thread once its kernel is killed.
+PRESTART_JOIN = 15.0
+
+
 def stop_kernel() -> None:
-    """Stop this process's kept kernel (once started, if :func:`prestart_kernel` is starting it)."""
+    """Stop this process's kept kernel, and one :func:`prestart_kernel` is still starting.
+
+    A kernel still starting (the run was stopped, or failed, before its notebook) is
+    killed, not waited for: its start and imports took minutes on a loaded machine, and a
+    report stopped by SIGTERM waited for them before it could exit.
+    """
     _warm.pop("prestart", None)
-    _wait_for_prestart()
+    thread = _warm.pop("starting", None)
+    if thread is not None and thread.is_alive():
+        _kill(_warm.get("starting_km"))
+        thread.join(PRESTART_JOIN)  # a daemon: the process may exit even if it lingers
     _stop_warm_kernel()
     _warm.pop("enabled", None)
+
+
+def _kill(km: Any) -> None:
+    """Kill the process of a kernel manager's kernel, if it has one and it is running."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is not None and process.poll() is None:
+        process.kill()
 
 
 def _stop_warm_kernel() -> None:
