@@ -84,6 +84,14 @@ def youth(tmp_path_factory):
     return {"tmp": tmp, "book": book, "ratings": ratings}
 
 
+@pytest.fixture
+def run_dirs(tmp_path, monkeypatch):
+    """This process's outputs and processed folders, in ``tmp_path`` (for in-process runs)."""
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path / "outputs")
+    monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path / "processed")
+    return tmp_path
+
+
 @pytest.mark.notebooks
 def test_report_with_the_ratings_file_rates_overall_and_without_it_does_not(youth):
     tmp, book = youth["tmp"], youth["book"]
@@ -125,9 +133,7 @@ def test_report_with_the_ratings_file_rates_overall_and_without_it_does_not(yout
     assert json.loads((out / "provenance.json").read_text())["standard_ratings_sha256"] is None
 
 
-def test_a_bad_ratings_file_is_refused_like_a_bad_workbook(youth, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path / "outputs")
-    monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path / "processed")
+def test_a_bad_ratings_file_is_refused_like_a_bad_workbook(youth, tmp_path, run_dirs, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("standard,rating\n1.1,Great\n2.1,Good\n", encoding="utf-8")
     argv = ["report", str(youth["book"]), "--trust", "tarnbrook", "--standard-ratings", str(bad)]
@@ -159,11 +165,9 @@ def test_batch_never_takes_a_ratings_csv_for_a_workbook(tmp_path, monkeypatch):
     assert [p.name for _, p in batch.discover(None)] == ["a.csv"]
 
 
-def test_batch_gives_each_organisation_its_own_ratings_file(tmp_path, monkeypatch):
+def test_batch_gives_each_organisation_its_own_ratings_file(tmp_path, run_dirs, monkeypatch):
     """The CLI's jobs carry the folder's <slug>.ratings.* (a stand-in runner records them)."""
     seen = {}
-    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path / "outputs")
-    monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path / "processed")
     monkeypatch.setattr(
         batch, "discover", lambda *a, **k: [("a", tmp_path / "a.xlsx"), ("b", tmp_path / "b.xlsx")]
     )
@@ -268,11 +272,9 @@ def test_a_yaml_rating_that_is_a_list_is_refused_without_expanding_it(tmp_path):
 
 
 def test_a_ratings_file_named_for_another_organisation_is_refused(
-    youth, tmp_path, monkeypatch, capsys
+    youth, tmp_path, run_dirs, capsys
 ):
     # tarnbrook rated with eastmere.ratings.yaml ran without a word (S7-36).
-    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path / "outputs")
-    monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path / "processed")
     other = tmp_path / "eastmere.ratings.yaml"
     other.write_text('"1.1": good\n', encoding="utf-8")
     argv = ["report", str(youth["book"]), "--trust", "tarnbrook", "--standard-ratings", str(other)]
